@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Hallmark needs to build, test and run its demo.
+# Idempotent: when every package is present it does nothing; otherwise it runs
+# `apt-get update` once and installs the missing ones non-interactively.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config make clang-format
+  # libraries (DESIGN.md "Chosen dependencies")
+  libssl-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev
+  libspdlog-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # tools the tests and the demo call
+  openssl curl sqlite3 python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
