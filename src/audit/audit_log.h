@@ -27,6 +27,7 @@ class CheckpointSigner {
   [[nodiscard]] virtual base::Result<base::Bytes> sign(base::ByteView message) const = 0;
 };
 
+// A zero in either field turns that trigger off.
 struct CheckpointPolicy {
   std::uint64_t every_records = 1000;
   std::chrono::seconds every_seconds{60};
@@ -37,8 +38,9 @@ struct VerifyReport {
   std::uint64_t records = 0;
   std::uint64_t checkpoints = 0;
   std::uint64_t last_checkpoint_sequence = 0;
-  std::optional<std::uint64_t> first_bad_sequence;  // the first broken record, when known
-  std::string problem;                              // what is wrong, for a person
+  std::optional<base::TimePoint> last_checkpoint_time;  // newest verified checkpoint's time
+  std::optional<std::uint64_t> first_bad_sequence;      // the first broken record, when known
+  std::string problem;                                  // what is wrong, for a person
 };
 
 // Verifies records (in the order given) and checkpoints against the audit public key:
@@ -62,7 +64,10 @@ class AuditLog {
   // Call after records were appended through another path (e.g. the ledger's transaction).
   void note_appended(std::uint64_t count = 1);
 
+  // Verifies the whole stored chain with the signer's public key (an error when
+  // there is no signer), or with the given audit public key (DER SPKI).
   base::Result<VerifyReport> verify() const;
+  base::Result<VerifyReport> verify(base::ByteView audit_public_key_der) const;
   // Writes a fresh checkpoint, then JSON lines: one {"type":"record",…} per record and
   // one {"type":"checkpoint",…} per checkpoint, and a final {"type":"key",…} line with
   // the audit public key (informational: verifiers must use their own copy).
@@ -78,7 +83,10 @@ class AuditLog {
   base::TimePoint m_last_checkpoint_time{};
 };
 
-// Checks an export offline with only the audit public key.
+// Checks an export offline with only the audit public key (the export's own "key"
+// line is ignored). Malformed, naming the line, when a line cannot be read. Since an
+// export always ends with a checkpoint over its last record, records past the last
+// checkpoint are reported as a problem too.
 base::Result<VerifyReport> verify_export(std::istream& in, base::ByteView audit_public_key_der);
 
 }  // namespace hallmark::audit
