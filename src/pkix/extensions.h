@@ -40,18 +40,20 @@ struct BasicConstraints {
 // RFC 4108 HardwareModuleName ::= SEQUENCE { hwType OID, hwSerialNum OCTET STRING },
 // carried as otherName 1.3.6.1.5.5.7.8.4 with the value [0] EXPLICIT.
 struct HardwareModuleName {
-  std::string hw_type;     // dotted OID
-  base::Bytes hw_serial;   // octets
+  std::string hw_type;    // dotted OID
+  base::Bytes hw_serial;  // octets
   bool operator==(const HardwareModuleName&) const = default;
 };
 
 struct SubjectAltNames {
   std::vector<std::string> dns;
-  std::vector<std::string> ip;   // textual IPv4 / IPv6
+  std::vector<std::string> ip;  // textual IPv4 / IPv6
   std::vector<std::string> uri;
   std::vector<HardwareModuleName> hardware_modules;
   std::vector<std::string> other_name_types;  // decoded only: every otherName type-id seen
-  bool empty() const { return dns.empty() && ip.empty() && uri.empty() && hardware_modules.empty(); }
+  bool empty() const {
+    return dns.empty() && ip.empty() && uri.empty() && hardware_modules.empty();
+  }
 };
 
 namespace ext {
@@ -63,6 +65,16 @@ Extension authority_key_identifier(base::ByteView key_id);
 // InvalidArgument for an IP that does not parse.
 base::Result<Extension> subject_alt_name(const SubjectAltNames& names, bool critical = false);
 }  // namespace ext
+
+// Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension (RFC 5280 §4.1), the list
+// carried by certificates, CSR extensionRequest attributes, CRLs and OCSP.
+// Encoding: InvalidArgument for an empty list, an invalid OID, a value that is
+// not one DER element, or an OID that appears twice (RFC 5280 §4.2); the
+// critical flag is written only when true (DER omits DEFAULT FALSE).
+base::Result<base::Bytes> encode_extensions(const std::vector<Extension>& extensions);
+// Decoding is lenient only where encoders in the field commonly deviate: an
+// empty list and an explicit critical FALSE are accepted.
+base::Result<std::vector<Extension>> decode_extensions(base::ByteView der);
 
 // Decoders: Malformed with a precise message when the DER is not what the
 // standard says (e.g. a HardwareModuleName without the [0] EXPLICIT wrapper, or

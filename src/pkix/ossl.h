@@ -1,0 +1,20 @@
+// Internal: RAII owners for the OpenSSL objects pkix uses. Never hold a raw
+// owning OpenSSL pointer; wrap it here the moment it is created.
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <memory>
+
+namespace hallmark::pkix::ossl {
+
+template <typename T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+
+}  // namespace hallmark::pkix::ossl
