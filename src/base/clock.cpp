@@ -16,7 +16,27 @@ std::string format_rfc3339(TimePoint t) {
   return buf;
 }
 
+namespace {
+
+// "DDDD-DD-DD" or "DDDD-DD-DDTDD:DD:DDZ" exactly (sscanf alone would accept signs and spaces).
+bool has_date_shape(const std::string& text) {
+  static constexpr char kShape[] = "dddd-dd-ddTdd:dd:ddZ";
+  if (text.size() != 10 && text.size() != 20) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char want = kShape[i];
+    const char c = text[i];
+    if (want == 'd' ? (c < '0' || c > '9') : c != want) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<TimePoint> parse_date(const std::string& text) {
+  if (!has_date_shape(text)) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "bad date '" + text + "': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+  }
   int y = 0;
   unsigned mo = 0, d = 0, h = 0, mi = 0, s = 0;
   char tail = 0;

@@ -66,6 +66,15 @@ std::string_view to_string(SignatureAlgorithm a) {
   return "unknown";
 }
 
+Result<SignatureAlgorithm> parse_signature_algorithm(std::string_view name) {
+  for (auto a : {SignatureAlgorithm::EcdsaSha256, SignatureAlgorithm::EcdsaSha384,
+                 SignatureAlgorithm::RsaPkcs1Sha256, SignatureAlgorithm::RsaPkcs1Sha384,
+                 SignatureAlgorithm::Ed25519}) {
+    if (to_string(a) == name) return a;
+  }
+  return make_error(ErrorCode::Unsupported, "unknown signature algorithm '" + std::string(name) + "'");
+}
+
 SignatureAlgorithm default_signature_algorithm(KeyAlgorithm a) {
   switch (a) {
     case KeyAlgorithm::EcP256: return SignatureAlgorithm::EcdsaSha256;
@@ -129,6 +138,11 @@ Status verify_signature(ByteView spki_der, SignatureAlgorithm alg, ByteView mess
   switch (alg) {
     case SignatureAlgorithm::EcdsaSha256:
     case SignatureAlgorithm::EcdsaSha384: {
+      const std::size_t want = alg == SignatureAlgorithm::EcdsaSha256 ? 64 : 96;
+      if (signature.size() != want) {
+        return make_error(ErrorCode::BadSignature, "signature does not verify (wrong length for " +
+                                                       std::string(to_string(alg)) + ")");
+      }
       HM_TRY(sig, ecdsa_raw_to_der(signature));
       md = alg == SignatureAlgorithm::EcdsaSha256 ? EVP_sha256() : EVP_sha384();
       break;

@@ -23,6 +23,7 @@ enum class SignatureAlgorithm {
 std::string_view to_string(KeyAlgorithm a);
 Result<KeyAlgorithm> parse_key_algorithm(std::string_view name);  // "p256", "p384", "rsa2048", …
 std::string_view to_string(SignatureAlgorithm a);
+Result<SignatureAlgorithm> parse_signature_algorithm(std::string_view name);  // inverse of to_string
 
 // The signature algorithm a key of this type signs with.
 SignatureAlgorithm default_signature_algorithm(KeyAlgorithm a);

@@ -18,3 +18,9 @@ TEST(Dates, RefusesImpossibleDates) {
   EXPECT_FALSE(parse_date("yesterday").ok());
   EXPECT_FALSE(parse_date("2030-01-01T25:00:00Z").ok());
 }
+
+TEST(Dates, RefusesSignsAndSpacesInsideNumbers) {
+  EXPECT_FALSE(parse_date("2030-+1-01").ok());
+  EXPECT_FALSE(parse_date("2030- 1-01").ok());
+  EXPECT_FALSE(parse_date("2030-01-01T00:00:00").ok());
+}

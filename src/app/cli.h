@@ -1,0 +1,45 @@
+// Shared pieces of the command line: exit codes, error reporting, output.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "base/error.h"
+
+namespace hallmark::app {
+
+// Exit codes (documented in `hallmark --help` and the README).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFindings = 1,   // lint findings, audit verification failed
+  kExitUsage = 2,      // bad command line
+  kExitRefused = 3,    // input refused: bad CSR, policy, already exists
+  kExitNotFound = 4,   // no such folder, issuer, certificate
+  kExitFailure = 5,    // internal error, I/O, unavailable store
+};
+
+inline constexpr char kExitCodesHelp[] =
+    "Exit codes: 0 ok; 1 findings (lint, audit verify); 2 usage; 3 input refused (bad CSR, policy, "
+    "already exists); 4 not found; 5 internal or I/O failure.";
+
+int exit_code_for(const base::Error& e);
+// Prints "error: <detail>" (and the cause at debug level) to stderr; returns the exit code.
+int report(const base::Error& e);
+// Prints one JSON document on stdout.
+void print_json(const nlohmann::json& doc);
+
+struct CommandRegistry {
+  CLI::App& app;
+  int& exit_code;
+};
+
+void add_init_commands(CommandRegistry reg);
+void add_ca_commands(CommandRegistry reg);
+void add_issue_commands(CommandRegistry reg);
+void add_lint_command(CommandRegistry reg);
+void add_audit_commands(CommandRegistry reg);
+void add_demo_command(CommandRegistry reg);
+
+}  // namespace hallmark::app

@@ -1,0 +1,198 @@
+// `hallmark issue` (admin channel) and `hallmark cert show`.
+#include <cctype>
+#include <iostream>
+
+#include "app/cli.h"
+#include "app/pki.h"
+#include "base/files.h"
+#include "pkix/csr.h"
+#include "pkix/pem.h"
+
+namespace hallmark::app {
+
+// Serials as `openssl x509 -serial` prints them: any case, colons optional, an
+// optional "serial=" prefix; leading zero octets are not significant.
+std::string normalize_serial(std::string text) {
+  if (text.rfind("serial=", 0) == 0) text = text.substr(7);
+  std::string out;
+  for (char c : text) {
+    if (c == ':') continue;
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  if (out.size() % 2 == 1) out = "0" + out;
+  while (out.size() > 2 && out.compare(0, 2, "00") == 0) out = out.substr(2);
+  return out;
+}
+
+namespace {
+
+struct IssueOptions {
+  std::string dir, profile, csr, device_serial, product, issuer, common_name, out;
+  std::vector<std::string> dns, ip;
+  bool json = false;
+};
+
+int run_issue(const IssueOptions& o) {
+  auto pki_r = Pki::open(o.dir);
+  if (!pki_r.ok()) return report(pki_r.error());
+  auto& pki = *pki_r.value();
+  auto data = base::read_file(o.csr, pkix::kMaxCsrSize);
+  if (!data.ok()) return report(data.error());
+  auto csr = pkix::Csr::parse(data.value());
+  if (!csr.ok()) return report(csr.error());
+
+  ca::IssuanceRequest req;
+  req.profile = o.profile;
+  req.public_key_der = csr->public_key().spki_der();
+  req.device_serial = o.device_serial;
+  req.product = o.product;
+  req.common_name = o.common_name;
+  req.dns_names = o.dns;
+  req.ip_addresses = o.ip;
+  req.channel = audit::Channel::Admin;
+  req.actor = "cli:" + std::string(std::getenv("USER") ? std::getenv("USER") : "admin");
+  req.origin = "cli";
+  auto authority = pki.authority(o.issuer.empty() ? Pki::default_issuer_for(o.profile) : o.issuer);
+  if (!authority.ok()) return report(authority.error());
+  auto issued = pki.issuer().issue(authority.value(), req);
+  auto finished = pki.finish();
+  if (!issued.ok()) return report(issued.error());
+  if (!finished.ok()) return report(finished.error());
+  for (const auto& w : issued->warnings) std::cerr << "warning: " << w << "\n";
+  const auto& cert = issued->certificate;
+  const auto pem = cert.pem();
+  if (!o.out.empty()) {
+    auto w = base::write_file(o.out, pem, 0644);
+    if (!w.ok()) return report(w.error());
+  }
+  if (o.json) {
+    print_json({{"serial", cert.serial_hex()},
+                {"profile", o.profile},
+                {"issuer", authority->name},
+                {"subject", cert.subject().to_string()},
+                {"not_after", cert.not_after().text},
+                {"warnings", issued->warnings},
+                {"pem", pem}});
+  } else if (o.out.empty()) {
+    std::cout << pem;
+  } else {
+    std::cerr << "issued " << cert.serial_hex() << " (" << o.profile << ") to " << o.out << "\n";
+  }
+  return kExitOk;
+}
+
+int run_show(const std::string& dir, const std::string& serial_text, bool json) {
+  auto pki = Pki::open(dir, false);
+  if (!pki.ok()) return report(pki.error());
+  const auto serial = normalize_serial(serial_text);
+  auto entry = pki.value()->ledger().find(serial);
+  if (!entry.ok()) return report(entry.error());
+  if (!entry.value()) {
+    return report(base::make_error(base::ErrorCode::NotFound, "no certificate with serial " + serial + " in the ledger"));
+  }
+  const auto& e = *entry.value();
+  nlohmann::json doc = {{"serial", e.serial},
+                        {"status", std::string(ca::to_string(e.status))},
+                        {"profile", e.profile},
+                        {"issuer", e.issuer},
+                        {"subject", e.subject},
+                        {"device_serial", e.device_serial},
+                        {"product", e.product},
+                        {"channel", std::string(audit::to_string(e.channel))},
+                        {"origin", e.origin},
+                        {"evidence_digest", e.evidence_digest},
+                        {"key_fingerprint", e.key_fingerprint},
+                        {"created", base::format_rfc3339(e.created)},
+                        {"not_after", base::format_rfc3339(e.not_after)}};
+  if (!e.der.empty()) doc["pem"] = pkix::pem_encode(e.der, "CERTIFICATE");
+  if (json) {
+    print_json(doc);
+    return kExitOk;
+  }
+  for (const auto& [k, v] : doc.items()) {
+    if (k == "pem") continue;
+    std::cout << k << ": " << v.get<std::string>() << "\n";
+  }
+  if (e.der.empty()) {
+    std::cout << "(pending: recorded before signing; no certificate was produced)\n";
+  } else {
+    std::cout << doc["pem"].get<std::string>();
+  }
+  return kExitOk;
+}
+
+int run_list(const std::string& dir, const std::string& status, std::size_t limit, bool json) {
+  if (!status.empty() && status != "pending" && status != "issued" && status != "revoked") {
+    std::cerr << "error: --status must be pending, issued or revoked\n";
+    return kExitUsage;
+  }
+  auto pki = Pki::open(dir, false);
+  if (!pki.ok()) return report(pki.error());
+  auto rows = pki.value()->ledger().list(status, limit);
+  if (!rows.ok()) return report(rows.error());
+  nlohmann::json doc = nlohmann::json::array();
+  for (const auto& e : rows.value()) {
+    doc.push_back({{"serial", e.serial},
+                   {"status", std::string(ca::to_string(e.status))},
+                   {"profile", e.profile},
+                   {"issuer", e.issuer},
+                   {"device_serial", e.device_serial},
+                   {"channel", std::string(audit::to_string(e.channel))},
+                   {"created", base::format_rfc3339(e.created)}});
+  }
+  if (json) {
+    print_json(doc);
+    return kExitOk;
+  }
+  for (const auto& r : doc) {
+    std::cout << r["serial"].get<std::string>() << "\t" << r["status"].get<std::string>() << "\t"
+              << r["profile"].get<std::string>() << "\t" << r["device_serial"].get<std::string>() << "\t"
+              << r["created"].get<std::string>() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_issue_commands(CommandRegistry reg) {
+  auto o = std::make_shared<IssueOptions>();
+  auto* cmd = reg.app.add_subcommand("issue", "Issue a certificate from a CSR over the admin channel");
+  cmd->add_option("--dir", o->dir, "Data folder")->required();
+  cmd->add_option("--profile", o->profile, "Profile: idevid, ldevid, tls-server")->required();
+  cmd->add_option("--csr", o->csr, "CSR file, PEM or DER (the format is detected from the content)")->required();
+  cmd->add_option("--serial-number,--device", o->device_serial, "Device serial number (idevid, ldevid)");
+  cmd->add_option("--product", o->product, "Product name from the configuration's product table (idevid)");
+  cmd->add_option("--issuer", o->issuer, "Issuer name (default: factory for idevid, runtime otherwise)");
+  cmd->add_option("--cn", o->common_name, "Common name (tls-server)");
+  cmd->add_option("--dns", o->dns, "DNS name for the SAN (tls-server); repeatable");
+  cmd->add_option("--ip", o->ip, "IP address for the SAN (tls-server); repeatable");
+  cmd->add_option("--out", o->out, "Write the certificate (PEM) here instead of stdout");
+  cmd->add_flag("--json", o->json, "Print one JSON document");
+  cmd->footer("The certificate is built from the profile, never copied from the CSR. The admin channel may issue "
+              "idevid from any key; such certificates are recorded with evidence 'none'.");
+  cmd->callback([o, &exit_code = reg.exit_code] { exit_code = run_issue(*o); });
+
+  auto* cert = reg.app.add_subcommand("cert", "Inspect certificates in the ledger");
+  cert->require_subcommand(1);
+  auto* show = cert->add_subcommand("show", "Show a certificate's ledger record (serial in hex, colons optional)");
+  auto dir = std::make_shared<std::string>();
+  auto serial = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  show->add_option("--dir", *dir, "Data folder")->required();
+  show->add_option("serial", *serial, "Certificate serial as `openssl x509 -serial` prints it")->required();
+  show->add_flag("--json", *json, "Print one JSON document");
+  show->callback([dir, serial, json, &exit_code = reg.exit_code] { exit_code = run_show(*dir, *serial, *json); });
+
+  auto* list = cert->add_subcommand("list", "List ledger records (pending ones were recorded but never signed)");
+  auto ldir = std::make_shared<std::string>();
+  auto status = std::make_shared<std::string>();
+  auto limit = std::make_shared<std::size_t>(1000);
+  auto ljson = std::make_shared<bool>(false);
+  list->add_option("--dir", *ldir, "Data folder")->required();
+  list->add_option("--status", *status, "Only pending, issued or revoked");
+  list->add_option("--limit", *limit, "At most this many (default 1000)");
+  list->add_flag("--json", *ljson, "Print one JSON document");
+  list->callback([=, &exit_code = reg.exit_code] { exit_code = run_list(*ldir, *status, *limit, *ljson); });
+}
+
+}  // namespace hallmark::app

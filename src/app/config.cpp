@@ -1,0 +1,154 @@
+#include "app/config.h"
+
+#include <toml++/toml.h>
+
+#include "base/files.h"
+
+namespace hallmark::app {
+
+using base::ErrorCode;
+using base::make_error;
+
+std::string default_config_text() {
+  return R"toml(# Hallmark configuration. Every value shown is the embedded default.
+
+[organization]
+name = "Hallmark Example Devices"   # O= of CA subjects and default IDevID vendor
+country = "US"
+
+[ca.root]                 # offline root: P-384, 30 years
+common_name = "Hallmark Root CA"
+key = "p384"
+validity_years = 30
+
+[ca.factory]              # issues IDevIDs; site CAs go under it (pathLen 1)
+common_name = "Hallmark Factory CA"
+key = "p256"
+validity_years = 25
+path_len = 1
+
+[ca.runtime]              # issues LDevIDs and TLS certificates (pathLen 0)
+common_name = "Hallmark Runtime CA"
+key = "p256"
+validity_years = 5
+path_len = 0
+
+[profiles.ldevid]
+validity_days = 90
+ext_key_usage = ["clientAuth"]
+
+[profiles.tls-server]
+validity_days = 365
+
+# The product table: name -> vendor (O= of the IDevID) and hwType OID of the
+# HardwareModuleName. Unknown products get default_hw_type and a warning.
+[products]
+default_hw_type = "1.3.6.1.4.1.65535.1.1"
+
+[products.sensor-v2]
+vendor = "Hallmark Example Devices"
+hw_type = "1.3.6.1.4.1.65535.1.2"
+
+[products.gateway-x1]
+vendor = "Hallmark Example Devices"
+hw_type = "1.3.6.1.4.1.65535.1.3"
+
+[audit]
+checkpoint_every_records = 1000
+checkpoint_every_seconds = 60
+
+[keys]
+# passphrase_file = "/etc/hallmark/passphrase"   # else HALLMARK_KEY_PASSPHRASE or <dir>/passphrase
+
+[store]
+durability = "normal"     # SQLite WAL synchronous=NORMAL survives kill -9; "full" survives power loss
+)toml";
+}
+
+namespace {
+
+base::Status read_ca(const toml::table& root, const char* name, ca::CaSettings& out) {
+  const auto* t = root["ca"][name].as_table();
+  if (t == nullptr) return {};
+  if (auto v = (*t)["common_name"].value<std::string>()) out.common_name = *v;
+  if (auto v = (*t)["key"].value<std::string>()) {
+    HM_TRY(out.key, base::parse_key_algorithm(*v));
+  }
+  if (auto v = (*t)["validity_years"].value<int>()) out.validity_years = *v;
+  if (auto v = (*t)["path_len"].value<int>()) out.path_len = *v;
+  if (out.validity_years < 1 || out.validity_years > 50) {
+    return make_error(ErrorCode::InvalidArgument, std::string("ca.") + name + ".validity_years must be 1..50");
+  }
+  return {};
+}
+
+}  // namespace
+
+base::Result<Config> parse_config(const std::string& text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    return make_error(ErrorCode::InvalidArgument,
+                      "configuration " + origin + " is not valid TOML: " + std::string(e.description()) + " at " + where.str());
+  }
+  Config c;
+  if (auto v = root["organization"]["name"].value<std::string>()) c.ca.organization = *v;
+  if (auto v = root["organization"]["country"].value<std::string>()) c.ca.country = *v;
+  HM_CHECK(read_ca(root, "root", c.ca.root));
+  HM_CHECK(read_ca(root, "factory", c.ca.factory));
+  HM_CHECK(read_ca(root, "runtime", c.ca.runtime));
+  if (c.ca.factory.validity_years < 25) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "ca.factory.validity_years must be at least 25: IDevIDs never expire and their CA must outlive the devices");
+  }
+  if (c.ca.factory.validity_years > c.ca.root.validity_years || c.ca.runtime.validity_years > c.ca.root.validity_years) {
+    return make_error(ErrorCode::InvalidArgument, "issuing CAs cannot outlive the root (ca.*.validity_years)");
+  }
+  if (auto v = root["profiles"]["ldevid"]["validity_days"].value<int>()) c.ca.profiles.ldevid_validity_days = *v;
+  if (auto* arr = root["profiles"]["ldevid"]["ext_key_usage"].as_array()) {
+    c.ca.profiles.ldevid_ext_key_usage.clear();
+    for (const auto& el : *arr) {
+      if (auto s = el.value<std::string>()) c.ca.profiles.ldevid_ext_key_usage.push_back(*s);
+    }
+  }
+  if (auto v = root["profiles"]["tls-server"]["validity_days"].value<int>()) c.ca.profiles.tls_server_validity_days = *v;
+  if (const auto* products = root["products"].as_table()) {
+    for (const auto& [key, node] : *products) {
+      if (key.str() == "default_hw_type") {
+        if (auto v = node.value<std::string>()) c.ca.default_hw_type = *v;
+        continue;
+      }
+      const auto* t = node.as_table();
+      if (t == nullptr) continue;
+      ca::Product p{c.ca.organization, c.ca.default_hw_type};
+      if (auto v = (*t)["vendor"].value<std::string>()) p.vendor = *v;
+      if (auto v = (*t)["hw_type"].value<std::string>()) p.hw_type = *v;
+      c.ca.products[std::string(key.str())] = p;
+    }
+  }
+  if (auto v = root["audit"]["checkpoint_every_records"].value<std::int64_t>()) {
+    if (*v < 1) return make_error(ErrorCode::InvalidArgument, "audit.checkpoint_every_records must be >= 1");
+    c.checkpoints.every_records = static_cast<std::uint64_t>(*v);
+  }
+  if (auto v = root["audit"]["checkpoint_every_seconds"].value<std::int64_t>()) {
+    c.checkpoints.every_seconds = std::chrono::seconds(*v);
+  }
+  if (auto v = root["keys"]["passphrase_file"].value<std::string>()) c.passphrase_file = *v;
+  if (auto v = root["store"]["durability"].value<std::string>()) {
+    if (*v != "normal" && *v != "full") {
+      return make_error(ErrorCode::InvalidArgument, "store.durability must be \"normal\" or \"full\"");
+    }
+    c.durability = *v;
+  }
+  return c;
+}
+
+base::Result<Config> load_config(const std::filesystem::path& path) {
+  HM_TRY(auto data, base::read_file(path, 1 << 20));
+  return parse_config(base::to_string(data), path.string());
+}
+
+}  // namespace hallmark::app

@@ -1,0 +1,81 @@
+// Issuer: the issuance cycle. prepare (build the TBS from the profile, never by
+// copying the CSR; lint) -> ledger: reserve serial + TBS with audit "signing"
+// -> sign with the keys::Signer -> ledger: store the certificate with audit "signed".
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/record.h"
+#include "base/clock.h"
+#include "base/result.h"
+#include "base/rng.h"
+#include "ca/ledger.h"
+#include "ca/profile.h"
+#include "ca/settings.h"
+#include "keys/signer.h"
+#include "pkix/certificate.h"
+#include "pkix/name.h"
+
+namespace hallmark::ca {
+
+// A CA able to sign: its certificate (absent while self-signing a root) and key.
+struct SigningAuthority {
+  std::string name;                               // issuer name in the ledger
+  std::optional<pkix::Certificate> certificate;   // absent for a root being created
+  const keys::Signer* signer = nullptr;
+};
+
+// A request the RA (or the CLI's admin channel) hands to the CA: values, not a CSR.
+struct IssuanceRequest {
+  std::string profile;
+  base::Bytes public_key_der;                   // SubjectPublicKeyInfo
+  std::string device_serial;                    // device certificates
+  std::string product;                          // idevid: selects vendor and hwType
+  std::string common_name;                      // CAs and tls-server
+  std::vector<std::string> dns_names;           // tls-server
+  std::vector<std::string> ip_addresses;        // tls-server
+  std::optional<std::chrono::seconds> validity_cap;
+  std::optional<int> path_len;                  // intermediate
+  audit::Channel channel = audit::Channel::Admin;
+  std::string actor = "cli";
+  std::string origin = "cli";
+  std::string evidence_digest = "none";
+};
+
+struct IssuedCertificate {
+  pkix::Certificate certificate;
+  std::vector<std::string> warnings;  // e.g. unknown product, validity clamped
+};
+
+class Issuer {
+ public:
+  // `on_audit_appended(n)` is told how many audit records each step wrote (for
+  // the checkpoint policy); it may be empty.
+  Issuer(const Settings& settings, const ProfileRegistry& profiles, Ledger& ledger,
+         const base::Clock& clock, base::Rng& rng,
+         std::function<void(std::uint64_t)> on_audit_appended = {});
+
+  base::Result<IssuedCertificate> issue(const SigningAuthority& authority,
+                                        const IssuanceRequest& request);
+
+ private:
+  struct Prepared;
+  base::Result<Prepared> prepare(const SigningAuthority& authority, const IssuanceRequest& request,
+                                 const Profile& profile);
+
+  const Settings& m_settings;
+  const ProfileRegistry& m_profiles;
+  Ledger& m_ledger;
+  const base::Clock& m_clock;
+  base::Rng& m_rng;
+  std::function<void(std::uint64_t)> m_on_audit_appended;
+};
+
+// A fresh certificate serial: 16 octets, positive, 126 random bits.
+base::Bytes new_serial(base::Rng& rng);
+
+}  // namespace hallmark::ca

@@ -1,0 +1,230 @@
+#include "store/sqlite/sqlite_database.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace hallmark::store {
+
+using base::ErrorCode;
+using base::make_error;
+
+namespace {
+
+// Each entry migrates the schema from version i to i + 1. SQL stays portable
+// (PostgreSQL comes later): no SQLite-only types or functions.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE issuers (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  parent TEXT NOT NULL,
+  cert_der BLOB NOT NULL,
+  key_ref TEXT NOT NULL,
+  status TEXT NOT NULL
+);
+CREATE TABLE certificates (
+  serial TEXT PRIMARY KEY,
+  issuer TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  device_serial TEXT NOT NULL,
+  product TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  evidence_digest TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  tbs BLOB NOT NULL,
+  der BLOB,
+  status TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  not_after BIGINT NOT NULL
+);
+CREATE INDEX certificates_device ON certificates (device_serial);
+CREATE INDEX certificates_key ON certificates (key_fingerprint);
+CREATE TABLE devices (
+  serial TEXT PRIMARY KEY,
+  product TEXT NOT NULL,
+  idevid_serial TEXT NOT NULL,
+  created BIGINT NOT NULL
+);
+CREATE TABLE audit_records (
+  sequence BIGINT PRIMARY KEY,
+  time BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  action TEXT NOT NULL,
+  cert_serial TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  evidence_digest TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE TABLE audit_checkpoints (
+  sequence BIGINT NOT NULL,
+  head_hash BLOB NOT NULL,
+  time BIGINT NOT NULL,
+  signature_algorithm TEXT NOT NULL,
+  signature BLOB NOT NULL
+);
+)sql",
+};
+
+}  // namespace
+
+base::Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::filesystem::path& path,
+                                                                   Durability durability) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return make_error(ErrorCode::Unavailable, "cannot open database '" + path.string() + "'", msg);
+  }
+  std::unique_ptr<SqliteDatabase> out(new SqliteDatabase(db, path, durability));
+  sqlite3_busy_timeout(db, 10000);
+  HM_CHECK(out->exec("PRAGMA journal_mode=WAL"));
+  HM_CHECK(out->exec(durability == Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  HM_CHECK(out->exec("PRAGMA foreign_keys=ON"));
+  HM_CHECK(out->migrate());
+  return out;
+}
+
+SqliteDatabase::SqliteDatabase(sqlite3* db, std::filesystem::path path, Durability d)
+    : m_db(db), m_path(std::move(path)), m_durability(d) {}
+
+SqliteDatabase::~SqliteDatabase() {
+  m_statements.clear();
+  sqlite3_close(m_db);
+}
+
+base::Error SqliteDatabase::error(const std::string& what) const {
+  const int code = sqlite3_errcode(m_db);
+  const auto ec = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorCode::Unavailable : ErrorCode::Internal;
+  return make_error(ec, "database error: " + what, sqlite3_errmsg(m_db));
+}
+
+base::Status SqliteDatabase::exec(const std::string& sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    return make_error(ErrorCode::Internal, "database error", msg + " in: " + sql.substr(0, 80));
+  }
+  return {};
+}
+
+base::Status SqliteDatabase::migrate() {
+  // user_version holds the number of migrations applied. Applying under the
+  // write lock makes concurrent first opens safe.
+  return write_transaction([&]() -> base::Status {
+    auto& st = statement("PRAGMA user_version");
+    HM_TRY(bool row, st.step());
+    const auto version = row ? st.integer(0) : 0;
+    st.reset();
+    const auto target = static_cast<std::int64_t>(std::size(kMigrations));
+    if (version > target) {
+      return make_error(ErrorCode::Unsupported, "database '" + m_path.string() +
+                                                    "' was written by a newer Hallmark (schema " +
+                                                    std::to_string(version) + ")");
+    }
+    for (auto v = version; v < target; ++v) {
+      HM_CHECK(exec(kMigrations[v]));
+    }
+    if (version != target) HM_CHECK(exec("PRAGMA user_version=" + std::to_string(target)));
+    return {};
+  });
+}
+
+base::Status SqliteDatabase::write_transaction(const std::function<base::Status()>& body) {
+  std::lock_guard lock(m_mutex);
+  if (sqlite3_exec(m_db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return error("cannot begin a transaction (is another process holding the database?)");
+  }
+  auto status = body();
+  if (!status.ok()) {
+    sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  }
+  if (sqlite3_exec(m_db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    auto e = error("commit failed");
+    sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return e;
+  }
+  return {};
+}
+
+base::Status SqliteDatabase::read(const std::function<base::Status()>& body) const {
+  std::lock_guard lock(m_mutex);
+  return body();
+}
+
+Statement& SqliteDatabase::statement(const std::string& sql) const {
+  auto it = m_statements.find(sql);
+  if (it == m_statements.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(m_db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      // A statement that does not prepare is a programming error in our own SQL.
+      std::fprintf(stderr, "bad SQL: %s in %s\n", sqlite3_errmsg(m_db), sql.c_str());
+      std::abort();
+    }
+    it = m_statements.emplace(sql, std::make_unique<Statement>(m_db, stmt)).first;
+  }
+  it->second->reset();
+  return *it->second;
+}
+
+Statement& Statement::bind(int i, const std::string& v) {
+  sqlite3_bind_text(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bind(int i, base::ByteView v) {
+  sqlite3_bind_blob(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bind(int i, std::int64_t v) {
+  sqlite3_bind_int64(m_stmt, i, v);
+  return *this;
+}
+Statement& Statement::bind_null(int i) {
+  sqlite3_bind_null(m_stmt, i);
+  return *this;
+}
+
+base::Result<bool> Statement::step() {
+  const int rc = sqlite3_step(m_stmt);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  const auto ext = sqlite3_extended_errcode(m_db);
+  if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE) {
+    return make_error(ErrorCode::AlreadyExists, "a unique value is already recorded", sqlite3_errmsg(m_db));
+  }
+  const auto code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? ErrorCode::Unavailable : ErrorCode::Internal;
+  return make_error(code, "database error", sqlite3_errmsg(m_db));
+}
+
+base::Status Statement::run() {
+  HM_TRY(bool row, step());
+  (void)row;
+  return {};
+}
+
+std::string Statement::text(int col) const {
+  const auto* p = sqlite3_column_text(m_stmt, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, col)))
+           : std::string();
+}
+base::Bytes Statement::blob(int col) const {
+  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(m_stmt, col));
+  return p ? base::Bytes(p, p + sqlite3_column_bytes(m_stmt, col)) : base::Bytes();
+}
+std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
+bool Statement::is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+
+void Statement::reset() {
+  sqlite3_reset(m_stmt);
+  sqlite3_clear_bindings(m_stmt);
+}
+
+}  // namespace hallmark::store
