@@ -1,7 +1,10 @@
 #include "pkix/algorithms.h"
 
+#include <openssl/err.h>
+
 #include "pkix/der.h"
 #include "pkix/oid.h"
+#include "pkix/ossl.h"
 
 namespace hallmark::pkix {
 
@@ -91,17 +94,6 @@ base::Result<SignatureAlgorithm> accepted_signature_algorithm(const ParsedAlgori
                         "sha256WithRSAEncryption, sha384WithRSAEncryption or Ed25519");
 }
 
-std::size_t ecdsa_component_width(base::KeyAlgorithm key) {
-  switch (key) {
-    case base::KeyAlgorithm::EcP256:
-      return 32;
-    case base::KeyAlgorithm::EcP384:
-      return 48;
-    default:
-      return 0;
-  }
-}
-
 bool is_ecdsa(SignatureAlgorithm alg) {
   return alg == SignatureAlgorithm::EcdsaSha256 || alg == SignatureAlgorithm::EcdsaSha384;
 }
@@ -119,6 +111,45 @@ bool key_matches_signature(base::KeyAlgorithm key, SignatureAlgorithm alg) {
       return alg == SignatureAlgorithm::Ed25519;
   }
   return false;
+}
+
+base::Status verify_encoded_signature(const PublicKey& key, SignatureAlgorithm alg,
+                                      base::ByteView message, base::ByteView signature) {
+  const base::ByteView spki = key.spki_der();
+  const unsigned char* p = spki.data();
+  ossl::PkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
+  if (!pkey) {
+    return make_error(ErrorCode::Malformed, "public key does not decode",
+                      base::openssl_error_string());
+  }
+  const EVP_MD* md = nullptr;
+  switch (alg) {
+    case SignatureAlgorithm::EcdsaSha256:
+    case SignatureAlgorithm::RsaPkcs1Sha256:
+      md = EVP_sha256();
+      break;
+    case SignatureAlgorithm::EcdsaSha384:
+    case SignatureAlgorithm::RsaPkcs1Sha384:
+      md = EVP_sha384();
+      break;
+    case SignatureAlgorithm::Ed25519:
+      md = nullptr;
+      break;  // PureEdDSA (RFC 8032)
+  }
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, pkey.get()) != 1) {
+    return make_error(ErrorCode::BadSignature,
+                      "the key cannot verify " + std::string(base::to_string(alg)) + " signatures",
+                      base::openssl_error_string());
+  }
+  // OpenSSL's ECDSA verify also insists that the DER re-encodes identically,
+  // so BER or trailing bytes in the signature are refused here.
+  if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
+                       message.size()) != 1) {
+    ERR_clear_error();
+    return make_error(ErrorCode::BadSignature, "signature does not verify");
+  }
+  return {};
 }
 
 }  // namespace hallmark::pkix

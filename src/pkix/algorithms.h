@@ -10,6 +10,7 @@
 #include "base/bytes.h"
 #include "base/crypto.h"
 #include "base/result.h"
+#include "pkix/public_key.h"
 
 namespace hallmark::pkix {
 
@@ -38,10 +39,15 @@ bool is_sha1_signature_oid(std::string_view oid);
 base::Result<base::SignatureAlgorithm> accepted_signature_algorithm(
     const ParsedAlgorithmIdentifier& alg, std::string_view what);
 
-// Bytes per ECDSA signature component for the key, or 0 when the key is not EC.
-std::size_t ecdsa_component_width(base::KeyAlgorithm key);
 bool is_ecdsa(base::SignatureAlgorithm alg);
 // Whether a key of this type can produce signatures of this algorithm.
 bool key_matches_signature(base::KeyAlgorithm key, base::SignatureAlgorithm alg);
+
+// Verifies a signature value as X.509 and PKCS#10 carry it (DER Ecdsa-Sig-Value
+// for ECDSA) directly with EVP. base::verify_signature takes raw r||s with its
+// width tied to the hash, which does not fit a P-384 key signing with SHA-256
+// (legal, and what the RFC 8995 example CA does). BadSignature when it fails.
+base::Status verify_encoded_signature(const PublicKey& key, base::SignatureAlgorithm alg,
+                                      base::ByteView message, base::ByteView signature);
 
 }  // namespace hallmark::pkix

@@ -350,18 +350,7 @@ base::Status Certificate::verify_signature(const PublicKey& issuer_key) const {
                                                    " does not match the issuer's " +
                                                    std::string(base::to_string(key_alg)) + " key");
   }
-  Bytes raw(signature.begin(), signature.end());
-  if (is_ecdsa(alg)) {
-    // The component width follows the issuer's curve, not the hash: a P-384 CA
-    // signing with ecdsa-with-SHA256 is legal (and the RFC 8995 vector does it).
-    auto converted = base::ecdsa_der_to_raw(signature, ecdsa_component_width(key_alg));
-    if (!converted.ok()) {
-      return make_error(ErrorCode::BadSignature,
-                        "certificate signature does not verify: " + converted.error().detail);
-    }
-    raw = std::move(converted).value();
-  }
-  auto status = issuer_key.verify(alg, c.tbs, raw);
+  auto status = verify_encoded_signature(issuer_key, alg, c.tbs, signature);
   if (!status.ok()) {
     return make_error(ErrorCode::BadSignature,
                       "certificate signature does not verify with the issuer's key",

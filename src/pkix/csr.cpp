@@ -165,14 +165,7 @@ base::Status verify_self_signature(const RawCsr& csr, const PublicKey& key,
     return bad("the signature BIT STRING has unused bits");
   }
   const ByteView sig = csr.signature.content.subspan(1);
-  Bytes raw(sig.begin(), sig.end());
-  if (is_ecdsa(alg)) {
-    auto converted = base::ecdsa_der_to_raw(sig, ecdsa_component_width(key_alg));
-    if (!converted.ok()) return bad("the ECDSA signature is not valid DER");
-    raw = std::move(converted).value();
-  }
-  auto status = key.verify(alg, csr.info.encoded, raw);
-  if (!status.ok()) {
+  if (!verify_encoded_signature(key, alg, csr.info.encoded, sig).ok()) {
     return bad("the request was altered or not signed by the key it carries");
   }
   return {};

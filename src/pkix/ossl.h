@@ -15,6 +15,7 @@ struct Deleter {
 };
 
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 
 }  // namespace hallmark::pkix::ossl
