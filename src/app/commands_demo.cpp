@@ -131,8 +131,9 @@ void add_demo_command(CommandRegistry reg) {
   cmd->add_option("--dir", o->dir, "Data folder (created when missing)");
   cmd->add_option("--devices", o->devices, "Number of emulated devices")->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", o->json, "Print one JSON summary on stdout (progress goes to stderr)");
-  cmd->add_flag("--exit", "Accepted for compatibility: the demo always exits when done");
-  cmd->callback([o, &exit_code = reg.exit_code] { exit_code = run_demo(*o); });
+  auto exit_flag = std::make_shared<bool>(false);
+  cmd->add_flag("--exit", *exit_flag, "End when done (the foundation demo always does)");
+  cmd->callback([o, exit_flag, &exit_code = reg.exit_code] { exit_code = run_demo(*o); });
 }
 
 }  // namespace hallmark::app

@@ -15,12 +15,22 @@ namespace {
 
 constexpr char kAuditKey[] = "audit";
 
+// Calendar years from now (so a 30-year root ends on the same day and time of day).
+std::chrono::seconds calendar_years(int years) {
+  using namespace std::chrono;
+  const auto now = time_point_cast<seconds>(system_clock::now());
+  const auto day = floor<days>(now);
+  auto ymd = year_month_day{day} + std::chrono::years{years};
+  if (!ymd.ok()) ymd = ymd.year() / ymd.month() / last;  // 29 February
+  return sys_days{ymd} + (now - day) - now;
+}
+
 ca::IssuanceRequest ca_request(const ca::CaSettings& s, const std::string& profile, const keys::Signer& key) {
   ca::IssuanceRequest r;
   r.profile = profile;
   r.public_key_der = key.public_key_der();
   r.common_name = s.common_name;
-  r.validity_cap = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::years(s.validity_years));
+  r.validity_cap = calendar_years(s.validity_years);
   r.path_len = s.path_len;
   r.actor = "cli:init";
   r.origin = "init";

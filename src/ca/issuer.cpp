@@ -130,8 +130,12 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority,
     spec.no_expiry = true;
     spec.not_after = spec.not_before;  // unused when no_expiry
   } else {
+    // CA profiles take their lifetime from the hierarchy settings (the request's cap).
     auto validity = profile.validity;
-    if (req.validity_cap && *req.validity_cap < validity) validity = *req.validity_cap;
+    if (req.validity_cap && (validity.count() == 0 || *req.validity_cap < validity)) validity = *req.validity_cap;
+    if (validity.count() <= 0) {
+      return make_error(ErrorCode::InvalidArgument, "profile '" + profile.name + "' needs a validity period");
+    }
     spec.not_after = spec.not_before + validity;
     if (!self_signed) {
       const auto issuer_end = authority.certificate->not_after();

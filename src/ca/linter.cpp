@@ -51,7 +51,8 @@ class Checker {
 
   void check_version_and_serial() {
     if (m_cert.version() != 3) {
-      add(kVersion, "version is v" + std::to_string(m_cert.version()) + "; certificates with extensions must be v3");
+      add(kVersion, "version is v" + std::to_string(m_cert.version()) +
+                        "; Hallmark requires v3 certificates (RFC 5280 §4.1.2.1)");
     }
     const auto serial = m_cert.serial();
     if (m_cert.serial_is_negative() || m_cert.serial_is_zero()) {
@@ -82,10 +83,12 @@ class Checker {
     check_time(nb, "notBefore");
     check_time(na, "notAfter");
     if (na.time < nb.time) add(kValidityOrder, "notAfter is before notBefore");
-    if (m_ctx.issuer != nullptr && !na.no_expiry) {
+    // IEEE 802.1AR exempts only notAfter (the no-expiry value); notBefore
+    // must still fall inside the issuer's validity.
+    if (m_ctx.issuer != nullptr) {
       const auto inb = m_ctx.issuer->not_before();
       const auto ina = m_ctx.issuer->not_after();
-      if (nb.time < inb.time || (!ina.no_expiry && na.time > ina.time)) {
+      if (nb.time < inb.time || (!na.no_expiry && !ina.no_expiry && na.time > ina.time)) {
         add(kValidityIssuer, "validity " + nb.text + ".." + na.text + " is not inside the issuer's " +
                                  inb.text + ".." + ina.text);
       }
@@ -126,7 +129,9 @@ class Checker {
         add(kDuplicateExtension, "extension " + e.oid + " appears more than once (RFC 5280 §4.2)");
       }
     }
-    if (!m_cert.is_self_issued() && !m_cert.authority_key_identifier()) {
+    // RFC 5280 §4.2.1.1 exempts only self-signed certificates: a self-issued
+    // key-rollover certificate (same name, another key) needs its AKI.
+    if (!is_self_signed() && !m_cert.authority_key_identifier()) {
       add(kAkiPresent, "authorityKeyIdentifier is missing (RFC 5280 §4.2.1.1)");
     }
     const auto bc = m_cert.basic_constraints();
@@ -158,6 +163,17 @@ class Checker {
         }
       }
     }
+  }
+
+  bool is_self_signed() const {
+    if (!m_cert.is_self_issued()) return false;
+    auto key = m_cert.public_key();
+    if (!key.ok()) return false;
+    if (m_ctx.issuer != nullptr) {
+      auto issuer_key = m_ctx.issuer->public_key();
+      return issuer_key.ok() && issuer_key->spki_der() == key->spki_der();
+    }
+    return m_cert.verify_signature(key.value()).ok();
   }
 
   void check_profile(const Profile& p) {
@@ -209,14 +225,14 @@ const std::vector<LintRule>& lint_rules() {
       {kValidityIssuer, "validity inside the issuer's, except notAfter 99991231235959Z (IEEE 802.1AR)"},
       {kSerialPositive, "serial number is a positive integer (RFC 5280 §4.1.2.2)"},
       {kSerialLength, "serial number is at most 20 octets (RFC 5280 §4.1.2.2)"},
-      {kVersion, "certificate is v3"},
+      {kVersion, "certificate is v3 (RFC 5280 §4.1.2.1)"},
       {kAkiPresent, "authorityKeyIdentifier present unless self-issued (RFC 5280 §4.2.1.1)"},
       {kSkiPresent, "subjectKeyIdentifier present on CA certificates (RFC 5280 §4.2.1.2)"},
       {kKeyUsageCa, "keyCertSign if and only if basicConstraints cA (RFC 5280 §4.2.1.3)"},
       {kBasicConstraints, "basicConstraints critical on CAs, pathLen only on CAs, CA-ness matches the profile"},
       {kSubjectFields, "subject fields the profile requires (serialNumber for device certificates, O for IDevIDs, CN for CAs)"},
       {kHardwareModule, "HardwareModuleName encoded as RFC 4108 otherName with [0] EXPLICIT; required by idevid"},
-      {kKeyAllowed, "subject key is P-256, P-384 (named curve), RSA >= 2048 or Ed25519"},
+      {kKeyAllowed, "subject key is P-256, P-384 (named curve), RSA 2048/3072/4096 or Ed25519"},
       {kSignatureAlgorithm, "signature algorithm allowed (no SHA-1) and equal in TBS and certificate"},
       {kIdevidNotAfter, "IDevID notAfter is GeneralizedTime 99991231235959Z (IEEE 802.1AR)"},
       {kDuplicateExtension, "each extension appears at most once (RFC 5280 §4.2)"},

@@ -227,11 +227,11 @@ TEST_F(CliTest, EveryCommandHasHelp) {
 }
 
 TEST_F(CliTest, JsonOutputIsOneDocument) {
-  for (const std::string cmd : {"ca list --json --dir " + dir(), "audit verify --json --dir " + dir(),
+  for (const std::string& cmd : {"ca list --json --dir " + dir(), "audit verify --json --dir " + dir(),
                                 "cert list --json --dir " + dir()}) {
     auto r = hallmark(cmd);
     ASSERT_EQ(r.exit_code, 0) << cmd << r.err;
-    EXPECT_NO_THROW((void)json::parse(r.out)) << cmd << r.out;
+    EXPECT_TRUE(json::accept(r.out)) << cmd << r.out;
   }
 }
 
