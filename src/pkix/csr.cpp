@@ -44,7 +44,12 @@ base::Result<Bytes> unwrap(ByteView data, std::size_t max_size) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
   });
   if (blank) return make_error(ErrorCode::Malformed, "CSR is empty");
-  if (!looks_like_pem(data)) return Bytes(data.begin(), data.end());
+  // PEM by content: a BEGIN line at the start, or anywhere in data that cannot
+  // be DER, so that text pasted before the block gets the PEM error below.
+  const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+  const bool pem = looks_like_pem(data) || (data[0] != der::kSequence &&
+                                            text.find("-----BEGIN ") != std::string_view::npos);
+  if (!pem) return Bytes(data.begin(), data.end());
 
   // Strict: a request must be exactly one CSR, with nothing around it.
   auto blocks = pem_decode_all(data, {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"});

@@ -235,9 +235,8 @@ TEST(CsrRefusal, PemWithJunkAroundTheBlock) {
   ASSERT_TRUE(Csr::parse(base::view(pem)).ok());
   expect_error(Csr::parse(base::view(pem + "junk after the block\n")), ErrorCode::Malformed,
                "CSR PEM is malformed: PEM data has text outside the PEM block");
-  // Text before the block is not PEM at all by content; it is still refused.
   expect_error(Csr::parse(base::view("Subject: me\n" + pem)), ErrorCode::Malformed,
-               "not a PKCS#10 CSR");
+               "CSR PEM is malformed: PEM data has text outside the PEM block ('Subject: me");
 }
 
 TEST(CsrRefusal, PemWithBadBase64) {
