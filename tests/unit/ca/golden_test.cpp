@@ -33,6 +33,13 @@ bool update_golden() {
   return v != nullptr && std::string(v) == "1";
 }
 
+// `years` calendar years from kNow, as app/ computes a CA's lifetime for the request.
+seconds calendar_years(int years) {
+  const auto day = std::chrono::floor<days>(kNow);
+  const auto end = std::chrono::year_month_day{day} + std::chrono::years{years};
+  return std::chrono::sys_days{end} + (kNow - day) - kNow;
+}
+
 std::string colon_hex(base::ByteView b) {
   std::string hex = base::hex_encode_upper(b), out;
   for (std::size_t i = 0; i < hex.size(); i += 2) {
@@ -198,7 +205,7 @@ TEST_F(GoldenTest, RootIsSelfSignedCaWithThirtyYears) {
   r.profile = "root";
   r.public_key_der = m_root_key->public_key_der();
   r.common_name = "Hallmark Golden Root CA";
-  r.validity_cap = std::chrono::duration_cast<seconds>(std::chrono::years(30));
+  r.validity_cap = calendar_years(30);
   const auto cert = golden("root", {"root", std::nullopt, m_root_key.get()}, r);
   write_text(m_dir / "root.pem", cert.pem());  // it is its own trust anchor
 
@@ -221,12 +228,11 @@ TEST_F(GoldenTest, RootIsSelfSignedCaWithThirtyYears) {
       std::string::npos)
       << t;
   EXPECT_NE(t.find("NIST CURVE: P-384"), std::string::npos) << t;
-  // 30 std::chrono::years (of 365.2425 days, as app/ computes the cap) from the
-  // backdated notBefore; 2056 is GeneralizedTime (RFC 5280 §4.1.2.5).
-  EXPECT_EQ(dates(), "notBefore=2026-05-31 23:59:00Z\nnotAfter=2056-05-31 06:35:00Z\n");
+  // 30 calendar years from the backdated notBefore; 2056 is GeneralizedTime (RFC 5280 §4.1.2.5).
+  EXPECT_EQ(dates(), "notBefore=2026-05-31 23:59:00Z\nnotAfter=2056-05-31 23:59:00Z\n");
   const auto asn1 = tbs_asn1();
   EXPECT_TRUE(contains(asn1, "d=2 prim: UTCTIME :260531235900Z")) << joined(asn1);
-  EXPECT_TRUE(contains(asn1, "d=2 prim: GENERALIZEDTIME :20560531063500Z")) << joined(asn1);
+  EXPECT_TRUE(contains(asn1, "d=2 prim: GENERALIZEDTIME :20560531235900Z")) << joined(asn1);
   EXPECT_NE(verify("").find("OK"), std::string::npos) << verify("");
 }
 
@@ -236,7 +242,7 @@ TEST_F(GoldenTest, IntermediateCarriesThePathLenAndTheRootsKeyId) {
   r.public_key_der = m_ca_key->public_key_der();
   r.common_name = "Hallmark Golden Factory CA";
   r.path_len = 0;
-  r.validity_cap = std::chrono::duration_cast<seconds>(std::chrono::years(25));
+  r.validity_cap = calendar_years(25);
   golden("intermediate", {"root", m_root_cert, m_root_key.get()}, r);
 
   const auto t = text();
@@ -260,7 +266,7 @@ TEST_F(GoldenTest, IntermediateCarriesThePathLenAndTheRootsKeyId) {
       t.find("X509v3 Subject Key Identifier: \n                " + colon_hex(key_id(*m_ca_key))),
       std::string::npos)
       << t;
-  EXPECT_EQ(dates(), "notBefore=2026-05-31 23:59:00Z\nnotAfter=2051-06-01 01:29:00Z\n");
+  EXPECT_EQ(dates(), "notBefore=2026-05-31 23:59:00Z\nnotAfter=2051-05-31 23:59:00Z\n");
   EXPECT_NE(verify("").find("cert.pem: OK"), std::string::npos) << verify("");
   EXPECT_TRUE(m_warnings.empty());
 }
