@@ -3,6 +3,8 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -10,9 +12,6 @@
 namespace hallmark::base {
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
 };
@@ -87,6 +86,68 @@ SignatureAlgorithm default_signature_algorithm(KeyAlgorithm a) {
   return SignatureAlgorithm::EcdsaSha256;
 }
 
+void EvpPkeyDeleter::operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+
+namespace {
+
+// DER SubjectPublicKeyInfo prefixes up to the key octets (RFC 5480 §2, RFC 8410 §4).
+constexpr unsigned char kP256Prefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+constexpr unsigned char kP384Prefix[] = {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+                                         0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+                                         0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00};
+constexpr unsigned char kEd25519Prefix[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                            0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+
+template <std::size_t N>
+bool has_prefix(ByteView der, const unsigned char (&prefix)[N], std::size_t key_len) {
+  return der.size() == N + key_len && std::equal(prefix, prefix + N, der.begin());
+}
+
+EVP_PKEY* import_ec_point(const char* group, ByteView point) {
+  struct CtxFree {
+    void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
+  };
+  std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                        const_cast<unsigned char*>(point.data()), point.size()),
+      OSSL_PARAM_construct_end()};
+  EVP_PKEY* key = nullptr;
+  // The import checks that the point lies on the curve.
+  if (EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) return nullptr;
+  return key;
+}
+
+}  // namespace
+
+Result<EvpPkeyPtr> decode_public_key(ByteView der) {
+  EVP_PKEY* key = nullptr;
+  if (has_prefix(der, kP256Prefix, 65)) {
+    key = import_ec_point("P-256", der.subspan(sizeof kP256Prefix));
+  } else if (has_prefix(der, kP384Prefix, 97)) {
+    key = import_ec_point("P-384", der.subspan(sizeof kP384Prefix));
+  } else if (has_prefix(der, kEd25519Prefix, 32)) {
+    key = EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr,
+                                         der.data() + sizeof kEd25519Prefix, 32);
+  } else {
+    const unsigned char* p = der.data();
+    key = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
+    if (key != nullptr && p != der.data() + der.size()) {
+      EVP_PKEY_free(key);
+      key = nullptr;
+    }
+  }
+  if (key == nullptr) {
+    return make_error(ErrorCode::Malformed, "public key does not decode as a SubjectPublicKeyInfo",
+                      openssl_error_string());
+  }
+  return EvpPkeyPtr(key);
+}
+
 Bytes sha256(ByteView data) { return digest(EVP_sha256(), data); }
 Bytes sha1(ByteView data) { return digest(EVP_sha1(), data); }
 
@@ -130,18 +191,16 @@ Result<Bytes> ecdsa_der_to_raw(ByteView der, std::size_t width) {
 
 Status verify_signature(ByteView spki_der, SignatureAlgorithm alg, ByteView message,
                         ByteView signature) {
-  const unsigned char* p = spki_der.data();
-  std::unique_ptr<EVP_PKEY, PkeyFree> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
-  if (!key) return make_error(ErrorCode::Malformed, "public key is not valid DER SubjectPublicKeyInfo");
+  HM_TRY(auto key, decode_public_key(spki_der));
   Bytes sig(signature.begin(), signature.end());
   const EVP_MD* md = nullptr;
   switch (alg) {
     case SignatureAlgorithm::EcdsaSha256:
     case SignatureAlgorithm::EcdsaSha384: {
-      const std::size_t want = alg == SignatureAlgorithm::EcdsaSha256 ? 64 : 96;
-      if (signature.size() != want) {
-        return make_error(ErrorCode::BadSignature, "signature does not verify (wrong length for " +
-                                                       std::string(to_string(alg)) + ")");
+      // The width of r||s follows the key's curve, not the hash (a P-384 key may
+      // sign with SHA-256): only require two equal halves of a sane size.
+      if (signature.size() % 2 != 0 || signature.size() > 2 * 66) {
+        return make_error(ErrorCode::BadSignature, "signature does not verify (malformed r||s)");
       }
       HM_TRY(sig, ecdsa_raw_to_der(signature));
       md = alg == SignatureAlgorithm::EcdsaSha256 ? EVP_sha256() : EVP_sha384();

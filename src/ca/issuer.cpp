@@ -204,8 +204,19 @@ Result<IssuedCertificate> Issuer::issue(const SigningAuthority& authority, const
     return make_error(ErrorCode::InvalidArgument,
                       "profile '" + profile->name + "' binds a device serial number: give --serial-number");
   }
-  if (!profile->is_ca && authority.certificate && !authority.certificate->is_ca()) {
-    return make_error(ErrorCode::InvalidArgument, "issuer '" + authority.name + "' is not a CA");
+  if (authority.certificate) {
+    const auto bc = authority.certificate->basic_constraints();
+    if (!bc || !bc->ca) return make_error(ErrorCode::InvalidArgument, "issuer '" + authority.name + "' is not a CA");
+    // RFC 5280 §4.2.1.9: pathLenConstraint bounds the CA certificates that may follow.
+    if (profile->is_ca && bc->path_len) {
+      const auto child = req.path_len ? req.path_len : profile->path_len;
+      if (*bc->path_len == 0 || !child || *child >= *bc->path_len) {
+        return make_error(ErrorCode::PolicyDenied,
+                          "issuer '" + authority.name + "' has pathLen " + std::to_string(*bc->path_len) +
+                              ": it cannot certify a CA with " +
+                              (child ? "pathLen " + std::to_string(*child) : std::string("no pathLen")));
+      }
+    }
   }
 
   audit::Event event;

@@ -1,5 +1,6 @@
 #include "ca/profile.h"
 
+#include "pkix/der.h"
 #include "pkix/extensions.h"
 #include "pkix/oid.h"
 
@@ -14,8 +15,7 @@ base::Result<std::string> ext_key_usage_oid(const std::string& name) {
   if (name == "serverAuth") return std::string(pkix::oid::kServerAuth);
   if (name == "ocspSigning") return std::string(pkix::oid::kOcspSigning);
   if (name == "cmcRA") return std::string(pkix::oid::kCmcRa);
-  bool dotted = !name.empty() && name.find_first_not_of("0123456789.") == std::string::npos;
-  if (dotted) return name;
+  if (pkix::der::oid(name).ok()) return name;
   return make_error(ErrorCode::InvalidArgument,
                     "unknown extended key usage '" + name +
                         "': use clientAuth, serverAuth, ocspSigning, cmcRA or a dotted OID");

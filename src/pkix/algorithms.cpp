@@ -115,13 +115,7 @@ bool key_matches_signature(base::KeyAlgorithm key, SignatureAlgorithm alg) {
 
 base::Status verify_encoded_signature(const PublicKey& key, SignatureAlgorithm alg,
                                       base::ByteView message, base::ByteView signature) {
-  const base::ByteView spki = key.spki_der();
-  const unsigned char* p = spki.data();
-  ossl::PkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
-  if (!pkey) {
-    return make_error(ErrorCode::Malformed, "public key does not decode",
-                      base::openssl_error_string());
-  }
+  HM_TRY(ossl::PkeyPtr pkey, base::decode_public_key(key.spki_der()));
   const EVP_MD* md = nullptr;
   switch (alg) {
     case SignatureAlgorithm::EcdsaSha256:

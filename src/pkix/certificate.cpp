@@ -19,15 +19,15 @@ using base::make_error;
 
 namespace detail {
 
-// Parsed once: OpenSSL's X509 (kept for chain verification and anything else
-// that needs it) plus the fields we read ourselves from the DER, so that every
-// accessor reports exactly what was encoded rather than a re-encoding.
+// Parsed once from the DER by our own strict reader, so that every accessor
+// reports exactly what was encoded rather than a re-encoding. (No OpenSSL X509
+// object: OpenSSL 3.0 decodes the public key of every parsed X509 through its
+// provider decoders, which costs more than signing the certificate.)
 struct CertificateData {
   CertificateData() = default;
   CertificateData(const CertificateData&) = delete;
   CertificateData& operator=(const CertificateData&) = delete;
 
-  ossl::X509Ptr x509;
   Bytes der;
   // Views into `der` (never copied or moved once built).
   ByteView tbs;
@@ -57,7 +57,7 @@ using detail::CertificateData;
 
 constexpr std::string_view kCertificateLabel = "CERTIFICATE";
 
-base::Result<CertificateTime> read_time(const der::Tlv& tlv, const ASN1_TIME* parsed) {
+base::Result<CertificateTime> read_time(const der::Tlv& tlv) {
   CertificateTime out;
   out.text = base::to_string(tlv.content);
   out.encoding = tlv.tag == der::kUtcTime ? TimeEncoding::UtcTime : TimeEncoding::GeneralizedTime;
@@ -70,8 +70,11 @@ base::Result<CertificateTime> read_time(const der::Tlv& tlv, const ASN1_TIME* pa
   }
   // Forms RFC 5280 forbids (fractions, offsets) but OpenSSL reads; report the
   // instant and leave judging the encoding to the linter, which sees `text`.
+  const unsigned char* p = tlv.encoded.data();
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> parsed(
+      d2i_ASN1_TIME(nullptr, &p, static_cast<long>(tlv.encoded.size())), &ASN1_TIME_free);
   std::tm tm{};
-  if (parsed == nullptr || ASN1_TIME_to_tm(parsed, &tm) != 1) return t.take_error();
+  if (!parsed || ASN1_TIME_to_tm(parsed.get(), &tm) != 1) return t.take_error();
   using namespace std::chrono;
   const year_month_day ymd{year(tm.tm_year + 1900), month(static_cast<unsigned>(tm.tm_mon + 1)),
                            day(static_cast<unsigned>(tm.tm_mday))};
@@ -121,8 +124,8 @@ base::Status read_fields(CertificateData& c) {
   HM_TRY(der::Tlv nb, v.read_any());
   HM_TRY(der::Tlv na, v.read_any());
   HM_CHECK(v.expect_end());
-  HM_TRY(c.not_before, read_time(nb, X509_get0_notBefore(c.x509.get())));
-  HM_TRY(c.not_after, read_time(na, X509_get0_notAfter(c.x509.get())));
+  HM_TRY(c.not_before, read_time(nb));
+  HM_TRY(c.not_after, read_time(na));
   HM_TRY(der::Tlv subject, r.read(der::kSequence, "subject"));
   HM_TRY(c.subject, Name::from_der(subject.encoded));
   HM_TRY(der::Tlv spki, r.read(der::kSequence, "subjectPublicKeyInfo"));
@@ -143,15 +146,6 @@ base::Status read_fields(CertificateData& c) {
 base::Status parse_der_into(CertificateData& c, ByteView der) {
   if (der.empty()) return make_error(ErrorCode::Malformed, "certificate is empty");
   c.der.assign(der.begin(), der.end());
-  const unsigned char* p = c.der.data();
-  c.x509.reset(d2i_X509(nullptr, &p, static_cast<long>(c.der.size())));
-  if (!c.x509) {
-    return make_error(ErrorCode::Malformed, "not an X.509 certificate: the DER does not decode",
-                      base::openssl_error_string());
-  }
-  if (p != c.der.data() + c.der.size()) {
-    return make_error(ErrorCode::Malformed, "certificate DER is followed by trailing data");
-  }
   auto fields = read_fields(c);
   if (!fields.ok()) {
     auto e = fields.take_error();

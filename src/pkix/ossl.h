@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include "base/crypto.h"
+
 namespace hallmark::pkix::ossl {
 
 template <typename T, void (*Free)(T*)>
@@ -14,7 +16,7 @@ struct Deleter {
   void operator()(T* p) const { Free(p); }
 };
 
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using PkeyPtr = base::EvpPkeyPtr;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 

@@ -56,15 +56,7 @@ std::string oid_name(const std::string& dotted) {
   return sn != nullptr ? std::string(sn) + " (" + dotted + ")" : dotted;
 }
 
-base::Result<ossl::PkeyPtr> decode_pkey(ByteView der) {
-  const unsigned char* p = der.data();
-  ossl::PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (!key || p != der.data() + der.size()) {
-    return make_error(ErrorCode::Malformed, "public key does not decode as a SubjectPublicKeyInfo",
-                      base::openssl_error_string());
-  }
-  return key;
-}
+base::Result<ossl::PkeyPtr> decode_pkey(ByteView der) { return base::decode_public_key(der); }
 
 }  // namespace
 

@@ -634,11 +634,7 @@ TEST_F(IssuerTest, AnIssuerWhoseCertificateIsNotACaCannotIssueDeviceCertificates
   expect_nothing_reserved_or_signed();
 }
 
-// DISABLED: src bug. Issuer::issue checks that the authority is a CA only for
-// non-CA profiles (`!profile->is_ca && …` in src/ca/issuer.cpp), so a leaf
-// certificate's key can issue an intermediate. Enable once the check covers
-// every profile.
-TEST_F(IssuerTest, DISABLED_AnIssuerWhoseCertificateIsNotACaCannotIssueAnIntermediate) {
+TEST_F(IssuerTest, AnIssuerWhoseCertificateIsNotACaCannotIssueAnIntermediate) {
   auto leaf = make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert,
                            {"Not a CA", kNow - days(1), kNow + kYear, std::nullopt, false, {0x04}});
   auto key = ephemeral();
@@ -652,9 +648,7 @@ TEST_F(IssuerTest, DISABLED_AnIssuerWhoseCertificateIsNotACaCannotIssueAnInterme
   expect_nothing_reserved_or_signed();
 }
 
-// DISABLED: src bug. The issuer's pathLenConstraint is never consulted when a
-// CA certificate is issued (src/ca/issuer.cpp prepare/issue). Enable once it is.
-TEST_F(IssuerTest, DISABLED_AnIssuerWithPathLenZeroCannotIssueAnIntermediate) {
+TEST_F(IssuerTest, AnIssuerWithPathLenZeroCannotIssueAnIntermediate) {
   // m_ca_cert has pathLenConstraint 0 (RFC 5280 §4.2.1.9): no CA may follow it.
   auto key = ephemeral();
   IssuanceRequest r;

@@ -119,11 +119,7 @@ TEST(ProfileRegistry, BadSettingsAreRefused) {
   EXPECT_TRUE(refused(s));
 }
 
-// DISABLED: src bug. ext_key_usage_oid (src/ca/profile.cpp) accepts any string
-// of digits and dots as an OID, so "1..2" or "7.1" pass ProfileRegistry::build
-// and only fail later, at every ldevid issuance (pkix::ext::ext_key_usage then
-// yields an empty extension value). Enable once the OID is validated there.
-TEST(ProfileRegistry, DISABLED_MalformedDottedExtendedKeyUsagesAreRefusedAtBuild) {
+TEST(ProfileRegistry, MalformedDottedExtendedKeyUsagesAreRefusedAtBuild) {
   for (const std::string bad : {"1..2", "7.1", ".", "1."}) {
     ProfileSettings s;
     s.ldevid_ext_key_usage = {bad};
