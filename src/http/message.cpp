@@ -1,0 +1,28 @@
+#include "http/message.h"
+
+#include <strings.h>
+
+namespace hallmark::http {
+
+std::optional<std::string_view> find_header(const Headers& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (key.size() == name.size() && ::strncasecmp(key.data(), name.data(), name.size()) == 0) {
+      return std::string_view(value);
+    }
+  }
+  return std::nullopt;
+}
+
+Response Response::text(int status, std::string body) {
+  return with(status, "text/plain; charset=utf-8", std::move(body));
+}
+
+Response Response::with(int status, std::string content_type, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", std::move(content_type));
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace hallmark::http
