@@ -135,6 +135,15 @@ Client::~Client() = default;
 
 base::Result<std::unique_ptr<Client>> Client::connect(std::string host, std::uint16_t port,
                                                       ClientConfig config) {
+  try {
+    return connect_impl(std::move(host), port, std::move(config));
+  } catch (const std::exception& e) {  // Asio reports resource failures by throwing
+    return make_error(ErrorCode::Internal, "cannot create an HTTP client", e.what());
+  }
+}
+
+base::Result<std::unique_ptr<Client>> Client::connect_impl(std::string host, std::uint16_t port,
+                                                           ClientConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->host = std::move(host);
   impl->port = port;
@@ -153,22 +162,26 @@ base::Result<std::unique_ptr<Client>> Client::connect(std::string host, std::uin
 base::Result<Response> Client::request(std::string_view method, std::string_view target,
                                        std::string body, Headers headers) {
   auto& impl = *m_impl;
-  if (!impl.open) HM_CHECK(impl.connect());
   bhttp::request<bhttp::string_body> req;
-  req.method_string(method);
-  req.target(target);
-  req.version(11);
-  req.set(bhttp::field::host, impl.host + ":" + std::to_string(impl.port));
-  req.set(bhttp::field::user_agent, "hallmark");
-  for (auto& [name, value] : headers) req.set(name, value);
-  req.body() = std::move(body);
-  req.prepare_payload();
+  try {  // Beast throws on a method, target or header value it cannot send
+    req.method_string(method);
+    req.target(target);
+    req.version(11);
+    req.set(bhttp::field::host, impl.host + ":" + std::to_string(impl.port));
+    req.set(bhttp::field::user_agent, "hallmark");
+    for (auto& [name, value] : headers) req.set(name, value);
+    req.body() = std::move(body);
+    req.prepare_payload();
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::InvalidArgument, "cannot send this request", e.what());
+  }
   try {
+    if (!impl.open) HM_CHECK(impl.connect());
     if (impl.tls_stream) return impl.exchange(*impl.tls_stream, req);
     return impl.exchange(*impl.plain_stream, req);
-  } catch (const std::exception& e) {  // e.g. a bad method or header value
+  } catch (const std::exception& e) {
     impl.close();
-    return make_error(ErrorCode::InvalidArgument, "cannot send this request", e.what());
+    return make_error(ErrorCode::Internal, "HTTP client failure", e.what());
   }
 }
 

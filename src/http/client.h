@@ -60,6 +60,8 @@ class Client {
 
  private:
   explicit Client(std::unique_ptr<Impl> impl);
+  static base::Result<std::unique_ptr<Client>> connect_impl(std::string host, std::uint16_t port,
+                                                            ClientConfig config);
   std::unique_ptr<Impl> m_impl;
 };
 

@@ -436,6 +436,15 @@ Server::~Server() { stop(std::chrono::milliseconds(0)); }
 std::uint16_t Server::port() const { return m_impl->port; }
 
 base::Result<std::unique_ptr<Server>> Server::start(ServerConfig config, Handler handler) {
+  // Asio reports resource failures (SSL_CTX_new, threads) by throwing.
+  try {
+    return start_impl(std::move(config), std::move(handler));
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::Internal, "cannot start the HTTP server", e.what());
+  }
+}
+
+base::Result<std::unique_ptr<Server>> Server::start_impl(ServerConfig config, Handler handler) {
   if (!handler) return make_error(ErrorCode::InvalidArgument, "no request handler");
   if (config.max_connections == 0 || config.max_header == 0) {
     return make_error(ErrorCode::InvalidArgument, "max_connections and max_header must be > 0");

@@ -76,6 +76,7 @@ class Server {
 
  private:
   explicit Server(std::unique_ptr<Impl> impl);
+  static base::Result<std::unique_ptr<Server>> start_impl(ServerConfig config, Handler handler);
   std::unique_ptr<Impl> m_impl;
 };
 
