@@ -41,5 +41,8 @@ void add_issue_commands(CommandRegistry reg);
 void add_lint_command(CommandRegistry reg);
 void add_audit_commands(CommandRegistry reg);
 void add_demo_command(CommandRegistry reg);
+void add_site_commands(CommandRegistry reg);     // factory: commands_site.cpp
+void add_station_commands(CommandRegistry reg);  // factory: commands_station.cpp
+void add_ledger_commands(CommandRegistry reg);   // factory: commands_ledger.cpp
 
 }  // namespace hallmark::app

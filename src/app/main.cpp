@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   add_lint_command(reg);
   add_audit_commands(reg);
   add_demo_command(reg);
+  add_site_commands(reg);
+  add_station_commands(reg);
+  add_ledger_commands(reg);
 
   try {
     app.parse(argc, argv);

@@ -68,6 +68,36 @@ CREATE TABLE audit_checkpoints (
   signature BLOB NOT NULL
 );
 )sql",
+    // 2: the factory channel (sites, stations, imported station chains, station state).
+    R"sql(
+CREATE TABLE factory_sites (
+  id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  retired BIGINT
+);
+CREATE TABLE factory_stations (
+  site TEXT NOT NULL,
+  station INTEGER NOT NULL,
+  statement TEXT NOT NULL,
+  signature BLOB NOT NULL,
+  last_sequence BIGINT NOT NULL,
+  last_hash BLOB NOT NULL,
+  PRIMARY KEY (site, station)
+);
+CREATE TABLE factory_station_records (
+  site TEXT NOT NULL,
+  station INTEGER NOT NULL,
+  sequence BIGINT NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (site, station, sequence)
+);
+CREATE TABLE factory_station_state (
+  name TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
+)sql",
 };
 
 }  // namespace

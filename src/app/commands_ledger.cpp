@@ -1,0 +1,86 @@
+// `hallmark ledger import` (operator side: station bundles in, reconciliation out).
+#include <iostream>
+
+#include "app/cli.h"
+#include "app/pki.h"
+#include "factory/ledger_bundle.h"
+#include "store/sqlite/sqlite_factory_store.h"
+
+namespace hallmark::app {
+
+using nlohmann::json;
+
+int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
+  auto factory_rec = pki.ledger().find_issuer("factory");
+  if (!factory_rec.ok()) return report(factory_rec.error());
+  if (!factory_rec.value()) return report(base::make_error(base::ErrorCode::NotFound, "no factory CA in this PKI"));
+  auto factory_ca = pkix::Certificate::parse(factory_rec.value()->cert_der);
+  if (!factory_ca.ok()) return report(factory_ca.error());
+  store::SqliteAuditStore audit_store(pki.database());
+  base::SystemClock clock;
+  store::SqliteFactoryStore store(pki.database(), audit_store, clock);
+  factory::ImportContext ctx{factory_ca.value(), store, store, "cli:ledger-import"};
+  auto rep = factory::import_bundle(bundle, ctx);
+  if (!rep.ok()) return report(rep.error());
+  const auto& r = rep.value();
+  pki.audit().note_appended(r.imported);
+  audit::Event ev;
+  ev.actor = "cli:ledger-import";
+  ev.channel = audit::Channel::Factory;
+  ev.action = "ledger-import";
+  ev.detail = "site:" + r.site + "/station:" + std::to_string(r.station) + ": " + std::to_string(r.imported) +
+              " imported, " + std::to_string(r.findings.size()) + " findings";
+  if (auto a = pki.audit().append(ev); !a.ok()) return report(a.error());
+  if (auto f = pki.finish(); !f.ok()) return report(f.error());
+
+  std::map<std::string, std::uint64_t> by_code;
+  json findings = json::array();
+  for (const auto& f : r.findings) {
+    ++by_code[f.code];
+    findings.push_back({{"code", f.code}, {"cert_serial", f.cert_serial}, {"device_serial", f.device_serial}, {"detail", f.detail}});
+  }
+  if (json_out) {
+    print_json({{"site", r.site},
+                {"station", r.station},
+                {"records", r.records},
+                {"new_records", r.new_records},
+                {"certificates", r.certificates},
+                {"imported", r.imported},
+                {"already_imported", r.already_imported},
+                {"findings_by_code", by_code},
+                {"findings", findings}});
+  } else {
+    std::cout << "site " << r.site << " station " << r.station << ": " << r.imported << " certificates imported, "
+              << r.already_imported << " already known, " << r.new_records << " new audit records\n";
+    for (const auto& f : r.findings) {
+      std::cout << "  " << f.code << (f.cert_serial.empty() ? "" : " " + f.cert_serial)
+                << (f.device_serial.empty() ? "" : " (" + f.device_serial + ")") << ": " << f.detail << "\n";
+    }
+    if (r.findings.empty()) std::cout << "  reconciled: no findings\n";
+  }
+  return r.findings.empty() ? kExitOk : kExitFindings;
+}
+
+void add_ledger_commands(CommandRegistry reg) {
+  auto* ledger = reg.app.add_subcommand("ledger", "Factory ledger sync at the operator");
+  ledger->require_subcommand(1);
+  auto dir = std::make_shared<std::string>();
+  auto bundle = std::make_shared<std::string>();
+  auto js = std::make_shared<bool>(false);
+  auto* imp = ledger->add_subcommand("import", "Verify and import a station's ledger bundle, and reconcile it");
+  imp->add_option("--dir", *dir, "Operator data folder")->required();
+  imp->add_option("bundle", *bundle, "Bundle from `station export`")->required();
+  imp->add_flag("--json", *js, "Print one JSON document");
+  imp->footer("Exit 0 when reconciled without findings (also when nothing was new), 1 with findings, "
+              "3 when the bundle is refused (bad signature, unknown station).");
+  imp->callback([=, &exit_code = reg.exit_code] {
+    auto pki = Pki::open(*dir);
+    if (!pki.ok()) {
+      exit_code = report(pki.error());
+      return;
+    }
+    exit_code = import_and_report(*pki.value(), *bundle, *js);
+  });
+}
+
+}  // namespace hallmark::app

@@ -1,0 +1,261 @@
+#include "store/sqlite/sqlite_factory_store.h"
+
+namespace hallmark::store {
+
+using base::ErrorCode;
+using base::make_error;
+
+namespace {
+std::int64_t secs(base::TimePoint t) { return t.time_since_epoch().count(); }
+base::TimePoint tp(std::int64_t s) { return base::TimePoint{std::chrono::seconds{s}}; }
+}  // namespace
+
+base::Result<std::int64_t> SqliteFactoryStore::count(const std::string& sql, const std::string& arg) const {
+  std::int64_t n = 0;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(sql);
+    if (!arg.empty()) st.bind(1, arg);
+    HM_TRY(bool row, st.step());
+    n = row ? st.integer(0) : 0;
+    st.reset();
+    return {};
+  }));
+  return n;
+}
+
+// --- station ----------------------------------------------------------------
+
+base::Result<std::optional<std::string>> SqliteFactoryStore::key_owner(const std::string& fp) const {
+  std::optional<std::string> out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "SELECT device_serial FROM certificates WHERE key_fingerprint = ? AND status <> 'pending' LIMIT 1");
+    st.bind(1, fp);
+    HM_TRY(bool row, st.step());
+    if (row) out = st.text(0);
+    st.reset();
+    return {};
+  }));
+  return out;
+}
+
+base::Result<std::uint64_t> SqliteFactoryStore::devices_issued() const {
+  HM_TRY(auto n, count("SELECT COUNT(*) FROM devices", ""));
+  return static_cast<std::uint64_t>(n);
+}
+
+base::Result<std::uint64_t> SqliteFactoryStore::exported_up_to() const {
+  HM_TRY(auto n, count("SELECT COALESCE(MAX(value), 0) FROM factory_station_state WHERE name = 'exported_up_to'", ""));
+  return static_cast<std::uint64_t>(n);
+}
+
+base::Status SqliteFactoryStore::set_exported_up_to(std::uint64_t sequence) {
+  return m_db.write_transaction([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "INSERT INTO factory_station_state (name, value) VALUES ('exported_up_to', ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+    st.bind(1, static_cast<std::int64_t>(sequence));
+    return st.run();
+  });
+}
+
+// --- sites ------------------------------------------------------------------
+
+base::Status SqliteFactoryStore::add_site(const factory::SiteRecord& s, const std::vector<factory::StationRecord>& stations) {
+  return m_db.write_transaction([&]() -> base::Status {
+    auto& st = m_db.statement("INSERT INTO factory_sites (id, status, scope, created, retired) VALUES (?,?,?,?,NULL)");
+    st.bind(1, s.id).bind(2, s.status).bind(3, s.scope).bind(4, secs(s.created));
+    auto r = st.run();
+    if (!r.ok() && r.error().code == ErrorCode::AlreadyExists) {
+      return make_error(ErrorCode::AlreadyExists, "site '" + s.id + "' already exists");
+    }
+    HM_CHECK(r);
+    for (const auto& x : stations) {
+      auto& ins = m_db.statement(
+          "INSERT INTO factory_stations (site, station, statement, signature, last_sequence, last_hash) "
+          "VALUES (?,?,?,?,0,X'')");
+      ins.bind(1, x.site).bind(2, static_cast<std::int64_t>(x.station)).bind(3, x.statement).bind(4, base::ByteView(x.signature));
+      HM_CHECK(ins.run());
+    }
+    return {};
+  });
+}
+
+base::Result<std::vector<factory::SiteRecord>> SqliteFactoryStore::sites() const {
+  std::vector<factory::SiteRecord> out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement("SELECT id, status, scope, created, retired FROM factory_sites ORDER BY created, id");
+    for (;;) {
+      HM_TRY(bool row, st.step());
+      if (!row) break;
+      factory::SiteRecord s{st.text(0), st.text(1), st.text(2), tp(st.integer(3)), std::nullopt};
+      if (!st.is_null(4)) s.retired = tp(st.integer(4));
+      out.push_back(std::move(s));
+    }
+    st.reset();
+    return {};
+  }));
+  return out;
+}
+
+base::Result<std::optional<factory::SiteRecord>> SqliteFactoryStore::find_site(const std::string& id) const {
+  HM_TRY(auto all, sites());
+  for (auto& s : all) {
+    if (s.id == id) return std::optional<factory::SiteRecord>(std::move(s));
+  }
+  return std::optional<factory::SiteRecord>{};
+}
+
+base::Result<std::vector<factory::StationRecord>> SqliteFactoryStore::stations(const std::string& site) const {
+  std::vector<factory::StationRecord> out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "SELECT site, station, statement, signature, last_sequence, last_hash FROM factory_stations "
+        "WHERE site = ? ORDER BY station");
+    st.bind(1, site);
+    for (;;) {
+      HM_TRY(bool row, st.step());
+      if (!row) break;
+      out.push_back({st.text(0), static_cast<int>(st.integer(1)), st.text(2), st.blob(3),
+                     static_cast<std::uint64_t>(st.integer(4)), st.blob(5)});
+    }
+    st.reset();
+    return {};
+  }));
+  return out;
+}
+
+base::Status SqliteFactoryStore::retire_site(const std::string& id, base::TimePoint when) {
+  return m_db.write_transaction([&]() -> base::Status {
+    auto& st = m_db.statement("UPDATE factory_sites SET status = 'retired', retired = ? WHERE id = ? AND status = 'active'");
+    st.bind(1, secs(when)).bind(2, id);
+    HM_CHECK(st.run());
+    auto& ch = m_db.statement("SELECT changes()");
+    HM_TRY(bool row, ch.step());
+    const auto changed = row ? ch.integer(0) : 0;
+    ch.reset();
+    if (changed != 1) return make_error(ErrorCode::NotFound, "no active site '" + id + "'");
+    auto& is = m_db.statement("UPDATE issuers SET status = 'retired' WHERE name = ?");
+    is.bind(1, "site:" + id);
+    return is.run();
+  });
+}
+
+// --- import -----------------------------------------------------------------
+
+base::Result<std::optional<base::Bytes>> SqliteFactoryStore::station_record_hash(const std::string& site, int station,
+                                                                                 std::uint64_t sequence) const {
+  std::optional<base::Bytes> out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "SELECT hash FROM factory_station_records WHERE site = ? AND station = ? AND sequence = ?");
+    st.bind(1, site).bind(2, static_cast<std::int64_t>(station)).bind(3, static_cast<std::int64_t>(sequence));
+    HM_TRY(bool row, st.step());
+    if (row) out = st.blob(0);
+    st.reset();
+    return {};
+  }));
+  return out;
+}
+
+base::Status SqliteFactoryStore::add_station_records(const std::string& site, int station,
+                                                     const std::vector<std::pair<std::uint64_t, base::Bytes>>& records) {
+  return m_db.write_transaction([&]() -> base::Status {
+    std::uint64_t last = 0;
+    base::Bytes last_hash;
+    for (const auto& [seq, hash] : records) {
+      auto& st = m_db.statement(
+          "INSERT INTO factory_station_records (site, station, sequence, hash) VALUES (?,?,?,?) "
+          "ON CONFLICT (site, station, sequence) DO NOTHING");
+      st.bind(1, site).bind(2, static_cast<std::int64_t>(station)).bind(3, static_cast<std::int64_t>(seq)).bind(4, base::ByteView(hash));
+      HM_CHECK(st.run());
+      if (seq >= last) {
+        last = seq;
+        last_hash = hash;
+      }
+    }
+    auto& up = m_db.statement(
+        "UPDATE factory_stations SET last_sequence = ?, last_hash = ? WHERE site = ? AND station = ? AND last_sequence < ?");
+    up.bind(1, static_cast<std::int64_t>(last)).bind(2, base::ByteView(last_hash)).bind(3, site)
+        .bind(4, static_cast<std::int64_t>(station)).bind(5, static_cast<std::int64_t>(last));
+    return up.run();
+  });
+}
+
+base::Result<bool> SqliteFactoryStore::certificate_known(const std::string& serial) const {
+  HM_TRY(auto n, count("SELECT COUNT(*) FROM certificates WHERE serial = ?", serial));
+  return n > 0;
+}
+
+base::Result<std::optional<factory::KnownDevice>> SqliteFactoryStore::device(const std::string& device_serial) const {
+  std::optional<factory::KnownDevice> out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "SELECT c.issuer, d.idevid_serial FROM devices d JOIN certificates c ON c.serial = d.idevid_serial "
+        "WHERE d.serial = ?");
+    st.bind(1, device_serial);
+    HM_TRY(bool row, st.step());
+    if (row) out = factory::KnownDevice{st.text(0), st.text(1)};
+    st.reset();
+    return {};
+  }));
+  return out;
+}
+
+base::Result<std::optional<std::string>> SqliteFactoryStore::key_owner(const std::string& fp,
+                                                                       const std::string& device_serial) const {
+  std::optional<std::string> out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "SELECT device_serial FROM certificates WHERE key_fingerprint = ? AND device_serial <> ? "
+        "AND status <> 'pending' LIMIT 1");
+    st.bind(1, fp).bind(2, device_serial);
+    HM_TRY(bool row, st.step());
+    if (row) out = st.text(0);
+    st.reset();
+    return {};
+  }));
+  return out;
+}
+
+base::Result<std::uint64_t> SqliteFactoryStore::devices_with_origin(const std::string& prefix) const {
+  // substr instead of LIKE: device serials and site ids may contain '%' or '_'.
+  std::int64_t n = 0;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "SELECT COUNT(DISTINCT device_serial) FROM certificates WHERE profile = 'idevid' AND status <> 'pending' "
+        "AND substr(origin, 1, ?) = ?");
+    st.bind(1, static_cast<std::int64_t>(prefix.size())).bind(2, prefix);
+    HM_TRY(bool row, st.step());
+    n = row ? st.integer(0) : 0;
+    st.reset();
+    return {};
+  }));
+  return static_cast<std::uint64_t>(n);
+}
+
+base::Status SqliteFactoryStore::import_certificate(const ca::LedgerEntry& e, const audit::Event& event) {
+  return m_db.write_transaction([&]() -> base::Status {
+    // The station recorded the TBS before signing; at the operator only the
+    // signed certificate exists, so tbs stays empty.
+    auto& st = m_db.statement(
+        "INSERT INTO certificates (serial, issuer, profile, device_serial, product, channel, origin, evidence_digest, "
+        "key_fingerprint, subject, tbs, der, status, created, not_after) VALUES (?,?,?,?,?,?,?,?,?,?,X'',?,'issued',?,?)");
+    st.bind(1, e.serial).bind(2, e.issuer).bind(3, e.profile).bind(4, e.device_serial).bind(5, e.product)
+        .bind(6, std::string(audit::to_string(e.channel))).bind(7, e.origin).bind(8, e.evidence_digest)
+        .bind(9, e.key_fingerprint).bind(10, e.subject).bind(11, base::ByteView(e.der)).bind(12, secs(e.created))
+        .bind(13, secs(e.not_after));
+    HM_CHECK(st.run());
+    if (e.profile == "idevid" && !e.device_serial.empty()) {
+      auto& dev = m_db.statement(
+          "INSERT INTO devices (serial, product, idevid_serial, created) VALUES (?,?,?,?) ON CONFLICT (serial) DO NOTHING");
+      dev.bind(1, e.device_serial).bind(2, e.product).bind(3, e.serial).bind(4, secs(e.created));
+      HM_CHECK(dev.run());
+    }
+    HM_TRY(auto rec, m_audit.append_in_transaction(event, m_clock.now()));
+    (void)rec;
+    return {};
+  });
+}
+
+}  // namespace hallmark::store
