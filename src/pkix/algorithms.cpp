@@ -115,7 +115,13 @@ bool key_matches_signature(base::KeyAlgorithm key, SignatureAlgorithm alg) {
 
 base::Status verify_encoded_signature(const PublicKey& key, SignatureAlgorithm alg,
                                       base::ByteView message, base::ByteView signature) {
-  HM_TRY(ossl::PkeyPtr pkey, base::decode_public_key(key.spki_der()));
+  // The key imported by PublicKey::from_spki_der, or (for a key built another
+  // way) a fresh import.
+  std::shared_ptr<EVP_PKEY> pkey = key.m_key;
+  if (!pkey) {
+    HM_TRY(ossl::PkeyPtr fresh, base::decode_public_key(key.spki_der()));
+    pkey = std::shared_ptr<EVP_PKEY>(fresh.release(), EVP_PKEY_free);
+  }
   const EVP_MD* md = nullptr;
   switch (alg) {
     case SignatureAlgorithm::EcdsaSha256:

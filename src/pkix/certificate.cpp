@@ -256,6 +256,8 @@ CertificateTime Certificate::not_after() const {
   return m_impl->not_after;
 }
 
+const Bytes& Certificate::subject_public_key_info() const { return m_impl->spki; }
+
 base::Result<PublicKey> Certificate::public_key() const {
   return PublicKey::from_spki_der(m_impl->spki);
 }

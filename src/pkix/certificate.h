@@ -47,6 +47,7 @@ class Certificate {
   CertificateTime not_before() const;
   CertificateTime not_after() const;
   base::Result<PublicKey> public_key() const;
+  const base::Bytes& subject_public_key_info() const;  // DER, as encoded
   std::string signature_algorithm_oid() const;      // outer signatureAlgorithm
   std::string tbs_signature_algorithm_oid() const;  // TBSCertificate.signature
   bool signature_algorithm_params_absent() const;   // e.g. ECDSA must omit parameters

@@ -72,17 +72,19 @@ base::Result<PublicKey> PublicKey::from_spki_der(ByteView der) {
   // than calling a key OpenSSL 3.0 does not know (e.g. ML-DSA) malformed.
   const bool named_ec = parts->algorithm == oid::kEcPublicKey && parts->parameters &&
                         parts->parameters->tag == der::kOid;
+  PublicKey out;
   if (named_ec || parts->algorithm == oid::kRsaEncryption || parts->algorithm == oid::kEd25519) {
     HM_TRY(auto key, decode_pkey(der));
-    (void)key;
+    out.m_key = std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free);
   }
-  PublicKey out;
   out.m_spki.assign(der.begin(), der.end());
   return out;
 }
 
-base::Result<KeyAlgorithm> PublicKey::algorithm() const {
-  HM_TRY(SpkiParts parts, parse_spki(m_spki));
+base::Result<KeyAlgorithm> PublicKey::algorithm() const { return spki_algorithm(m_spki); }
+
+base::Result<KeyAlgorithm> spki_algorithm(ByteView spki) {
+  HM_TRY(SpkiParts parts, parse_spki(spki));
   if (parts.algorithm == oid::kEcPublicKey) {
     // RFC 5480 §2.1.1: ECParameters ::= CHOICE { namedCurve OID, implicitCurve NULL,
     // specifiedCurve SEQUENCE }; RFC 5480 forbids the last two in certificates.
@@ -101,7 +103,7 @@ base::Result<KeyAlgorithm> PublicKey::algorithm() const {
                                                   " is not supported; use P-256 or P-384");
   }
   if (parts.algorithm == oid::kRsaEncryption) {
-    HM_TRY(auto key, decode_pkey(m_spki));
+    HM_TRY(auto key, decode_pkey(spki));
     const int bits = EVP_PKEY_get_bits(key.get());
     if (bits < 2048) {
       return make_error(ErrorCode::Unsupported, "RSA-" + std::to_string(bits) +

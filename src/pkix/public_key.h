@@ -12,7 +12,9 @@ namespace hallmark::pkix {
 
 class PublicKey {
  public:
-  // Malformed when the DER does not decode as a SubjectPublicKeyInfo.
+  // Malformed when the DER does not decode as a SubjectPublicKeyInfo (for the
+  // key types we certify: also when OpenSSL cannot import it, e.g. a point off
+  // the curve). The imported key is kept for verify().
   static base::Result<PublicKey> from_spki_der(base::ByteView der);
 
   const base::Bytes& spki_der() const { return m_spki; }
@@ -32,7 +34,15 @@ class PublicKey {
                       base::ByteView raw_signature) const;
 
  private:
+  friend base::Status verify_encoded_signature(const PublicKey& key, base::SignatureAlgorithm alg,
+                                               base::ByteView message, base::ByteView signature);
   base::Bytes m_spki;
+  std::shared_ptr<EVP_PKEY> m_key;  // imported once; EVP_PKEY is safe to share for verification
 };
+
+// The algorithm of a DER SubjectPublicKeyInfo read from its structure alone
+// (no import, no point validation): same results and errors as
+// PublicKey::algorithm(). For the linter, which must not pay for an import.
+base::Result<base::KeyAlgorithm> spki_algorithm(base::ByteView spki_der);
 
 }  // namespace hallmark::pkix
