@@ -44,5 +44,7 @@ void add_demo_command(CommandRegistry reg);
 void add_site_commands(CommandRegistry reg);     // factory: commands_site.cpp
 void add_station_commands(CommandRegistry reg);  // factory: commands_station.cpp
 void add_ledger_commands(CommandRegistry reg);   // factory: commands_ledger.cpp
+void add_serve_command(CommandRegistry reg);     // runtime: commands_serve.cpp
+void add_device_commands(CommandRegistry reg);   // device emulation: commands_device.cpp
 
 }  // namespace hallmark::app

@@ -62,6 +62,24 @@ checkpoint_every_seconds = 60
 
 [store]
 durability = "normal"     # SQLite WAL synchronous=NORMAL survives kill -9; "full" survives power loss
+
+[server]                  # `hallmark serve`
+listen = "127.0.0.1:8443"
+# tls_cert = "/etc/hallmark/tls.pem"   # else issued from the runtime CA (tls-server) on first start
+# tls_key = "/etc/hallmark/tls.key"
+max_body = 65536
+
+[est]                     # RFC 7030 enrollment authenticated by the IDevID
+profile = "ldevid"        # /.well-known/est/<op>
+require_rekey = false
+pop_linking = false       # when true, the CSR's challengePassword must carry tls-unique / tls-exporter
+server_keygen = true
+# Trusted IDevID issuers: the factory and site CAs, plus imported manufacturer CAs:
+idevid_anchor_dir = "trust/idevid"   # every *.pem in it (relative to the data folder)
+# idevid_anchors = ["/etc/hallmark/acme-idevid-ca.pem"]
+
+[est.labels.ldevid]       # /.well-known/est/ldevid/<op>; add more labels the same way
+profile = "ldevid"
 )toml";
 }
 
@@ -78,6 +96,53 @@ base::Status read_ca(const toml::table& root, const char* name, ca::CaSettings& 
   if (auto v = (*t)["path_len"].value<int>()) out.path_len = *v;
   if (out.validity_years < 1 || out.validity_years > 50) {
     return make_error(ErrorCode::InvalidArgument, std::string("ca.") + name + ".validity_years must be 1..50");
+  }
+  return {};
+}
+
+void read_label(const toml::table& t, EstLabelSettings& out) {
+  if (auto v = t["profile"].value<std::string>()) out.profile = *v;
+  if (auto v = t["require_rekey"].value<bool>()) out.require_rekey = *v;
+  if (auto v = t["pop_linking"].value<bool>()) out.pop_linking = *v;
+}
+
+base::Status read_est(const toml::table& root, Config& c) {
+  if (const auto* s = root["server"].as_table()) {
+    if (auto v = (*s)["listen"].value<std::string>()) c.server.listen = *v;
+    if (auto v = (*s)["tls_cert"].value<std::string>()) c.server.tls_cert = *v;
+    if (auto v = (*s)["tls_key"].value<std::string>()) c.server.tls_key = *v;
+    if (auto v = (*s)["max_body"].value<std::int64_t>()) {
+      if (*v < 1024 || *v > (16 << 20)) return make_error(ErrorCode::InvalidArgument, "server.max_body must be 1024..16777216");
+      c.server.max_body = static_cast<std::size_t>(*v);
+    }
+    if (auto v = (*s)["threads"].value<int>()) c.server.threads = *v;
+    if (c.server.tls_cert.empty() != c.server.tls_key.empty()) {
+      return make_error(ErrorCode::InvalidArgument, "server.tls_cert and server.tls_key go together");
+    }
+  }
+  const auto* e = root["est"].as_table();
+  if (e == nullptr) return {};
+  read_label(*e, c.est.default_label);
+  if (auto v = (*e)["server_keygen"].value<bool>()) c.est.server_keygen = *v;
+  if (auto v = (*e)["idevid_anchor_dir"].value<std::string>()) c.est.idevid_anchor_dir = *v;
+  if (const auto* arr = (*e)["idevid_anchors"].as_array()) {
+    for (const auto& el : *arr) {
+      if (auto s = el.value<std::string>()) c.est.idevid_anchors.push_back(*s);
+    }
+  }
+  if (const auto* labels = (*e)["labels"].as_table()) {
+    c.est.labels.clear();
+    for (const auto& [key, node] : *labels) {
+      const auto* t = node.as_table();
+      if (t == nullptr) continue;
+      const std::string name(key.str());
+      if (name.empty() || name.find_first_of("/%?#") != std::string::npos) {
+        return make_error(ErrorCode::InvalidArgument, "est.labels: '" + name + "' cannot be a URL path segment");
+      }
+      EstLabelSettings l;
+      read_label(*t, l);
+      c.est.labels[name] = l;
+    }
   }
   return {};
 }
@@ -136,6 +201,7 @@ base::Result<Config> parse_config(const std::string& text, const std::string& or
   if (auto v = root["audit"]["checkpoint_every_seconds"].value<std::int64_t>()) {
     c.checkpoints.every_seconds = std::chrono::seconds(*v);
   }
+  HM_CHECK(read_est(root, c));
   if (auto v = root["keys"]["passphrase_file"].value<std::string>()) c.passphrase_file = *v;
   if (auto v = root["store"]["durability"].value<std::string>()) {
     if (*v != "normal" && *v != "full") {

@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "audit/audit_log.h"
 #include "base/result.h"
@@ -11,7 +13,31 @@
 
 namespace hallmark::app {
 
+// [est]: runtime enrollment over EST (issue 4).
+struct EstLabelSettings {
+  std::string profile = "ldevid";
+  bool require_rekey = false;  // simplereenroll must bring a new key
+  bool pop_linking = false;    // CSR challengePassword = TLS channel binding (RFC 7030 §3.5)
+};
+struct EstSettings {
+  EstLabelSettings default_label;                    // /.well-known/est/<op>
+  std::map<std::string, EstLabelSettings> labels{{"ldevid", {}}};  // /.well-known/est/<label>/<op>
+  std::vector<std::string> idevid_anchors;           // PEM files of imported manufacturer IDevID CAs
+  std::string idevid_anchor_dir = "trust/idevid";    // relative to the data folder; every *.pem in it
+  bool server_keygen = true;
+};
+// [server]: `hallmark serve`.
+struct ServerSettings {
+  std::string listen = "127.0.0.1:8443";
+  std::string tls_cert;  // PEM chain; empty: issued from the runtime CA on first start
+  std::string tls_key;   // unencrypted PEM key for tls_cert
+  std::size_t max_body = 64 * 1024;
+  int threads = 0;
+};
+
 struct Config {
+  EstSettings est;
+  ServerSettings server;
   ca::Settings ca;
   audit::CheckpointPolicy checkpoints;
   std::filesystem::path passphrase_file;  // empty: env or generated file

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   add_site_commands(reg);
   add_station_commands(reg);
   add_ledger_commands(reg);
+  add_serve_command(reg);
+  add_device_commands(reg);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,154 @@
+// `hallmark device est …`: a device emulator speaking EST over the wire (src/device).
+#include <iostream>
+
+#include "app/cli.h"
+#include "base/files.h"
+#include "device/est_client.h"
+#include "keys/software_key_store.h"
+#include "pkix/certificate.h"
+#include "pkix/oid.h"
+
+namespace hallmark::app {
+
+namespace {
+
+struct DeviceOptions {
+  std::string server, cert, key, cacert, csr_key, new_key_out, out, label, tls;
+  bool insecure = false, rekey = false, pop = false;
+};
+
+base::Result<std::string> read_text_file(const std::string& path) {
+  HM_TRY(auto data, base::read_file(path, 1 << 20));
+  return base::to_string(data);
+}
+
+base::Result<std::unique_ptr<device::EstClient>> connect(const DeviceOptions& o, bool need_cert) {
+  device::EstClientConfig c;
+  c.server_url = o.server;
+  c.label = o.label;
+  c.tls_version = o.tls;
+  if (!o.cacert.empty()) {
+    HM_TRY(c.trust_anchors_pem, read_text_file(o.cacert));
+  } else if (o.insecure) {
+    c.verify_server = false;
+  } else {
+    return base::make_error(base::ErrorCode::InvalidArgument,
+                            "give --cacert (e.g. `hallmark ca export --dir D`), or --insecure for diagnostics");
+  }
+  if (need_cert && (o.cert.empty() || o.key.empty())) {
+    return base::make_error(base::ErrorCode::InvalidArgument, "give --cert and --key (the IDevID or current LDevID)");
+  }
+  if (!o.cert.empty()) {
+    HM_TRY(c.cert_chain_pem, read_text_file(o.cert));
+    HM_TRY(c.key_pem, read_text_file(o.key));
+  }
+  return device::EstClient::connect(std::move(c));
+}
+
+base::Status write_or_print(const std::string& out, const std::string& text) {
+  if (out.empty()) {
+    std::cout << text;
+    return {};
+  }
+  return base::write_file(out, text, 0644);
+}
+
+int run_cacerts(const DeviceOptions& o) {
+  auto client = connect(o, false);
+  if (!client.ok()) return report(client.error());
+  auto certs = client.value()->cacerts();
+  if (!certs.ok()) return report(certs.error());
+  std::string pem;
+  for (const auto& c : certs.value()) pem += c.pem();
+  if (auto w = write_or_print(o.out, pem); !w.ok()) return report(w.error());
+  return kExitOk;
+}
+
+int run_enroll(const DeviceOptions& o, bool renewal) {
+  auto cert_text = read_text_file(o.cert);
+  if (!cert_text.ok()) return report(cert_text.error());
+  auto cert = pkix::Certificate::parse(base::to_bytes(cert_text.value()));
+  if (!cert.ok()) return report(cert.error());
+  const auto serial = cert->subject().get(pkix::oid::kSerialNumber).value_or("");
+
+  // The key to certify: --csr-key; on renewal the current key unless --rekey;
+  // else a new P-256 key written to --new-key-out.
+  std::unique_ptr<keys::Signer> key;
+  std::string key_file = o.csr_key;
+  if (key_file.empty() && renewal && !o.rekey) key_file = o.key;
+  if (!key_file.empty()) {
+    auto pem = base::read_file(key_file, 1 << 20);
+    if (!pem.ok()) return report(pem.error());
+    auto k = keys::load_unencrypted_key(pem.value(), key_file);
+    if (!k.ok()) return report(k.error());
+    key = std::move(k.value());
+  } else {
+    auto k = keys::generate_ephemeral(base::KeyAlgorithm::EcP256);
+    if (!k.ok()) return report(k.error());
+    key = std::move(k.value());
+    const auto dest = !o.new_key_out.empty() ? o.new_key_out : (o.out.empty() ? std::string() : o.out + ".key");
+    if (dest.empty()) {
+      std::cerr << "error: a new key is generated: give --new-key-out (or --out, which writes <out>.key), or --csr-key\n";
+      return kExitUsage;
+    }
+    auto pem = keys::export_unencrypted_pem(*key);
+    if (!pem.ok()) return report(pem.error());
+    if (auto w = base::write_file(dest, pem.value(), 0600); !w.ok()) return report(w.error());
+  }
+  auto client = connect(o, true);
+  if (!client.ok()) return report(client.error());
+  std::optional<std::string> challenge;
+  if (o.pop) challenge = base::base64_encode(client.value()->channel_binding());
+  auto csr = device::make_csr(*key, serial, challenge);
+  if (!csr.ok()) return report(csr.error());
+  auto issued = renewal ? client.value()->simple_reenroll(csr.value()) : client.value()->simple_enroll(csr.value());
+  if (!issued.ok()) return report(issued.error());
+  if (auto w = write_or_print(o.out, issued->pem()); !w.ok()) return report(w.error());
+  if (!o.out.empty()) {
+    std::cerr << (renewal ? "renewed: " : "enrolled: ") << issued->subject().to_string() << " serial "
+              << issued->serial_hex() << " -> " << o.out << "\n";
+  }
+  return kExitOk;
+}
+
+void common_options(CLI::App* cmd, DeviceOptions& o) {
+  cmd->add_option("--server", o.server, "EST server, e.g. https://127.0.0.1:8443")->required();
+  cmd->add_option("--cacert", o.cacert, "PEM trust anchors for the server (hallmark ca export)");
+  cmd->add_flag("--insecure", o.insecure, "Do not verify the server (diagnostics only)");
+  cmd->add_option("--label", o.label, "EST label (/.well-known/est/<label>/)");
+  cmd->add_option("--tls", o.tls, "TLS version: 1.2 or 1.3 (default: best)");
+  cmd->add_option("--out", o.out, "Write the result (PEM) here instead of stdout");
+}
+
+}  // namespace
+
+void add_device_commands(CommandRegistry reg) {
+  auto* device = reg.app.add_subcommand("device", "Device emulation over the wire (runtime protocols)");
+  device->require_subcommand(1);
+  auto* est = device->add_subcommand("est", "EST client (RFC 7030): cacerts, enroll, reenroll");
+  est->require_subcommand(1);
+
+  auto oc = std::make_shared<DeviceOptions>();
+  auto* cacerts = est->add_subcommand("cacerts", "Fetch the CA certificates (/cacerts) as PEM");
+  common_options(cacerts, *oc);
+  cacerts->callback([oc, &exit_code = reg.exit_code] { exit_code = run_cacerts(*oc); });
+
+  for (bool renewal : {false, true}) {
+    auto o = std::make_shared<DeviceOptions>();
+    auto* cmd = est->add_subcommand(renewal ? "reenroll" : "enroll",
+                                    renewal ? "Renew the LDevID (/simplereenroll), authenticated by the current one"
+                                            : "Enroll an LDevID (/simpleenroll), authenticated by the IDevID");
+    common_options(cmd, *o);
+    cmd->add_option("--cert", o->cert, renewal ? "Current LDevID (PEM)" : "IDevID certificate (PEM, chain allowed)")
+        ->required();
+    cmd->add_option("--key", o->key, "Its unencrypted private key (PEM)")->required();
+    cmd->add_option("--csr-key", o->csr_key, "Key to certify (PEM); default: a new P-256 key (enroll) or the "
+                                             "current key (reenroll)");
+    cmd->add_option("--new-key-out", o->new_key_out, "Where to write a generated key (default <out>.key)");
+    if (renewal) cmd->add_flag("--rekey", o->rekey, "Generate a new key instead of renewing the current one");
+    cmd->add_flag("--pop", o->pop, "Put the TLS channel binding in challengePassword (PoP linking)");
+    cmd->callback([o, renewal, &exit_code = reg.exit_code] { exit_code = run_enroll(*o, renewal); });
+  }
+}
+
+}  // namespace hallmark::app

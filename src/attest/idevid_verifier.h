@@ -1,0 +1,60 @@
+// IdevidVerifier: authenticates a device from the certificate chain it presented
+// in the TLS handshake (raw DER, leaf first), by our own path validation over
+// pkix::Certificate against configured trust anchors — our factory and site CAs
+// and imported third-party manufacturer IDevID CAs (or, for renewal, the
+// runtime CA that issued the LDevID). Pure: no store, no network.
+//
+// Checks (RFC 5280 §6 reduced to what device chains need): the signature of each
+// link; validity at `now` of every certificate (an 802.1AR no-expiry notAfter
+// 99991231235959Z never expires); intermediates and anchors are CAs
+// (basicConstraints cA) with keyCertSign when keyUsage is present and a
+// pathLenConstraint that the path respects; the leaf is not a CA; a critical
+// extension we do not process is refused; the leaf's subject carries
+// serialNumber (2.5.4.5).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/result.h"
+#include "pkix/certificate.h"
+
+namespace hallmark::attest {
+
+struct TrustAnchor {
+  std::string name;  // where it came from: "factory", "site-1", "imported:acme.pem"
+  pkix::Certificate certificate;
+};
+
+// The authenticated device.
+struct DeviceIdentity {
+  std::string serial_number;     // subject serialNumber of the leaf
+  std::string issuer;            // printable issuer name of the leaf
+  std::string anchor;            // TrustAnchor::name the path ended at
+  std::string leaf_serial;       // upper-case hex certificate serial
+  std::string leaf_fingerprint;  // lower-case hex SHA-256 of the leaf DER
+  pkix::Certificate leaf;
+  // The certificates of the path below the anchor, leaf first (for revocation checks).
+  std::vector<pkix::Certificate> path;
+};
+
+class IdevidVerifier {
+ public:
+  IdevidVerifier(std::vector<TrustAnchor> anchors, const base::Clock& clock)
+      : m_anchors(std::move(anchors)), m_clock(clock) {}
+
+  // Unauthenticated with a reason a client can act on: no certificate, not
+  // DER, no path to a trust anchor, expired or not yet valid, bad signature,
+  // not an end-entity certificate, unknown critical extension, no serialNumber.
+  [[nodiscard]] base::Result<DeviceIdentity> verify(const std::vector<base::Bytes>& chain_der) const;
+
+  std::size_t anchor_count() const { return m_anchors.size(); }
+
+ private:
+  std::vector<TrustAnchor> m_anchors;
+  const base::Clock& m_clock;
+};
+
+}  // namespace hallmark::attest

@@ -1,0 +1,234 @@
+#include "proto/est/est_service.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "base/log.h"
+#include "keys/software_key_store.h"
+#include "pkix/cms.h"
+#include "pkix/csr.h"
+#include "pkix/der.h"
+#include "pkix/oid.h"
+#include "pkix/pem.h"
+#include "proto/est/errors.h"
+
+namespace hallmark::proto::est {
+
+using base::ErrorCode;
+using base::make_error;
+
+namespace {
+
+constexpr char kCertsOnly[] = "application/pkcs7-mime; smime-type=certs-only";
+constexpr char kChallengePassword[] = "1.2.840.113549.1.9.7";
+// RFC 7030 §4.4.1.1 / §4.4.1.2: CSR attributes asking for a CMS-encrypted key.
+constexpr char kDecryptKeyIdentifier[] = "1.2.840.113549.1.9.16.2.37";
+constexpr char kAsymmetricDecryptKeyIdentifier[] = "1.2.840.113549.1.9.16.2.54";
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+ra::Authentication authentication_of(const http::Request& r) {
+  return {r.peer_chain, r.channel_binding_type, r.channel_binding, r.peer_address};
+}
+
+// The CSR from an EST request body: base64 of DER (RFC 8951: any whitespace;
+// Content-Transfer-Encoding ignored), or a PEM-armoured CSR, which some
+// clients send and which is unambiguous.
+base::Result<base::Bytes> csr_from_body(const http::Request& r) {
+  const auto ct = r.header("Content-Type");
+  if (!ct) return make_error(ErrorCode::Unsupported, "missing Content-Type: send application/pkcs10");
+  if (!media_type_is(*ct, "application/pkcs10")) {
+    return make_error(ErrorCode::Unsupported,
+                      "Content-Type '" + std::string(*ct) + "' is not application/pkcs10 (RFC 7030 §4.2.1)");
+  }
+  if (trim(r.body).find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return make_error(ErrorCode::Malformed, "empty body: send the CSR as base64 of its DER (RFC 8951)");
+  }
+  const auto body = base::to_bytes(r.body);
+  if (pkix::looks_like_pem(body)) {
+    auto der = pkix::to_der(body, {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"});
+    if (!der.ok()) {
+      return make_error(ErrorCode::Malformed, "the body is PEM but not one CSR block (" + der.error().detail +
+                                                  "); EST expects base64 of the DER CSR");
+    }
+    return std::move(der).value();
+  }
+  auto der = base::base64_decode(r.body);
+  if (!der.ok()) {
+    return make_error(ErrorCode::Malformed, "the body is not base64: EST carries the DER CSR in base64 (RFC 8951)");
+  }
+  if (der->empty()) return make_error(ErrorCode::Malformed, "empty body: send the CSR as base64 of its DER");
+  return std::move(der).value();
+}
+
+bool contains(base::ByteView hay, base::ByteView needle) {
+  return !needle.empty() && std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
+}
+
+}  // namespace
+
+bool media_type_is(std::string_view value, std::string_view type) {
+  const auto semi = value.find(';');
+  return lower(trim(value.substr(0, semi))) == lower(type);
+}
+
+std::string base64_lines(base::ByteView der) {
+  const auto b64 = base::base64_encode(der);
+  std::string out;
+  out.reserve(b64.size() + b64.size() / 64 + 1);
+  for (std::size_t i = 0; i < b64.size(); i += 64) {
+    out.append(b64, i, 64);
+    out.push_back('\n');
+  }
+  return out;
+}
+
+base::Bytes csr_attributes(const ra::EnrollmentPolicy& policy) {
+  namespace der = pkix::der;
+  // ecdsa-with-SHA256 and an EC P-256 key (what the ldevid profile certifies by
+  // default); challengePassword when PoP linking is required (RFC 7030 §4.5.2).
+  std::vector<base::Bytes> items;
+  if (policy.pop_linking) items.push_back(der::oid_constant(kChallengePassword));
+  items.push_back(der::sequence(
+      {der::oid_constant(pkix::oid::kEcPublicKey), der::set_of({der::oid_constant(pkix::oid::kSecp256r1)})}));
+  items.push_back(der::oid_constant(pkix::oid::kEcdsaWithSha256));
+  base::Bytes content;
+  for (const auto& i : items) content.insert(content.end(), i.begin(), i.end());
+  return der::tlv(0x30, content);
+}
+
+EstService::EstService(EstConfig config, ra::EnrollmentService& enrollment)
+    : m_config(std::move(config)), m_enrollment(enrollment) {
+  if (!m_config.ca_certs.empty()) {
+    if (auto p7 = pkix::encode_certs_only(m_config.ca_certs); p7.ok()) m_cacerts_body = base64_lines(p7.value());
+  }
+}
+
+http::Response EstService::handle(const http::Request& request) {
+  std::string_view path = request.path;
+  if (path.substr(0, kPrefix.size()) != kPrefix || (path.size() > kPrefix.size() && path[kPrefix.size()] != '/')) {
+    return http::Response::text(404, "not an EST path: use /.well-known/est[/<label>]/<operation>\n");
+  }
+  path.remove_prefix(kPrefix.size());
+  std::vector<std::string_view> segments;
+  while (!path.empty()) {
+    path.remove_prefix(1);  // '/'
+    const auto slash = path.find('/');
+    auto seg = path.substr(0, slash);
+    if (!seg.empty()) segments.push_back(seg);
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+  }
+  if (segments.empty() || segments.size() > 2) {
+    return http::Response::text(404, "use /.well-known/est[/<label>]/<operation>\n");
+  }
+  const ra::EnrollmentPolicy* policy = &m_config.default_policy;
+  if (segments.size() == 2) {
+    auto it = m_config.labels.find(std::string(segments[0]));
+    if (it == m_config.labels.end()) {
+      return http::Response::text(404, "unknown EST label '" + std::string(segments[0]) + "'\n");
+    }
+    policy = &it->second;
+  }
+  const auto op = segments.back();
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+  auto method_not_allowed = [](const char* allow) {
+    auto r = http::Response::text(405, std::string("method not allowed; use ") + allow + "\n");
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  };
+  if (op == "cacerts") return get ? cacerts() : method_not_allowed("GET");
+  if (op == "csrattrs") return get ? csrattrs(*policy) : method_not_allowed("GET");
+  if (op == "simpleenroll") return post ? enroll(*policy, request, false) : method_not_allowed("POST");
+  if (op == "simplereenroll") return post ? enroll(*policy, request, true) : method_not_allowed("POST");
+  if (op == "serverkeygen") {
+    if (!post) return method_not_allowed("POST");
+    if (!m_config.server_keygen) return http::Response::text(404, "serverkeygen is not offered by this server\n");
+    return server_keygen(*policy, request);
+  }
+  if (op == "fullcmc") {
+    return http::Response::text(501, "fullcmc (RFC 7030 §4.3) is not implemented yet; it is on the roadmap. "
+                                     "Use simpleenroll / simplereenroll.\n");
+  }
+  return http::Response::text(404, "unknown EST operation '" + std::string(op) + "'\n");
+}
+
+http::Response EstService::cacerts() const {
+  if (m_cacerts_body.empty()) return http::Response::text(503, "no CA certificates configured\n");
+  return http::Response::with(200, "application/pkcs7-mime", m_cacerts_body);
+}
+
+http::Response EstService::csrattrs(const ra::EnrollmentPolicy& policy) const {
+  return http::Response::with(200, "application/csrattrs", base64_lines(csr_attributes(policy)));
+}
+
+http::Response EstService::enroll(const ra::EnrollmentPolicy& policy, const http::Request& request, bool renewal) {
+  auto csr = csr_from_body(request);
+  if (!csr.ok()) {
+    if (csr.error().code == ErrorCode::Unsupported) return http::Response::text(415, csr.error().detail + "\n");
+    return error_response(csr.error());
+  }
+  const auto auth = authentication_of(request);
+  auto enrolled = renewal ? m_enrollment.reenroll(policy, auth, csr.value())
+                          : m_enrollment.enroll(policy, auth, csr.value());
+  if (!enrolled.ok()) return error_response(enrolled.error());
+  // RFC 7030 §4.2.3: only the issued certificate.
+  auto p7 = pkix::encode_certs_only({enrolled->certificate});
+  if (!p7.ok()) return error_response(p7.error());
+  base::log::info("est: " + std::string(renewal ? "renewed" : "enrolled") + " device " + enrolled->device_serial +
+                  " serial " + enrolled->certificate.serial_hex());
+  return http::Response::with(200, kCertsOnly, base64_lines(p7.value()));
+}
+
+http::Response EstService::server_keygen(const ra::EnrollmentPolicy& policy, const http::Request& request) {
+  auto csr_der = csr_from_body(request);
+  if (!csr_der.ok()) {
+    if (csr_der.error().code == ErrorCode::Unsupported) return http::Response::text(415, csr_der.error().detail + "\n");
+    return error_response(csr_der.error());
+  }
+  // The CMS-encrypted variants (RFC 7030 §4.4.1.1/§4.4.1.2) need key-encryption
+  // material we do not hold yet: say so rather than send the key in the clear.
+  if (contains(csr_der.value(), pkix::der::oid_constant(kDecryptKeyIdentifier)) ||
+      contains(csr_der.value(), pkix::der::oid_constant(kAsymmetricDecryptKeyIdentifier))) {
+    return http::Response::text(400, "the CSR asks for a CMS-encrypted key (DecryptKeyIdentifier / "
+                                     "AsymmetricDecryptKeyIdentifier); this server has no registered key-encryption "
+                                     "key for it: omit the attribute to receive application/pkcs8 inside TLS\n");
+  }
+  auto csr = pkix::Csr::parse(csr_der.value());
+  if (!csr.ok()) return error_response(csr.error());
+  const auto auth = authentication_of(request);
+  // Authenticate before spending a key generation on the requester.
+  if (auto id = m_enrollment.authenticate_device(auth); !id.ok()) return error_response(id.error());
+  auto key = keys::generate_ephemeral(csr->key_algorithm());
+  if (!key.ok()) return error_response(key.error());
+  auto enrolled = m_enrollment.enroll(policy, auth, csr_der.value(), key.value()->public_key_der());
+  if (!enrolled.ok()) return error_response(enrolled.error());
+  auto pem = keys::export_unencrypted_pem(*key.value());
+  if (!pem.ok()) return error_response(pem.error());
+  auto pkcs8 = pkix::to_der(base::to_bytes(pem.value()), {"PRIVATE KEY"});
+  if (!pkcs8.ok()) return error_response(pkcs8.error());
+  auto p7 = pkix::encode_certs_only({enrolled->certificate});
+  if (!p7.ok()) return error_response(p7.error());
+  // RFC 7030 §4.4.2: multipart/mixed, the key part then the certificate part.
+  const std::string boundary = "est-hallmark-" + enrolled->certificate.serial_hex();
+  std::string body;
+  body += "--" + boundary + "\r\nContent-Type: application/pkcs8\r\n\r\n" + base64_lines(pkcs8.value()) + "\r\n";
+  body += "--" + boundary + "\r\nContent-Type: " + std::string(kCertsOnly) + "\r\n\r\n" +
+          base64_lines(p7.value()) + "\r\n";
+  body += "--" + boundary + "--\r\n";
+  base::log::info("est: server-generated key for device " + enrolled->device_serial + " serial " +
+                  enrolled->certificate.serial_hex());
+  return http::Response::with(200, "multipart/mixed; boundary=" + boundary, body);
+}
+
+}  // namespace hallmark::proto::est

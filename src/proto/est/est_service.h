@@ -1,0 +1,57 @@
+// EstService: the EST front end (RFC 7030 + RFC 8951), a thin mapping between
+// HTTP and ra::EnrollmentService. Testable in-process: hand it http::Request
+// values (with the peer chain and channel binding the server would set).
+//
+// Routes: /.well-known/est[/<label>]/{cacerts, simpleenroll, simplereenroll,
+// csrattrs, serverkeygen, fullcmc}. Unknown label or operation: 404. fullcmc:
+// 501 (on the roadmap). Bodies are base64 of DER in both directions, any
+// whitespace accepted, Content-Transfer-Encoding ignored (RFC 8951 §3.2);
+// a PEM-armoured CSR is accepted too. Responses are base64 with LF line ends.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "http/message.h"
+#include "pkix/certificate.h"
+#include "ra/enrollment_service.h"
+
+namespace hallmark::proto::est {
+
+inline constexpr std::string_view kPrefix = "/.well-known/est";
+
+struct EstConfig {
+  ra::EnrollmentPolicy default_policy;                 // no label in the path
+  std::map<std::string, ra::EnrollmentPolicy> labels;  // /.well-known/est/<label>/...
+  std::vector<pkix::Certificate> ca_certs;             // /cacerts: the issuing CA and its root
+  bool server_keygen = true;
+};
+
+class EstService {
+ public:
+  EstService(EstConfig config, ra::EnrollmentService& enrollment);
+
+  // Thread-safe (the server calls it from several io threads).
+  http::Response handle(const http::Request& request);
+
+ private:
+  http::Response cacerts() const;
+  http::Response csrattrs(const ra::EnrollmentPolicy& policy) const;
+  http::Response enroll(const ra::EnrollmentPolicy& policy, const http::Request& request, bool renewal);
+  http::Response server_keygen(const ra::EnrollmentPolicy& policy, const http::Request& request);
+
+  EstConfig m_config;
+  ra::EnrollmentService& m_enrollment;
+  std::string m_cacerts_body;  // computed once
+};
+
+// Media-type comparison per RFC 9110 §8.3.1: type/subtype case-insensitive,
+// parameters ignored. `value` is a Content-Type header value.
+bool media_type_is(std::string_view value, std::string_view type);
+// base64 of `der` in lines of 64 characters, each ending in LF.
+std::string base64_lines(base::ByteView der);
+// DER CsrAttrs (RFC 7030 §4.5.2) for a policy.
+base::Bytes csr_attributes(const ra::EnrollmentPolicy& policy);
+
+}  // namespace hallmark::proto::est

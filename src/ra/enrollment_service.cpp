@@ -1,0 +1,153 @@
+#include "ra/enrollment_service.h"
+
+#include "base/crypto.h"
+#include "pkix/oid.h"
+
+namespace hallmark::ra {
+
+using base::ErrorCode;
+using base::make_error;
+
+EnrollmentService::EnrollmentService(ca::Issuer& issuer, AuthorityProvider authorities,
+                                     const CertificateStatusLookup& lookup, const attest::IdevidVerifier& devices,
+                                     const attest::IdevidVerifier& renewals, std::string protocol)
+    : m_issuer(issuer),
+      m_authorities(std::move(authorities)),
+      m_lookup(lookup),
+      m_devices(devices),
+      m_renewals(renewals),
+      m_protocol(std::move(protocol)) {}
+
+base::Status EnrollmentService::check_not_revoked(const attest::DeviceIdentity& id) const {
+  // Every certificate of the path that this PKI issued is looked up now, so a
+  // revocation by another process counts from the next request. Certificates
+  // of imported manufacturer CAs are unknown to the store: nothing to check.
+  for (const auto& cert : id.path) {
+    auto record = m_lookup.by_serial(cert.serial_hex());
+    if (!record.ok()) {
+      return make_error(ErrorCode::Unavailable, "certificate status is unavailable; retry later",
+                        record.error().describe());
+    }
+    if (record.value() && record.value()->status == "revoked") {
+      return make_error(ErrorCode::Unauthenticated,
+                        cert.serial_hex() == id.leaf_serial
+                            ? "client certificate " + id.leaf_serial + " is revoked"
+                            : "CA certificate " + cert.serial_hex() + " in the client chain is revoked");
+    }
+  }
+  return {};
+}
+
+base::Result<attest::DeviceIdentity> EnrollmentService::authenticate_device(const Authentication& auth) const {
+  HM_TRY(auto id, m_devices.verify(auth.peer_chain));
+  HM_CHECK(check_not_revoked(id));
+  return id;
+}
+
+base::Result<pkix::Csr> EnrollmentService::check_csr(const EnrollmentPolicy& policy, const Authentication& auth,
+                                                     base::ByteView csr_data,
+                                                     const std::string& device_serial) const {
+  HM_TRY(auto csr, pkix::Csr::parse(csr_data));
+  // The subject's serialNumber comes from the authenticated identity, never from
+  // the CSR; a CSR that claims another one is an impersonation attempt.
+  if (auto claimed = csr.subject().get(pkix::oid::kSerialNumber); claimed && *claimed != device_serial) {
+    return make_error(ErrorCode::Forbidden, "the CSR claims serialNumber '" + *claimed +
+                                                "' but the client certificate authenticates device '" +
+                                                device_serial + "'");
+  }
+  if (policy.pop_linking) {
+    // RFC 7030 §3.5: challengePassword = base64 of the channel binding
+    // (tls-unique for TLS 1.2; RFC 9266 tls-exporter for TLS 1.3).
+    if (auth.channel_binding.empty()) {
+      return make_error(ErrorCode::Unauthenticated, "proof-of-possession linking needs TLS channel binding");
+    }
+    const auto expected = base::base64_encode(auth.channel_binding);
+    const auto& got = csr.challenge_password();
+    if (!got) {
+      return make_error(ErrorCode::Unauthenticated,
+                        "label '" + policy.label + "' requires proof-of-possession linking: put base64(" +
+                            auth.channel_binding_type + ") in the CSR's challengePassword");
+    }
+    if (*got != expected) {
+      return make_error(ErrorCode::Unauthenticated, "CSR challengePassword does not match this TLS connection's " +
+                                                        auth.channel_binding_type);
+    }
+  }
+  return csr;
+}
+
+base::Status EnrollmentService::check_key(const std::string& fingerprint, const std::string& device_serial) const {
+  auto records = m_lookup.by_key_fingerprint(fingerprint);
+  if (!records.ok()) {
+    return make_error(ErrorCode::Unavailable, "certificate store is unavailable; retry later",
+                      records.error().describe());
+  }
+  for (const auto& r : records.value()) {
+    if (r.device_serial != device_serial) {
+      return make_error(ErrorCode::Forbidden, "this public key is already certified for another device");
+    }
+  }
+  return {};
+}
+
+base::Result<Enrolled> EnrollmentService::issue(const EnrollmentPolicy& policy, const attest::DeviceIdentity& by,
+                                                const std::string& device_serial, const base::Bytes& spki) {
+  ca::IssuanceRequest req;
+  req.profile = policy.profile;
+  req.public_key_der = spki;
+  req.device_serial = device_serial;
+  req.channel = audit::Channel::Runtime;
+  req.actor = m_protocol + ":device:" + device_serial;
+  req.origin = m_protocol + ":" + by.leaf_fingerprint;
+  req.evidence_digest = "none";
+
+  std::lock_guard lock(m_issue_mutex);
+  HM_CHECK(check_key(base::hex_encode(base::sha256(spki)), device_serial));
+  HM_TRY(auto authority, m_authorities(policy.issuer));
+  HM_TRY(auto issued, m_issuer.issue(authority, req));
+  return Enrolled{std::move(issued.certificate), device_serial};
+}
+
+base::Result<Enrolled> EnrollmentService::enroll(const EnrollmentPolicy& policy, const Authentication& auth,
+                                                 base::ByteView csr_data,
+                                                 const std::optional<base::Bytes>& server_key_spki) {
+  HM_TRY(auto id, authenticate_device(auth));
+  HM_TRY(auto csr, check_csr(policy, auth, csr_data, id.serial_number));
+  return issue(policy, id, id.serial_number, server_key_spki ? *server_key_spki : csr.public_key().spki_der());
+}
+
+base::Result<Enrolled> EnrollmentService::reenroll(const EnrollmentPolicy& policy, const Authentication& auth,
+                                                   base::ByteView csr_data) {
+  HM_TRY(auto id, m_renewals.verify(auth.peer_chain));
+  HM_CHECK(check_not_revoked(id));
+  auto record = m_lookup.by_serial(id.leaf_serial);
+  if (!record.ok()) return make_error(ErrorCode::Unavailable, "certificate store is unavailable; retry later");
+  if (!record.value()) {
+    return make_error(ErrorCode::Unauthenticated, "client certificate " + id.leaf_serial + " is not in the ledger");
+  }
+  const auto& current = *record.value();
+  if (current.status != "issued" || current.device_serial != id.serial_number || current.profile != policy.profile) {
+    return make_error(ErrorCode::Unauthenticated, "client certificate " + id.leaf_serial + " is not a " +
+                                                      policy.profile + " of device '" + id.serial_number + "'");
+  }
+  // "The device's current LDevID": the newest one issued under this profile. An
+  // older certificate, already replaced, cannot renew again.
+  HM_TRY(auto all, m_lookup.by_device(current.device_serial));
+  const CertificateRecord* newest = nullptr;
+  for (const auto& r : all) {
+    if (r.profile == current.profile && r.status == "issued") newest = &r;  // oldest first
+  }
+  if (newest != nullptr && newest->serial != current.serial) {
+    return make_error(ErrorCode::Unauthenticated, "client certificate " + id.leaf_serial +
+                                                      " has been replaced by " + newest->serial +
+                                                      "; renew with the current certificate");
+  }
+  HM_TRY(auto csr, check_csr(policy, auth, csr_data, current.device_serial));
+  const auto& spki = csr.public_key().spki_der();
+  if (policy.require_rekey && spki == id.leaf.subject_public_key_info()) {
+    return make_error(ErrorCode::Forbidden, "label '" + policy.label + "' requires a new key on renewal (rekey)");
+  }
+  return issue(policy, id, current.device_serial, spki);
+}
+
+}  // namespace hallmark::ra

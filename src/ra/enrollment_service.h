@@ -1,0 +1,94 @@
+// EnrollmentService: the runtime channel's gate to the CA. A protocol front end
+// (EST today) hands it the TLS facts and the CSR; it authenticates the device
+// (IDevID for initial enrollment, the current LDevID for renewal), checks
+// revocation in the store at request time, checks the CSR against the
+// authenticated identity and the label's policy, and asks ca::Issuer for the
+// certificate. The only module that asks ca to issue (DESIGN layer 3).
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attest/idevid_verifier.h"
+#include "base/bytes.h"
+#include "base/result.h"
+#include "ca/issuer.h"
+#include "pkix/certificate.h"
+#include "pkix/csr.h"
+#include "ra/ports.h"
+
+namespace hallmark::ra {
+
+// Per-label policy (EST label, later ACME/CMP profiles).
+struct EnrollmentPolicy {
+  std::string label;             // as named on the wire ("" = default)
+  std::string profile = "ldevid";
+  std::string issuer = "runtime";
+  bool require_rekey = false;    // renewal must bring a new key
+  bool pop_linking = false;      // CSR challengePassword must carry the TLS channel binding
+};
+
+// What the transport established about the requester.
+struct Authentication {
+  std::vector<base::Bytes> peer_chain;  // raw DER, leaf first, unverified
+  std::string channel_binding_type;     // "tls-unique" | "tls-exporter" | ""
+  base::Bytes channel_binding;
+  std::string peer_address;
+};
+
+struct Enrolled {
+  pkix::Certificate certificate;
+  std::string device_serial;
+};
+
+class EnrollmentService {
+ public:
+  using AuthorityProvider = std::function<base::Result<ca::SigningAuthority>(const std::string& issuer)>;
+
+  // `devices` verifies IDevID chains (factory, site, imported CAs);
+  // `renewals` verifies LDevID chains (the runtime CAs).
+  EnrollmentService(ca::Issuer& issuer, AuthorityProvider authorities, const CertificateStatusLookup& lookup,
+                    const attest::IdevidVerifier& devices, const attest::IdevidVerifier& renewals,
+                    std::string protocol = "est");
+
+  // Initial enrollment authenticated by the IDevID (RFC 7030 §4.2.1).
+  // `server_key_spki`: for server-side key generation, the key to certify
+  // instead of the CSR's. Errors: Unauthenticated (no/untrusted/revoked client
+  // certificate, PoP mismatch), Forbidden (serial mismatch, key of another
+  // device, rekey required), Malformed/Unsupported/BadSignature (CSR),
+  // PolicyDenied, Unavailable/Internal.
+  [[nodiscard]] base::Result<Enrolled> enroll(const EnrollmentPolicy& policy, const Authentication& auth,
+                                              base::ByteView csr_data,
+                                              const std::optional<base::Bytes>& server_key_spki = std::nullopt);
+
+  // Renewal authenticated by the device's current, unrevoked LDevID (RFC 7030 §4.2.2).
+  [[nodiscard]] base::Result<Enrolled> reenroll(const EnrollmentPolicy& policy, const Authentication& auth,
+                                                base::ByteView csr_data);
+
+  // Authenticates only (e.g. before generating a key server-side).
+  [[nodiscard]] base::Result<attest::DeviceIdentity> authenticate_device(const Authentication& auth) const;
+
+ private:
+  base::Status check_not_revoked(const attest::DeviceIdentity& id) const;
+  base::Result<pkix::Csr> check_csr(const EnrollmentPolicy& policy, const Authentication& auth,
+                                    base::ByteView csr_data, const std::string& device_serial) const;
+  base::Status check_key(const std::string& spki_fingerprint, const std::string& device_serial) const;
+  base::Result<Enrolled> issue(const EnrollmentPolicy& policy, const attest::DeviceIdentity& by,
+                               const std::string& device_serial, const base::Bytes& spki);
+
+  ca::Issuer& m_issuer;
+  AuthorityProvider m_authorities;
+  const CertificateStatusLookup& m_lookup;
+  const attest::IdevidVerifier& m_devices;
+  const attest::IdevidVerifier& m_renewals;
+  std::string m_protocol;
+  // Issuance (the key check, ledger, signing, audit) is one critical section:
+  // ca::Issuer and the audit log are not meant for concurrent callers, and the
+  // duplicate-key check must not race with the issuance it guards.
+  std::mutex m_issue_mutex;
+};
+
+}  // namespace hallmark::ra

@@ -1,0 +1,38 @@
+// What the RA needs from storage, declared by its consumer (DESIGN: ports).
+// Implemented in store/ (SQLite); wired by app/.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+
+namespace hallmark::ra {
+
+// The facts about an issued certificate the RA decides on.
+struct CertificateRecord {
+  std::string serial;           // upper-case hex, as pkix::Certificate::serial_hex()
+  std::string issuer;           // issuer name in the registry ("factory", "runtime", a site)
+  std::string profile;
+  std::string device_serial;
+  std::string status;           // "pending" | "issued" | "revoked"
+  std::string key_fingerprint;  // lower-case hex SHA-256 of the SPKI
+  base::TimePoint created;
+};
+
+// Read at request time, never cached: a revocation made by another process
+// (the CLI while `serve` runs) takes effect on the next request.
+class CertificateStatusLookup {
+ public:
+  virtual ~CertificateStatusLookup() = default;
+  [[nodiscard]] virtual base::Result<std::optional<CertificateRecord>> by_serial(const std::string& serial) const = 0;
+  [[nodiscard]] virtual base::Result<std::vector<CertificateRecord>> by_key_fingerprint(
+      const std::string& fingerprint) const = 0;
+  // Oldest first.
+  [[nodiscard]] virtual base::Result<std::vector<CertificateRecord>> by_device(
+      const std::string& device_serial) const = 0;
+};
+
+}  // namespace hallmark::ra

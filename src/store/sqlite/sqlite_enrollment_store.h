@@ -1,0 +1,23 @@
+// SQLite implementation of the RA's port (ra/ports.h): certificate status,
+// duplicate-key and per-device lookups over the `certificates` table, read at
+// request time (WAL: sees other processes' commits at once).
+#pragma once
+
+#include "ra/ports.h"
+#include "store/sqlite/sqlite_database.h"
+
+namespace hallmark::store {
+
+class SqliteEnrollmentStore final : public ra::CertificateStatusLookup {
+ public:
+  explicit SqliteEnrollmentStore(SqliteDatabase& db) : m_db(db) {}
+  base::Result<std::optional<ra::CertificateRecord>> by_serial(const std::string& serial) const override;
+  base::Result<std::vector<ra::CertificateRecord>> by_key_fingerprint(const std::string& fingerprint) const override;
+  base::Result<std::vector<ra::CertificateRecord>> by_device(const std::string& device_serial) const override;
+
+ private:
+  base::Result<std::vector<ra::CertificateRecord>> select(const char* where, const std::string& arg) const;
+  SqliteDatabase& m_db;
+};
+
+}  // namespace hallmark::store
