@@ -1,0 +1,243 @@
+// EST (RFC 7030 + RFC 8951) end to end: `hallmark serve` on port 0, driven by
+// third-party clients (curl, openssl) and by `hallmark device est`.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/cli_fixture.h"
+
+namespace hallmark::testing {
+namespace {
+
+class EstTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    if (HasFatalFailure()) return;
+    // A device with a factory IDevID (admin channel issues it today).
+    idevid("dev", "SN-1");
+    // A third-party manufacturer CA, imported as an IDevID anchor before the server starts.
+    ASSERT_EQ(run("mkdir -p " + dir() + "/trust/idevid").exit_code, 0);
+    auto r = run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("tpca.key") +
+                 " -subj '/CN=Acme IDevID CA' -days 3650 -out " + dir() + "/trust/idevid/acme.pem");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    start_server();
+  }
+
+  void TearDown() override {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGTERM);
+      int status = 0;
+      ::waitpid(m_pid, &status, 0);
+    }
+  }
+
+  void start_server() {
+    const auto out = file("serve.out");
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      const std::string cmd = "exec " + bin() + " serve --dir " + dir() + " --listen 127.0.0.1:0 > " + out + " 2> " +
+                              file("serve.err");
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 300 && m_url.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto text = read_text(out);
+      const auto at = text.find("https://");
+      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+        m_url = text.substr(at, text.find(' ', at) - at);  // https://127.0.0.1:PORT/.well-known/est/
+      }
+    }
+    ASSERT_FALSE(m_url.empty()) << read_text(file("serve.err"));
+  }
+
+  // IDevID certificate + key for `serial` in <name>.pem / <name>.key.
+  void idevid(const std::string& name, const std::string& serial) {
+    const auto csr = openssl_csr(name, "/CN=ignored");
+    auto r = hallmark("issue --dir " + dir() + " --profile idevid --serial-number " + serial +
+                      " --product sensor-v2 --csr " + csr + " --out " + file(name + ".pem"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  // A base64 DER CSR with a new key: <name>.b64 (and <name>.key).
+  std::string csr_b64(const std::string& name, const std::string& subject) {
+    auto r = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file(name + ".key") +
+                 " -subj '" + subject + "' -outform DER -out " + file(name + ".der") + " && base64 " +
+                 file(name + ".der") + " > " + file(name + ".b64"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return file(name + ".b64");
+  }
+
+  // curl with the server's root as trust anchor; prints the body then the status code.
+  CommandResult curl(const std::string& op, const std::string& args) {
+    return run("curl -sS --cacert " + file("root.pem") + " -w '\\n%{http_code}' " + args + " " + m_url + op);
+  }
+  static int status_of(const CommandResult& r) { return std::stoi(r.out.substr(r.out.rfind('\n') + 1)); }
+  static std::string body_of(const CommandResult& r) { return r.out.substr(0, r.out.rfind('\n')); }
+
+  CommandResult enroll_with(const std::string& cert, const std::string& key, const std::string& csr_file,
+                            const std::string& op = "simpleenroll",
+                            const std::string& content_type = "application/pkcs10") {
+    std::string args = "-H 'Content-Type: " + content_type + "' --data-binary @" + csr_file;
+    if (!cert.empty()) args += " --cert " + cert + " --key " + key;
+    return curl(op, args);
+  }
+
+  // Decodes a base64 certs-only response with openssl into <out> (PEM).
+  void save_certs(const CommandResult& r, const std::string& out) {
+    write_text(file("resp.b64"), body_of(r));
+    auto p = run("base64 -d " + file("resp.b64") + " | openssl pkcs7 -inform DER -print_certs -out " + out);
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+  }
+
+  std::string server_root() const { return m_url.substr(0, m_url.find("/.well-known")); }
+
+  pid_t m_pid = -1;
+  std::string m_url;
+};
+
+TEST_F(EstTest, CacertsIsCertsOnlyPkcs7ThatOpensslReads) {
+  auto r = curl("cacerts", "-D " + file("headers.txt"));
+  ASSERT_EQ(status_of(r), 200) << r.out << r.err;
+  EXPECT_NE(read_text(file("headers.txt")).find("application/pkcs7-mime"), std::string::npos);
+  // Lines end in LF only.
+  EXPECT_EQ(body_of(r).find('\r'), std::string::npos);
+  save_certs(r, file("cacerts.pem"));
+  const auto text = read_text(file("cacerts.pem"));
+  EXPECT_NE(text.find("Hallmark Runtime CA"), std::string::npos) << text;
+  EXPECT_NE(text.find("Hallmark Root CA"), std::string::npos) << text;
+}
+
+TEST_F(EstTest, CurlEnrollsWithIdevidAndRenewsWithLdevid) {
+  auto r = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("ld", "/serialNumber=SN-1"));
+  ASSERT_EQ(status_of(r), 200) << r.out << r.err;
+  save_certs(r, file("ld.pem"));
+  auto v = openssl_verify(file("ld.pem"), file("runtime.pem"), "-purpose sslclient");
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  auto subj = run("openssl x509 -noout -subject -serial -in " + file("ld.pem"));
+  EXPECT_NE(subj.out.find("serialNumber = SN-1"), std::string::npos) << subj.out;
+
+  // Recorded as runtime / est:<IDevID fingerprint> / evidence none.
+  const auto serial = subj.out.substr(subj.out.find("serial=") + 7, 32);
+  auto show = hallmark("cert show --json --dir " + dir() + " " + serial);
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  auto doc = nlohmann::json::parse(show.out);
+  EXPECT_EQ(doc["channel"], "runtime");
+  EXPECT_EQ(doc["profile"], "ldevid");
+  EXPECT_EQ(doc["device_serial"], "SN-1");
+  EXPECT_EQ(doc["evidence_digest"], "none");
+  auto fp = run("openssl x509 -noout -fingerprint -sha256 -in " + file("dev.pem") + " | cut -d= -f2 | tr -d ':\\n' | tr A-F a-f");
+  EXPECT_EQ(doc["origin"], "est:" + fp.out);
+
+  // Renewal with the LDevID and its current key: same subject.
+  auto rr = enroll_with(file("ld.pem"), file("ld.key"), file("ld.b64"), "simplereenroll");
+  ASSERT_EQ(status_of(rr), 200) << rr.out << rr.err;
+  save_certs(rr, file("ld2.pem"));
+  auto s2 = run("openssl x509 -noout -subject -in " + file("ld2.pem"));
+  EXPECT_NE(s2.out.find("serialNumber = SN-1"), std::string::npos) << s2.out;
+  // The replaced LDevID cannot renew again; the IDevID cannot renew at all.
+  EXPECT_EQ(status_of(enroll_with(file("ld.pem"), file("ld.key"), file("ld.b64"), "simplereenroll")), 401);
+  EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), file("ld.b64"), "simplereenroll")), 401);
+  // Labelled path works the same way.
+  EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), csr_b64("ld3", "/serialNumber=SN-1"),
+                                  "ldevid/simpleenroll")), 200);
+}
+
+TEST_F(EstTest, ImportedManufacturerIdevidIsAccepted) {
+  csr_b64("tp", "/serialNumber=TP-7");
+  auto r = run("openssl x509 -req -inform DER -in " + file("tp.der") + " -CA " + dir() + "/trust/idevid/acme.pem -CAkey " +
+               file("tpca.key") + " -days 365 -out " + file("tp.pem"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto e = enroll_with(file("tp.pem"), file("tp.key"), csr_b64("tpl", "/serialNumber=TP-7"));
+  EXPECT_EQ(status_of(e), 200) << e.out;
+}
+
+TEST_F(EstTest, RefusesWithTheRightStatusAndATextReason) {
+  const auto csr = csr_b64("ld", "/serialNumber=SN-1");
+  // No client certificate: 401 with a reason, not a TLS alert.
+  auto none = enroll_with("", "", csr);
+  EXPECT_EQ(status_of(none), 401);
+  EXPECT_NE(body_of(none).find("no client certificate"), std::string::npos) << none.out;
+  // A CSR claiming another device's serial: 403.
+  auto forged = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("forged", "/serialNumber=SN-2"));
+  EXPECT_EQ(status_of(forged), 403) << forged.out;
+  // Wrong media type: 415; parameters and case do not matter for the right one.
+  EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), csr, "simpleenroll", "text/plain")), 415);
+  // Broken base64, empty body: 400.
+  write_text(file("bad.b64"), "MIIB!!!notbase64");
+  EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), file("bad.b64"))), 400);
+  write_text(file("empty.b64"), "");
+  EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), file("empty.b64"))), 400);
+  // Oversized body: 413.
+  ASSERT_EQ(run("head -c 200000 /dev/zero | base64 > " + file("big.b64")).exit_code, 0);
+  EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), file("big.b64"))), 413);
+  // Unknown label: 404; fullcmc: 501 with a body.
+  EXPECT_EQ(status_of(curl("nosuchlabel/cacerts", "")), 404);
+  auto cmc = curl("fullcmc", "-X POST --data x");
+  EXPECT_EQ(status_of(cmc), 501);
+  EXPECT_NE(body_of(cmc).find("roadmap"), std::string::npos);
+  // An IDevID from a CA that is not a configured anchor: 401.
+  ASSERT_EQ(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("rogue.key") +
+                " -subj '/serialNumber=SN-1' -days 30 -out " + file("rogue.pem")).exit_code, 0);
+  auto rogue = enroll_with(file("rogue.pem"), file("rogue.key"), csr);
+  EXPECT_EQ(status_of(rogue), 401) << rogue.out;
+}
+
+TEST_F(EstTest, RevokedIdevidIsRefusedAtOnce) {
+  auto ok = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("ld", "/serialNumber=SN-1"));
+  ASSERT_EQ(status_of(ok), 200) << ok.out;
+  // Revoked by another process (no `hallmark revoke` yet: the store directly).
+  auto serial = run("openssl x509 -noout -serial -in " + file("dev.pem") + " | cut -d= -f2 | tr -d '\\n'");
+  auto upd = run("sqlite3 " + dir() + "/hallmark.db \"UPDATE certificates SET status='revoked' WHERE serial='" +
+                 serial.out + "'\"");
+  ASSERT_EQ(upd.exit_code, 0) << upd.err;
+  auto r = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("ld2", "/serialNumber=SN-1"));
+  EXPECT_EQ(status_of(r), 401);
+  EXPECT_NE(body_of(r).find("revoked"), std::string::npos) << r.out;
+}
+
+TEST_F(EstTest, ExpiredImportedIdevidIsRefused) {
+  csr_b64("old", "/serialNumber=OLD-1");
+  const auto ca = file("ca");
+  write_text(file("ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=" + ca + "-index.txt\nnew_certs_dir=" + m_tmp.path().string() +
+                                 "\nserial=" + ca + "-serial\ndefault_md=sha256\npolicy=p\n[p]\nserialNumber=optional\n");
+  ASSERT_EQ(run("touch " + ca + "-index.txt && echo 01 > " + ca + "-serial").exit_code, 0);
+  ASSERT_EQ(run("openssl req -inform DER -in " + file("old.der") + " -out " + file("old.csr.pem")).exit_code, 0);
+  auto r = run("openssl ca -batch -config " + file("ca.cnf") + " -cert " + dir() + "/trust/idevid/acme.pem -keyfile " +
+               file("tpca.key") + " -in " + file("old.csr.pem") +
+               " -startdate 20200101000000Z -enddate 20210101000000Z -notext -out " + file("old.pem"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto e = enroll_with(file("old.pem"), file("old.key"), csr_b64("oldl", "/serialNumber=OLD-1"));
+  EXPECT_EQ(status_of(e), 401);
+  EXPECT_NE(body_of(e).find("expired"), std::string::npos) << e.out;
+}
+
+TEST_F(EstTest, DeviceCliEnrollsAndRenewsOverTheWire) {
+  auto ca = hallmark("device est cacerts --server " + server_root() + " --cacert " + file("root.pem"));
+  ASSERT_EQ(ca.exit_code, 0) << ca.err;
+  EXPECT_NE(ca.out.find("BEGIN CERTIFICATE"), std::string::npos);
+  auto e = hallmark("device est enroll --server " + server_root() + " --cacert " + file("root.pem") + " --cert " +
+                    file("dev.pem") + " --key " + file("dev.key") + " --out " + file("d-ld.pem"));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(openssl_verify(file("d-ld.pem"), file("runtime.pem")).exit_code, 0);
+  auto rr = hallmark("device est reenroll --server " + server_root() + " --cacert " + file("root.pem") + " --cert " +
+                     file("d-ld.pem") + " --key " + file("d-ld.pem.key") + " --out " + file("d-ld2.pem"));
+  ASSERT_EQ(rr.exit_code, 0) << rr.err;
+  // A key already certified for another device is refused.
+  idevid("dev2", "SN-2");
+  auto dup = hallmark("device est enroll --server " + server_root() + " --cacert " + file("root.pem") + " --cert " +
+                      file("dev2.pem") + " --key " + file("dev2.key") + " --csr-key " + file("d-ld.pem.key") +
+                      " --out " + file("x.pem"));
+  EXPECT_EQ(dup.exit_code, 3) << dup.err;
+  EXPECT_NE(dup.err.find("another device"), std::string::npos) << dup.err;
+}
+
+}  // namespace
+}  // namespace hallmark::testing
