@@ -152,7 +152,8 @@ TEST_F(EstTest, CurlEnrollsWithIdevidAndRenewsWithLdevid) {
 
 TEST_F(EstTest, ImportedManufacturerIdevidIsAccepted) {
   csr_b64("tp", "/serialNumber=TP-7");
-  auto r = run("openssl x509 -req -inform DER -in " + file("tp.der") + " -CA " + dir() + "/trust/idevid/acme.pem -CAkey " +
+  ASSERT_EQ(run("openssl req -inform DER -in " + file("tp.der") + " -out " + file("tp.csr.pem")).exit_code, 0);
+  auto r = run("openssl x509 -req -in " + file("tp.csr.pem") + " -CA " + dir() + "/trust/idevid/acme.pem -CAkey " +
                file("tpca.key") + " -days 365 -out " + file("tp.pem"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto e = enroll_with(file("tp.pem"), file("tp.key"), csr_b64("tpl", "/serialNumber=TP-7"));
