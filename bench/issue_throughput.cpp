@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -55,32 +56,79 @@ std::vector<base::Bytes> make_csrs(int n) {
   return out;
 }
 
-// The machine's bound: one CSR signature verification plus one P-256 ECDSA
-// signature over a certificate-sized message, straight through OpenSSL.
-double openssl_bound(const std::vector<base::Bytes>& csrs, double seconds) {
+// The machine's bound for one CSR verify + one P-256 signature over a
+// certificate-sized message, two ways:
+//  - `csr_api`: as an OpenSSL-based CA does it (d2i_X509_REQ, X509_REQ_verify,
+//    EVP_DigestSign) — OpenSSL 3.0 decodes the CSR's key through its provider
+//    decoders, which is part of what verifying a CSR costs with OpenSSL;
+//  - `crypto`: the bare primitives (key already imported, one EVP_DigestVerify
+//    of the CSR's signature + one EVP_DigestSign).
+struct Bound {
+  double csr_api = 0;
+  double crypto = 0;
+};
+
+double rate_for(double seconds, const std::function<void(std::size_t)>& op) {
+  std::size_t done = 0;
+  const auto start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) op(done++);
+  return done / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Bound openssl_bound(const std::vector<base::Bytes>& csrs, double seconds) {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   std::vector<unsigned char> tbs(450, 0x5A);
-  std::size_t i = 0;
-  int done = 0;
-  const auto start = Clock::now();
-  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
-    const auto& der = csrs[i++ % csrs.size()];
-    const unsigned char* p = der.data();
-    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
-    EVP_PKEY* pub = X509_REQ_get0_pubkey(req);
-    if (X509_REQ_verify(req, pub) != 1) die("openssl verify failed");
-    X509_REQ_free(req);
+  auto sign = [&] {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     unsigned char sig[128];
     std::size_t len = sizeof sig;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
     if (EVP_DigestSign(ctx, sig, &len, tbs.data(), tbs.size()) != 1) die("openssl sign failed");
     EVP_MD_CTX_free(ctx);
-    ++done;
+  };
+  Bound b;
+  b.csr_api = rate_for(seconds, [&](std::size_t i) {
+    const auto& der = csrs[i % csrs.size()];
+    const unsigned char* p = der.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+    if (X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) die("openssl verify failed");
+    X509_REQ_free(req);
+    sign();
+  });
+  // Pre-import every CSR's key and split out its signed part and signature.
+  struct Prepared {
+    EVP_PKEY* key;
+    std::vector<unsigned char> info, sig;
+  };
+  std::vector<Prepared> prepared;
+  for (const auto& der : csrs) {
+    const unsigned char* p = der.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+    Prepared pr;
+    pr.key = EVP_PKEY_dup(X509_REQ_get0_pubkey(req));
+    unsigned char* info = nullptr;
+    const int n = i2d_re_X509_REQ_tbs(req, &info);
+    pr.info.assign(info, info + n);
+    OPENSSL_free(info);
+    const ASN1_BIT_STRING* sig = nullptr;
+    X509_REQ_get0_signature(req, &sig, nullptr);
+    pr.sig.assign(ASN1_STRING_get0_data(sig), ASN1_STRING_get0_data(sig) + ASN1_STRING_length(sig));
+    X509_REQ_free(req);
+    prepared.push_back(std::move(pr));
   }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  b.crypto = rate_for(seconds, [&](std::size_t i) {
+    const auto& pr = prepared[i % prepared.size()];
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pr.key);
+    if (EVP_DigestVerify(ctx, pr.sig.data(), pr.sig.size(), pr.info.data(), pr.info.size()) != 1) {
+      die("bare verify failed");
+    }
+    EVP_MD_CTX_free(ctx);
+    sign();
+  });
+  for (auto& pr : prepared) EVP_PKEY_free(pr.key);
   EVP_PKEY_free(key);
-  return done / elapsed;
+  return b;
 }
 
 }  // namespace
@@ -132,15 +180,19 @@ int main(int argc, char** argv) {
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const double rate = count / elapsed;
-  const double bound = openssl_bound(csrs, 3.0);
+  const auto bound = openssl_bound(csrs, 3.0);
 
   std::printf("issue_throughput: %d %s certificates (P-256 CSRs, P-256 %s CA), 1 core\n", count, profile.c_str(),
               authority.name.c_str());
-  std::printf("  durability        SQLite WAL, synchronous=%s, 2 transactions per certificate\n",
+  std::printf("  durability          SQLite WAL, synchronous=%s, 2 transactions per certificate\n",
               durability == "full" ? "FULL" : "NORMAL");
-  std::printf("  hallmark          %10.0f certs/s  (%.1f us each)\n", rate, 1e6 / rate);
-  std::printf("  openssl bound     %10.0f ops/s    (1 CSR verify + 1 ECDSA P-256 sign)\n", bound);
-  std::printf("  ratio             %10.1f %%        (target >= 50 %%)\n", 100.0 * rate / bound);
+  std::printf("  hallmark            %8.0f certs/s  (%.0f us each: CSR parse+verify, TBS, lint, ledger, sign, ledger)\n",
+              rate, 1e6 / rate);
+  std::printf("  openssl CSR bound   %8.0f ops/s    (d2i_X509_REQ + X509_REQ_verify + EVP_DigestSign)\n", bound.csr_api);
+  std::printf("  bare crypto bound   %8.0f ops/s    (EVP_DigestVerify + EVP_DigestSign, keys pre-imported)\n",
+              bound.crypto);
+  std::printf("  ratio               %8.1f %% of the OpenSSL CSR bound (target >= 50 %%), %.1f %% of bare crypto\n",
+              100.0 * rate / bound.csr_api, 100.0 * rate / bound.crypto);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -60,9 +60,12 @@ Issuer::Issuer(const Settings& settings, const ProfileRegistry& profiles, Ledger
 Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority,
                                          const IssuanceRequest& req, const Profile& profile) {
   Prepared out;
-  HM_TRY(auto key, pkix::PublicKey::from_spki_der(req.public_key_der));
-  HM_TRY(auto key_alg, key.algorithm());
+  // The key's structure and type are checked here; that it is a valid key is
+  // proven by the proof of possession the caller verified (the CSR signature),
+  // so the CA does not pay for a second import of the same key.
+  HM_TRY(auto key_alg, pkix::spki_algorithm(req.public_key_der));
   (void)key_alg;
+  HM_TRY(const auto key_id, pkix::spki_key_identifier(req.public_key_der));
 
   const bool self_signed = !authority.certificate.has_value();
   if (self_signed && authority.signer->public_key_der() != req.public_key_der) {
@@ -156,9 +159,9 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority,
   if (!profile.ext_key_usage.empty()) spec.extensions.push_back(pkix::ext::ext_key_usage(profile.ext_key_usage));
   // 802.1AR does not recommend an SKI on the IDevID; every other profile carries one.
   if (profile.kind != ProfileKind::IDevID) {
-    spec.extensions.push_back(pkix::ext::subject_key_identifier(key.key_identifier()));
+    spec.extensions.push_back(pkix::ext::subject_key_identifier(key_id));
   }
-  const auto issuer_key_id = self_signed ? key.key_identifier()
+  const auto issuer_key_id = self_signed ? key_id
                                          : authority.certificate->subject_key_identifier().value_or(base::Bytes{});
   if (!issuer_key_id.empty()) spec.extensions.push_back(pkix::ext::authority_key_identifier(issuer_key_id));
 
@@ -184,7 +187,7 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority,
   e.channel = req.channel;
   e.origin = req.origin;
   e.evidence_digest = req.evidence_digest;
-  e.key_fingerprint = base::hex_encode(key.fingerprint());
+  e.key_fingerprint = base::hex_encode(base::sha256(req.public_key_der));
   e.subject = spec.subject.to_string();
   e.tbs = std::move(tbs);
   e.status = CertificateStatus::Pending;

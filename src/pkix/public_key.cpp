@@ -129,6 +129,11 @@ base::Result<KeyAlgorithm> spki_algorithm(ByteView spki) {
                         "Ed25519");
 }
 
+base::Result<Bytes> spki_key_identifier(ByteView spki) {
+  HM_TRY(SpkiParts parts, parse_spki(spki));
+  return base::sha1(parts.key_bits);
+}
+
 Bytes PublicKey::key_identifier() const {
   auto parts = parse_spki(m_spki);
   if (!parts.ok()) return {};

@@ -44,5 +44,7 @@ class PublicKey {
 // (no import, no point validation): same results and errors as
 // PublicKey::algorithm(). For the linter, which must not pay for an import.
 base::Result<base::KeyAlgorithm> spki_algorithm(base::ByteView spki_der);
+// RFC 5280 §4.2.1.2 method (1) from the structure alone (Malformed if it is not an SPKI).
+base::Result<base::Bytes> spki_key_identifier(base::ByteView spki_der);
 
 }  // namespace hallmark::pkix
