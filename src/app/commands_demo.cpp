@@ -1,139 +1,465 @@
-// `hallmark demo`: the foundation's end-to-end tour on the embedded defaults.
-// It creates a PKI, issues IDevIDs and LDevIDs for a small fleet of emulated
-// devices (keys generated per device, CSRs signed by them), lints every
-// certificate, checks each chain and verifies the audit trail.
+// `hallmark demo`: the whole story on the embedded defaults, through the real
+// command line and the real server:
+//   1. an operator PKI;  2. a contract-manufacturer site and its station;
+//   3. a factory batch (keys made in each emulated device's secure element),
+//      with a few deliberately bad devices;  4. the station's ledger exported and
+//      reconciled at the operator;  5. `hallmark serve` and the fleet enrolling
+//      LDevIDs over EST with their IDevIDs (the device client for most, curl for
+//      a few), one re-enrollment and two refused devices;  6. the audit chain
+//      verified and a summary;  7. the server kept running until Ctrl-C.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "app/cli.h"
-#include "app/pki.h"
+#include "app/demo_process.h"
 #include "base/files.h"
-#include "ca/linter.h"
+#include "device/est_client.h"
 #include "keys/software_key_store.h"
-#include "pkix/csr.h"
-#include "pkix/name.h"
-#include "pkix/oid.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
 
 namespace {
 
+namespace fs = std::filesystem;
+using nlohmann::json;
+
 struct DemoOptions {
   std::string dir = "./demo-data";
-  int devices = 20;
+  int devices = 1000;
   bool json = false;
+  bool exit_when_done = false;
 };
 
-base::Result<pkix::Csr> device_csr(const keys::Signer& key, const std::string& serial) {
-  pkix::Name subject;
-  HM_CHECK(subject.add(pkix::oid::kSerialNumber, serial));
-  HM_TRY(auto info, pkix::encode_csr_info(subject, key.public_key_der()));
-  HM_TRY(auto sig, key.sign(info));
-  HM_TRY(auto der, pkix::assemble_csr(info, key.signature_algorithm(), sig));
-  return pkix::Csr::parse(der);
-}
+constexpr char kMarker[] = ".hallmark-demo";
+constexpr char kProduct[] = "sensor-v2";
+constexpr int kFirstSerial = 1000;
 
-int run_demo(const DemoOptions& o) {
-  namespace fs = std::filesystem;
-  auto say = [&](const std::string& line) { (o.json ? std::cerr : std::cout) << line << "\n"; };
-  if (!fs::exists(fs::path(o.dir) / "hallmark.db")) {
-    std::vector<std::string> messages;
-    auto s = Pki::init(o.dir, std::nullopt, messages);
-    for (const auto& m : messages) say("  " + m);
-    if (!s.ok()) return report(s.error());
-    say("1. created a PKI in " + o.dir + " (root P-384, factory and runtime CAs P-256, SQLite ledger)");
-  } else {
-    say("1. reusing the PKI in " + o.dir);
+struct Device {
+  std::string serial;
+  std::unique_ptr<keys::Signer> key;  // generated "in the secure element"
+  std::string key_pem;                // for the TLS client (emulation only)
+  std::string idevid_pem;             // from the station's batch stream
+  std::string ldevid_pem;
+};
+
+class Demo {
+ public:
+  explicit Demo(DemoOptions o) : m_o(std::move(o)), m_root(m_o.dir) {}
+
+  int run() {
+    if (auto s = prepare_folder(); !s.ok()) return report(s.error());
+    for (auto step : {&Demo::operator_pki, &Demo::site_and_station, &Demo::factory_batch, &Demo::reconcile,
+                      &Demo::runtime, &Demo::audit}) {
+      if (auto s = (this->*step)(); !s.ok()) return report(s.error());
+    }
+    print_summary();
+    if (m_o.exit_when_done) {
+      m_server.reset();
+      return m_ok ? kExitOk : kExitFindings;
+    }
+    say("");
+    say("The server keeps running at " + m_url + " — press Ctrl-C to stop it.");
+    wait_for_interrupt();
+    m_server.reset();
+    return m_ok ? kExitOk : kExitFindings;
   }
-  auto pki_r = Pki::open(o.dir);
-  if (!pki_r.ok()) return report(pki_r.error());
-  auto& pki = *pki_r.value();
-  auto factory = pki.authority("factory");
-  auto runtime = pki.authority("runtime");
-  if (!factory.ok()) return report(factory.error());
-  if (!runtime.ok()) return report(runtime.error());
 
-  const auto run_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count() / 1000000 % 100000000);
-  int idevids = 0, ldevids = 0, lint_findings = 0, chain_failures = 0;
-  const auto start = std::chrono::steady_clock::now();
-  const fs::path out_dir = fs::path(o.dir) / "demo-out";
-  fs::create_directories(out_dir);
-  for (int i = 0; i < o.devices; ++i) {
-    const std::string serial = "SN-" + run_id + "-" + std::to_string(1000 + i);
-    auto key = keys::generate_ephemeral(base::KeyAlgorithm::EcP256);
-    if (!key.ok()) return report(key.error());
-    auto csr = device_csr(*key.value(), serial);
-    if (!csr.ok()) return report(csr.error());
-    for (const auto& [profile, authority] : {std::pair{"idevid", &factory.value()}, std::pair{"ldevid", &runtime.value()}}) {
-      ca::IssuanceRequest req;
-      req.profile = profile;
-      req.public_key_der = csr->public_key().spki_der();
-      req.device_serial = serial;
-      req.product = "sensor-v2";
-      req.actor = "cli:demo";
-      req.origin = "demo";
-      auto issued = pki.issuer().issue(*authority, req);
-      if (!issued.ok()) return report(issued.error());
-      const auto& cert = issued->certificate;
-      auto issuer_key = authority->certificate->public_key();
-      if (!issuer_key.ok() || !cert.verify_signature(issuer_key.value()).ok()) ++chain_failures;
-      auto p = pki.profiles().find(profile);
-      lint_findings += static_cast<int>(ca::lint(cert, {p.value(), &*authority->certificate}).size());
-      (std::string(profile) == "idevid" ? idevids : ldevids)++;
-      if (i == 0) {
-        auto w = base::write_file(out_dir / (std::string(profile) + ".pem"), cert.pem());
-        if (!w.ok()) return report(w.error());
+ private:
+  void say(const std::string& line) { (m_o.json ? std::cerr : std::cout) << line << std::endl; }
+  fs::path path(const std::string& name) const { return m_root / name; }
+
+  // A step of the CLI, shown as the command a user would type.
+  base::Result<demo::Run> hallmark(const std::vector<std::string>& args, bool show = true) {
+    if (show) {
+      std::string line = "   $ hallmark";
+      for (const auto& a : args) line += " " + a;
+      say(line);
+    }
+    HM_TRY(auto r, demo::run_self(args));
+    if (r.exit_code != 0) {
+      return base::make_error(base::ErrorCode::Internal,
+                              "`hallmark " + args.front() + " " + (args.size() > 1 ? args[1] : "") + "` failed (exit " +
+                                  std::to_string(r.exit_code) + "): " + r.err);
+    }
+    return r;
+  }
+
+  base::Status prepare_folder() {
+    if (fs::exists(m_root) && !fs::is_empty(m_root)) {
+      if (!fs::exists(m_root / kMarker)) {
+        return base::make_error(base::ErrorCode::AlreadyExists,
+                                "'" + m_root.string() + "' exists and was not made by the demo; choose another --dir");
+      }
+      fs::remove_all(m_root);
+    }
+    fs::create_directories(m_root);
+    return base::write_file(m_root / kMarker, std::string_view("made by `hallmark demo`; removed by the next run\n"));
+  }
+
+  base::Status operator_pki() {
+    say("1. The operator's PKI (root P-384, factory and runtime CAs P-256, SQLite ledger, encrypted file keys)");
+    HM_TRY(auto r, hallmark({"init", "--dir", path("operator")}));
+    (void)r;
+    return {};
+  }
+
+  base::Status site_and_station() {
+    say("2. A contract-manufacturer site with a serial range and quota, and its offline station");
+    const int span = std::max(2 * m_o.devices, 1000);
+    m_range_end = kFirstSerial + span - 1;
+    const std::string range = serial(kFirstSerial) + ".." + serial(m_range_end);
+    const auto not_after = base::format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(
+                                                    std::chrono::system_clock::now()) +
+                                                std::chrono::days(365))
+                               .substr(0, 10);
+    HM_TRY(auto r, hallmark({"site", "create", "--dir", path("operator"), "--id", "cm-shenzhen-1", "--serial-range",
+                             range, "--quota", std::to_string(m_o.devices + 5), "--not-after", not_after, "--products",
+                             kProduct, "--attestation", "none", "--out", path("site-cm-shenzhen-1")}));
+    (void)r;
+    HM_TRY(auto s, hallmark({"station", "init", "--dir", path("station"), "--authorization",
+                             path("site-cm-shenzhen-1")}));
+    (void)s;
+    return {};
+  }
+
+  static std::string serial(int n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "SN-%08d", n);
+    return buf;
+  }
+
+  static base::Result<std::string> csr_line(const Device& d, const std::string& serial_number) {
+    HM_TRY(auto csr, device::make_csr(*d.key, serial_number));
+    return json{{"serial", serial_number}, {"product", kProduct}, {"csr", base::base64_encode(csr)}}.dump();
+  }
+
+  base::Status factory_batch() {
+    say("3. The factory line: " + std::to_string(m_o.devices) +
+        " devices generate their keys in a (simulated) secure element and the station issues their IDevIDs");
+    std::ofstream manifest(path("manifest.jsonl"));
+    for (int i = 0; i < m_o.devices; ++i) {
+      Device d;
+      d.serial = serial(kFirstSerial + i);
+      HM_TRY(d.key, keys::generate_ephemeral(base::KeyAlgorithm::EcP256));
+      HM_TRY(d.key_pem, keys::export_unencrypted_pem(*d.key));
+      HM_TRY(auto line, csr_line(d, d.serial));
+      manifest << line << "\n";
+      m_devices.push_back(std::move(d));
+    }
+    // Deliberately bad devices: out of the site's range, and a cloned key.
+    auto rogue = keys::generate_ephemeral(base::KeyAlgorithm::EcP256);
+    if (!rogue.ok()) return rogue.take_error();
+    Device outside;
+    outside.key = std::move(rogue).value();
+    HM_TRY(auto out_line, csr_line(outside, serial(m_range_end + 5000)));
+    manifest << out_line << "\n";
+    HM_TRY(auto clone_line, csr_line(m_devices.front(), serial(m_range_end)));
+    manifest << clone_line << "\n";
+    manifest.close();
+    say("   (plus 2 bad devices: one serial outside the site's range, one cloned key)");
+    const auto start = std::chrono::steady_clock::now();
+    HM_TRY(auto r, hallmark({"station", "provision", "--dir", path("station"), "--input", path("manifest.jsonl"), "--out",
+                             path("batch-1"), "--quiet"}));
+    (void)r;
+    m_factory_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    HM_TRY(auto results, base::read_file(path("batch-1") / "results.jsonl", 1u << 30));
+    std::istringstream in(base::to_string(results));
+    for (std::string line; std::getline(in, line);) {
+      const auto doc = json::parse(line, nullptr, false);
+      if (doc.is_discarded()) continue;
+      if (doc["status"] == "issued" || doc["status"] == "existing") {
+        ++m_factory_issued;
+      } else {
+        ++m_factory_refused[doc["reason_code"].is_string() ? doc["reason_code"].get<std::string>() : "unknown"];
       }
     }
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  say("2. issued " + std::to_string(idevids) + " IDevIDs (factory CA, HardwareModuleName, notAfter 99991231235959Z) and " +
-      std::to_string(ldevids) + " LDevIDs (runtime CA, 90 days) for " + std::to_string(o.devices) + " devices");
-  say("3. linted every certificate: " + std::to_string(lint_findings) + " findings; chain signature failures: " +
-      std::to_string(chain_failures));
-  auto fin = pki.finish();
-  if (!fin.ok()) return report(fin.error());
-  auto verified = pki.audit().verify();
-  if (!verified.ok()) return report(verified.error());
-  say("4. audit chain: " + std::string(verified->ok ? "verified, " : "BROKEN, ") + std::to_string(verified->records) +
-      " records, " + std::to_string(verified->checkpoints) + " signed checkpoints");
-  {
-    std::string chain;
-    auto issuers = pki.issuers();
-    if (issuers.ok()) {
-      for (const auto& i : issuers.value()) chain += pkix::pem_encode(i.cert_der, "CERTIFICATE");
+    // Each device takes its IDevID from the batch stream (the line writes it into the device).
+    std::map<std::string, std::string> idevids;
+    HM_TRY(auto stream, base::read_file(path("batch-1") / "devices.jsonl", 1u << 30));
+    std::istringstream bundles(base::to_string(stream));
+    for (std::string line; std::getline(bundles, line);) {
+      const auto doc = json::parse(line, nullptr, false);
+      if (doc.is_discarded()) continue;
+      if (doc.value("type", "") == "chain" && doc.contains("site_ca")) m_site_ca_pem = doc["site_ca"].get<std::string>();
+      if (doc.value("type", "") != "device" || !doc.contains("certificates")) continue;
+      for (const auto& c : doc["certificates"]) {
+        if (c.value("profile", "") == "idevid") idevids[doc["serial"].get<std::string>()] = c["pem"].get<std::string>();
+      }
     }
-    auto w = base::write_file(out_dir / "ca-chain.pem", chain);
-    if (!w.ok()) return report(w.error());
+    for (auto& d : m_devices) {
+      if (auto it = idevids.find(d.serial); it != idevids.end()) d.idevid_pem = it->second;
+    }
+    std::string refusals;
+    for (const auto& [code, n] : m_factory_refused) refusals += " " + code + "=" + std::to_string(n);
+    say("   issued " + std::to_string(m_factory_issued) + " IDevIDs in " + fixed(m_factory_seconds) + " s (" +
+        fixed(m_factory_issued / std::max(m_factory_seconds, 1e-6)) + " devices/s); refused:" +
+        (refusals.empty() ? " none" : refusals));
+    return {};
   }
-  say("next: openssl verify -x509_strict -CAfile " + (out_dir / "ca-chain.pem").string() + " " +
-      (out_dir / "idevid.pem").string());
-  say("      hallmark ca list --dir " + o.dir + "; hallmark audit verify --dir " + o.dir +
-      "; hallmark lint " + (out_dir / "idevid.pem").string() + " --profile idevid");
-  if (o.json) {
-    print_json({{"devices", o.devices},
-                {"issued", {{"idevid", idevids}, {"ldevid", ldevids}}},
-                {"lint_findings", lint_findings},
-                {"chain_failures", chain_failures},
-                {"certificates_per_second", seconds > 0 ? (idevids + ldevids) / seconds : 0.0},
-                {"audit", {{"verified", verified->ok}, {"records", verified->records}}}});
+
+  base::Status reconcile() {
+    say("4. The station's signed ledger goes back to the operator and is reconciled");
+    HM_TRY(auto e, hallmark({"station", "export", "--dir", path("station"), "--out", path("ledger-bundle-1")}));
+    (void)e;
+    HM_TRY(auto r, hallmark({"ledger", "import", "--dir", path("operator"), path("ledger-bundle-1"), "--json"}));
+    m_reconciliation = json::parse(r.out, nullptr, false);
+    if (m_reconciliation.is_discarded()) return base::make_error(base::ErrorCode::Internal, "ledger import printed no JSON");
+    say("   reconciliation: " + m_reconciliation.dump().substr(0, 300));
+    return {};
   }
-  return verified->ok && lint_findings == 0 && chain_failures == 0 ? kExitOk : kExitFindings;
-}
+
+  base::Status runtime() {
+    say("5. `hallmark serve` runs EST; the fleet enrolls LDevIDs with their IDevIDs");
+    std::string first;
+    auto server = demo::Background::start_self({"serve", "--dir", path("operator").string(), "--listen", "127.0.0.1:0"},
+                                               first);
+    if (!server.ok()) return server.take_error();
+    m_server = std::make_unique<demo::Background>(std::move(server).value());
+    const auto at = first.find("https://");
+    if (at == std::string::npos) return base::make_error(base::ErrorCode::Internal, "unexpected server banner: " + first);
+    m_url = first.substr(at, first.find('/', at + 8) - at);
+    say("   server: " + m_url);
+    HM_TRY(auto ca, hallmark({"ca", "export", "--dir", path("operator")}, false));
+    m_trust_pem = ca.out;
+    HM_CHECK(base::write_file(path("ca-chain.pem"), m_trust_pem));
+
+    const auto start = std::chrono::steady_clock::now();
+    constexpr int kCurlDevices = 3;
+    std::atomic<std::size_t> next{kCurlDevices};
+    std::mutex mu;
+    auto worker = [&] {
+      for (std::size_t i = next++; i < m_devices.size(); i = next++) {
+        auto result = enroll(m_devices[i]);
+        std::lock_guard lock(mu);
+        if (result.ok()) {
+          ++m_enrolled;
+        } else {
+          ++m_runtime_refused[status_of(result.error())];
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    m_runtime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    say("   " + std::to_string(m_enrolled) + " devices enrolled with the device client in " + fixed(m_runtime_seconds) +
+        " s (" + fixed(m_enrolled / std::max(m_runtime_seconds, 1e-6)) + " enrollments/s)");
+    HM_CHECK(enroll_with_curl(kCurlDevices));
+    HM_CHECK(reenroll_one());
+    HM_CHECK(refused_devices());
+    return {};
+  }
+
+  base::Result<pkix::Certificate> enroll(Device& d, bool reenroll = false) {
+    if (d.idevid_pem.empty()) return base::make_error(base::ErrorCode::NotFound, "no IDevID");
+    device::EstClientConfig c;
+    c.server_url = m_url;
+    c.trust_anchors_pem = m_trust_pem;
+    c.cert_chain_pem = reenroll ? d.ldevid_pem : d.idevid_pem + m_site_ca_pem;
+    c.key_pem = d.key_pem;
+    HM_TRY(auto client, device::EstClient::connect(c));
+    HM_TRY(auto csr, device::make_csr(*d.key, d.serial));
+    HM_TRY(auto cert, reenroll ? client->simple_reenroll(csr) : client->simple_enroll(csr));
+    d.ldevid_pem = cert.pem();
+    return cert;
+  }
+
+  base::Status enroll_with_curl(int count) {
+    for (int i = 0; i < count && i < static_cast<int>(m_devices.size()); ++i) {
+      auto& d = m_devices[static_cast<std::size_t>(i)];
+      const auto dir = path("curl-device-" + std::to_string(i + 1));
+      fs::create_directories(dir);
+      HM_CHECK(base::write_file(dir / "idevid.pem", d.idevid_pem + m_site_ca_pem));
+      HM_CHECK(base::write_file(dir / "device.key", d.key_pem, 0600));
+      HM_TRY(auto csr, device::make_csr(*d.key, d.serial));
+      HM_CHECK(base::write_file(dir / "csr.b64", base::base64_encode(csr)));
+      std::vector<std::string> args = {"-sS",       "--fail-with-body", "--cacert", path("ca-chain.pem").string(),
+                                       "--cert",    (dir / "idevid.pem").string(), "--key", (dir / "device.key").string(),
+                                       "-H",        "Content-Type: application/pkcs10", "--data-binary",
+                                       "@" + (dir / "csr.b64").string(), "-o", (dir / "ldevid.p7b64").string(),
+                                       m_url + "/.well-known/est/simpleenroll"};
+      if (i == 0) say("   $ curl --cert idevid.pem --key device.key -H 'Content-Type: application/pkcs10' --data-binary @csr.b64 " +
+                      m_url + "/.well-known/est/simpleenroll");
+      HM_TRY(auto r, demo::run_program("curl", args));
+      if (r.exit_code == 0) {
+        ++m_enrolled;
+        ++m_enrolled_with_curl;
+      } else {
+        ++m_runtime_refused["curl-" + std::to_string(r.exit_code)];
+      }
+    }
+    say("   " + std::to_string(m_enrolled_with_curl) + " devices enrolled with curl (responses in " +
+        path("curl-device-1").string() + ")");
+    return {};
+  }
+
+  base::Status reenroll_one() {
+    for (auto& d : m_devices) {
+      if (d.ldevid_pem.empty()) continue;
+      auto r = enroll(d, true);
+      if (r.ok()) {
+        ++m_reenrolled;
+        say("   " + d.serial + " renewed its LDevID with simplereenroll (authenticated by its current LDevID)");
+      } else {
+        ++m_runtime_refused["reenroll"];
+        say("   re-enrollment of " + d.serial + " failed: " + r.error().detail);
+      }
+      return {};
+    }
+    return {};
+  }
+
+  // Two devices the runtime must refuse: one without a factory identity (its
+  // certificate is self-made), and one that claims another device's serial.
+  base::Status refused_devices() {
+    auto& victim = m_devices.back();
+    auto key = keys::generate_ephemeral(base::KeyAlgorithm::EcP256);
+    if (!key.ok()) return key.take_error();
+    // (a) a forged serial: a genuine device asks for an LDevID naming another device.
+    {
+      device::EstClientConfig c;
+      c.server_url = m_url;
+      c.trust_anchors_pem = m_trust_pem;
+      c.cert_chain_pem = victim.idevid_pem + m_site_ca_pem;
+      c.key_pem = victim.key_pem;
+      auto client = device::EstClient::connect(c);
+      if (client.ok()) {
+        auto csr = device::make_csr(*victim.key, m_devices.front().serial);
+        auto r = csr.ok() ? client.value()->simple_enroll(csr.value()) : base::Result<pkix::Certificate>(csr.error());
+        const std::string code = r.ok() ? "accepted!" : status_of(r.error());
+        ++m_runtime_refused[code == "403" ? "forged-serial" : code];
+        say("   a device claiming another device's serial: " + (r.ok() ? std::string("ACCEPTED (bug)") : r.error().detail));
+      }
+    }
+    // (b) no factory identity: a TLS client without a certificate.
+    {
+      device::EstClientConfig c;
+      c.server_url = m_url;
+      c.trust_anchors_pem = m_trust_pem;
+      auto client = device::EstClient::connect(c);
+      if (client.ok()) {
+        auto csr = device::make_csr(*key.value(), serial(kFirstSerial + 1));
+        auto r = csr.ok() ? client.value()->simple_enroll(csr.value()) : base::Result<pkix::Certificate>(csr.error());
+        const std::string code = r.ok() ? "accepted!" : status_of(r.error());
+        ++m_runtime_refused[code == "401" ? "no-client-certificate" : code];
+        say("   a client without an IDevID: " + (r.ok() ? std::string("ACCEPTED (bug)") : r.error().detail));
+      }
+    }
+    return {};
+  }
+
+  base::Status audit() {
+    say("6. The operator's audit chain is verified");
+    HM_TRY(auto r, hallmark({"audit", "verify", "--dir", path("operator"), "--json"}));
+    m_audit = json::parse(r.out, nullptr, false);
+    HM_TRY(auto sites, hallmark({"site", "list", "--dir", path("operator"), "--json"}, false));
+    m_sites = json::parse(sites.out, nullptr, false);
+    return {};
+  }
+
+  // The HTTP status in a device-client error ("EST server answered 403: …").
+  static std::string status_of(const base::Error& e) {
+    const auto at = e.detail.find("answered ");
+    return at == std::string::npos ? std::string(base::to_string(e.code)) : e.detail.substr(at + 9, 3);
+  }
+
+  static std::string fixed(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+  }
+
+  void print_summary() {
+    const bool audit_ok = m_audit.is_object() && m_audit.value("verified", false);
+    m_ok = audit_ok && m_factory_issued == m_devices.size() && m_enrolled == m_devices.size() && m_reenrolled == 1 &&
+           m_runtime_refused.size() == 2;
+    json factory_refused = json::object(), runtime_refused = json::object();
+    for (const auto& [k, v] : m_factory_refused) factory_refused[k] = v;
+    for (const auto& [k, v] : m_runtime_refused) runtime_refused[k] = v;
+    json doc = {{"factory",
+                 {{"issued", m_factory_issued},
+                  {"refused", factory_refused},
+                  {"devices_per_second", m_factory_issued / std::max(m_factory_seconds, 1e-6)}}},
+                {"runtime",
+                 {{"enrolled", m_enrolled},
+                  {"enrolled_with_curl", m_enrolled_with_curl},
+                  {"reenrolled", m_reenrolled},
+                  {"refused", runtime_refused},
+                  {"enrollments_per_second", (m_enrolled - m_enrolled_with_curl) / std::max(m_runtime_seconds, 1e-6)}}},
+                {"reconciliation", m_reconciliation},
+                {"audit", {{"verified", audit_ok}, {"records", m_audit.is_object() ? m_audit.value("records", 0) : 0}}},
+                {"sites", m_sites.is_discarded() ? json::array() : m_sites},
+                {"server", m_url},
+                {"data", m_root.string()}};
+    say("7. Summary");
+    say("   factory: " + std::to_string(m_factory_issued) + " IDevIDs issued at site cm-shenzhen-1, " +
+        std::to_string(count(m_factory_refused)) + " refused");
+    say("   runtime: " + std::to_string(m_enrolled) + " LDevIDs enrolled over EST (" + std::to_string(m_enrolled_with_curl) +
+        " with curl), " + std::to_string(m_reenrolled) + " re-enrolled, " + std::to_string(count(m_runtime_refused)) +
+        " refused");
+    say(std::string("   audit:   ") + (audit_ok ? "verified" : "NOT verified") + ", " +
+        std::to_string(m_audit.is_object() ? m_audit.value("records", 0) : 0) + " records");
+    say("   revocation (a revoked IDevID refused at enrollment) comes with the revocation issue; not shown yet");
+    say("   next:    hallmark ca list --dir " + path("operator").string() + "; hallmark site list --dir " +
+        path("operator").string());
+    const auto idevid = (path("curl-device-1") / "idevid.pem").string();
+    say("            openssl verify -x509_strict -CAfile " + path("ca-chain.pem").string() + " -untrusted " + idevid + " " +
+        idevid);
+    say("            hallmark audit verify --dir " + path("operator").string());
+    if (m_o.json) print_json(doc);
+  }
+
+  static std::size_t count(const std::map<std::string, std::size_t>& m) {
+    std::size_t n = 0;
+    for (const auto& [k, v] : m) n += v;
+    return n;
+  }
+
+  static void wait_for_interrupt() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    int sig = 0;
+    sigwait(&set, &sig);
+  }
+
+  DemoOptions m_o;
+  fs::path m_root;
+  int m_range_end = 0;
+  std::vector<Device> m_devices;
+  std::string m_site_ca_pem, m_trust_pem, m_url;
+  std::size_t m_factory_issued = 0, m_enrolled = 0, m_enrolled_with_curl = 0, m_reenrolled = 0;
+  std::map<std::string, std::size_t> m_factory_refused, m_runtime_refused;
+  double m_factory_seconds = 0, m_runtime_seconds = 0;
+  json m_reconciliation, m_audit, m_sites;
+  std::unique_ptr<demo::Background> m_server;
+  bool m_ok = false;
+};
 
 }  // namespace
 
 void add_demo_command(CommandRegistry reg) {
   auto o = std::make_shared<DemoOptions>();
-  auto* cmd = reg.app.add_subcommand("demo", "Run the end-to-end tour on the embedded defaults");
-  cmd->add_option("--dir", o->dir, "Data folder (created when missing)");
-  cmd->add_option("--devices", o->devices, "Number of emulated devices")->check(CLI::Range(1, 100000));
-  cmd->add_flag("--json", o->json, "Print one JSON summary on stdout (progress goes to stderr)");
-  auto exit_flag = std::make_shared<bool>(false);
-  cmd->add_flag("--exit", *exit_flag, "End when done (the foundation demo always does)");
-  cmd->callback([o, exit_flag, &exit_code = reg.exit_code] { exit_code = run_demo(*o); });
+  auto* cmd = reg.app.add_subcommand("demo", "Run the end-to-end story: factory batch, reconciliation, EST enrollment");
+  cmd->add_option("--dir", o->dir, "Folder for everything the demo makes (recreated on each run)");
+  cmd->add_option("--devices", o->devices, "Number of emulated devices (default 1000)")->check(CLI::Range(1, 100000));
+  cmd->add_flag("--json", o->json, "Print one JSON summary on stdout (the story goes to stderr)");
+  cmd->add_flag("--exit", o->exit_when_done, "Stop the server and exit when done instead of waiting for Ctrl-C");
+  cmd->footer("Runs on the embedded defaults: SQLite stores, encrypted file keys with generated passphrases.");
+  cmd->callback([o, &exit_code = reg.exit_code] { exit_code = Demo(*o).run(); });
 }
 
 }  // namespace hallmark::app

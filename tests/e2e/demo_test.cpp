@@ -1,0 +1,61 @@
+// The main job end to end: `hallmark demo --exit --devices 200 --json`, with
+// the numbers a user would check, and the chain checked by openssl.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace hallmark::testing {
+namespace {
+
+using nlohmann::json;
+
+TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
+  TempDir tmp;
+  const auto dir = (tmp / "demo").string();
+  auto r = hallmark("demo --exit --devices 200 --json --dir " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = json::parse(r.out);  // stdout holds exactly one JSON document
+
+  EXPECT_EQ(doc["factory"]["issued"], 200);
+  EXPECT_EQ(doc["factory"]["refused"]["serial_out_of_range"], 1) << doc.dump(2);
+  EXPECT_EQ(doc["factory"]["refused"]["duplicate_key"], 1) << doc.dump(2);
+  EXPECT_EQ(doc["reconciliation"]["imported"], 200) << doc.dump(2);
+  EXPECT_TRUE(doc["reconciliation"]["findings"].empty()) << doc.dump(2);
+
+  EXPECT_EQ(doc["runtime"]["enrolled"], 200);
+  EXPECT_EQ(doc["runtime"]["enrolled_with_curl"], 3);
+  EXPECT_EQ(doc["runtime"]["reenrolled"], 1);
+  EXPECT_EQ(doc["runtime"]["refused"]["forged-serial"], 1) << doc.dump(2);
+  EXPECT_EQ(doc["runtime"]["refused"]["no-client-certificate"], 1) << doc.dump(2);
+
+  EXPECT_EQ(doc["audit"]["verified"], true);
+  EXPECT_GT(doc["audit"]["records"].get<int>(), 400);
+  ASSERT_EQ(doc["sites"].size(), 1u);
+
+  // A third party checks an IDevID the demo's line wrote and the LDevID curl got.
+  const auto chain = dir + "/ca-chain.pem";
+  const auto idevid = dir + "/curl-device-1/idevid.pem";
+  auto v = run("openssl verify -x509_strict -CAfile " + chain + " -untrusted " + idevid + " " + idevid);
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  auto p7 = run("base64 -d " + dir + "/curl-device-1/ldevid.p7b64 | openssl pkcs7 -inform DER -print_certs > " +
+                (tmp / "ldevid.pem").string() + " && openssl verify -x509_strict -CAfile " + chain + " " +
+                (tmp / "ldevid.pem").string());
+  EXPECT_EQ(p7.exit_code, 0) << p7.out << p7.err;
+
+  // The story goes to stderr.
+  EXPECT_NE(r.err.find("1. The operator's PKI"), std::string::npos);
+  EXPECT_NE(r.err.find("7. Summary"), std::string::npos);
+}
+
+TEST(Demo, RefusesToWipeAFolderItDidNotMake) {
+  TempDir tmp;
+  write_text(tmp / "precious.txt", "keep me");
+  auto r = hallmark("demo --exit --devices 2 --dir " + tmp.path().string());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("not made by the demo"), std::string::npos) << r.err;
+  EXPECT_EQ(read_text(tmp / "precious.txt"), "keep me");
+}
+
+}  // namespace
+}  // namespace hallmark::testing
