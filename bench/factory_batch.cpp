@@ -1,0 +1,207 @@
+// bench/factory_batch: devices through a real station (`hallmark station provision`,
+// durable SQLite ledger, the CLI as a line would run it) with 1 and 2 workers, the
+// peak RSS of those runs at two manifest sizes, and in the same run on the same
+// filesystem: the machine's crypto bound (1 CSR verify + 1 P-256 sign, all cores)
+// and `openssl ca -batch -infiles` on the same CSRs (and cfssl when installed).
+//
+// usage: factory_batch [--count N] [--small N]    (default 10000 and 1000; issue 3 asks 100000 and 10000)
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/bytes.h"
+#include "keys/software_key_store.h"
+#include "pkix/csr.h"
+#include "pkix/name.h"
+#include "pkix/oid.h"
+#include "pkix/pem.h"
+
+using namespace hallmark;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+  std::cerr << "factory_batch: " << what << "\n";
+  std::exit(1);
+}
+
+void sh(const std::string& cmd) {
+  if (std::system(cmd.c_str()) != 0) die("failed: " + cmd);
+}
+
+struct Run {
+  double seconds = 0;
+  long max_rss_kb = 0;
+};
+
+// Runs a shell command as a child; wall time and the child's peak RSS.
+Run measured(const std::string& cmd) {
+  const auto start = Clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("failed: " + cmd);
+  return {std::chrono::duration<double>(Clock::now() - start).count(), ru.ru_maxrss};
+}
+
+std::vector<base::Bytes> make_csrs(int n) {
+  std::vector<base::Bytes> out(static_cast<std::size_t>(n));
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  std::atomic<int> next{0};
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (int i; (i = next++) < n;) {
+        auto key = keys::generate_ephemeral(base::KeyAlgorithm::EcP256);
+        pkix::Name subject;
+        (void)subject.add(pkix::oid::kCommonName, "device");
+        auto info = pkix::encode_csr_info(subject, key.value()->public_key_der());
+        auto sig = key.value()->sign(info.value());
+        out[static_cast<std::size_t>(i)] = pkix::assemble_csr(info.value(), key.value()->signature_algorithm(), sig.value()).value();
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  return out;
+}
+
+std::string serial(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "SN-%08d", i);
+  return buf;
+}
+
+void write_manifest(const fs::path& path, const std::vector<base::Bytes>& csrs, int n) {
+  std::ofstream out(path, std::ios::trunc);
+  for (int i = 0; i < n; ++i) {
+    out << R"({"serial":")" << serial(i) << R"(","product":"sensor-v2","csr":")"
+        << base::base64_encode(csrs[static_cast<std::size_t>(i)]) << "\"}\n";
+  }
+}
+
+// One CSR verification + one P-256 signature per operation, on every core.
+double crypto_bound(const std::vector<base::Bytes>& csrs, double seconds) {
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<long> done{0};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      std::vector<unsigned char> tbs(450, 0x5A);
+      std::size_t i = t;
+      const auto start = Clock::now();
+      while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+        const auto& der = csrs[i++ % csrs.size()];
+        const unsigned char* p = der.data();
+        X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+        if (X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) die("verify");
+        X509_REQ_free(req);
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        unsigned char sig[128];
+        std::size_t len = sizeof sig;
+        EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
+        if (EVP_DigestSign(ctx, sig, &len, tbs.data(), tbs.size()) != 1) die("sign");
+        EVP_MD_CTX_free(ctx);
+        ++done;
+      }
+      EVP_PKEY_free(key);
+    });
+  }
+  for (auto& t : pool) t.join();
+  return static_cast<double>(done) / seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int count = 10000, small = 1000;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--count" && i + 1 < argc) count = std::atoi(argv[++i]);
+    else if (a == "--small" && i + 1 < argc) small = std::atoi(argv[++i]);
+    else die("usage: factory_batch [--count N] [--small N]");
+  }
+  if (count < 10 || small < 1 || small > count) die("need --count >= 10 and 1 <= --small <= --count");
+  const std::string bin = HALLMARK_BINARY;
+  const fs::path dir = fs::temp_directory_path() / ("hallmark-factory-bench-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  ::setenv("HALLMARK_KEY_PASSPHRASE", "bench-passphrase", 1);
+  const auto d = dir.string();
+  sh(bin + " init --dir " + d + "/pki >/dev/null 2>&1");
+  sh(bin + " site create --dir " + d + "/pki --id bench --serial-range SN-00000000..SN-09999999 --quota 10000000"
+           " --not-after 2040-01-01 --products sensor-v2 --attestation none --out " + d + "/auth >/dev/null 2>&1");
+
+  std::cerr << "generating " << count << " P-256 CSRs…\n";
+  const auto csrs = make_csrs(count);
+  write_manifest(dir / "small.jsonl", csrs, small);
+  write_manifest(dir / "full.jsonl", csrs, count);
+
+  auto station = [&](const std::string& name) {
+    sh(bin + " station init --dir " + d + "/" + name + " --authorization " + d + "/auth >/dev/null 2>&1");
+    return d + "/" + name;
+  };
+  auto provision = [&](const std::string& st, const std::string& manifest, int workers) {
+    return measured(bin + " station provision --quiet --workers " + std::to_string(workers) + " --dir " + st +
+                    " --input " + d + "/" + manifest + " --out " + st + "-out 2>/dev/null");
+  };
+  const auto w1 = provision(station("w1"), "full.jsonl", 1);
+  const auto w2 = provision(station("w2"), "full.jsonl", 2);
+  const auto rss_small = provision(station("rss"), "small.jsonl", 2);
+
+  // openssl ca on the same CSRs (PEM files, one process, -infiles).
+  sh("openssl pkey -in " + d + "/auth/keys/site-ca.key -passin pass:bench-passphrase -out " + d + "/ca.key");
+  sh("mkdir -p " + d + "/ossl/new " + d + "/ossl/csr && : > " + d + "/ossl/index.txt && echo 01 > " + d + "/ossl/serial");
+  {
+    std::ofstream cnf(dir / "ossl" / "ca.cnf");
+    cnf << "[ca]\ndefault_ca=c\n[c]\ndir=" << d << "/ossl\ndatabase=$dir/index.txt\nnew_certs_dir=$dir/new\n"
+        << "serial=$dir/serial\ncertificate=" << d << "/auth/station-1/ca/site-ca.pem\nprivate_key=" << d
+        << "/ca.key\ndefault_md=sha256\npolicy=p\nunique_subject=no\nemail_in_dn=no\ndefault_days=3650\n"
+        << "[p]\ncommonName=optional\n";
+    std::ofstream list(dir / "ossl" / "files");
+    for (int i = 0; i < count; ++i) {
+      const auto path = dir / "ossl" / "csr" / (std::to_string(i) + ".pem");
+      std::ofstream(path) << pkix::pem_encode(csrs[static_cast<std::size_t>(i)], "CERTIFICATE REQUEST");
+      list << path.string() << " ";
+    }
+  }
+  const auto ossl = measured("openssl ca -batch -notext -config " + d + "/ossl/ca.cnf -out " + d +
+                             "/ossl/out.pem -infiles $(cat " + d + "/ossl/files) >/dev/null 2>&1");
+  const bool have_cfssl = std::system("command -v cfssl >/dev/null 2>&1") == 0;
+  const double bound = crypto_bound(csrs, 3.0);
+
+  const double r1 = count / w1.seconds, r2 = count / w2.seconds, ro = count / ossl.seconds;
+  std::printf("factory_batch: %d devices (P-256 CSRs, P-256 site CA), `hallmark station provision`, SQLite WAL durable ledger\n", count);
+  std::printf("  cores                 %u\n", std::thread::hardware_concurrency());
+  std::printf("  hallmark, 1 worker    %10.0f devices/s  (%.1f s)\n", r1, w1.seconds);
+  std::printf("  hallmark, 2 workers   %10.0f devices/s  (%.1f s)\n", r2, w2.seconds);
+  std::printf("  peak RSS              %10ld KiB at %d lines, %ld KiB at %d lines\n", rss_small.max_rss_kb, small,
+              w2.max_rss_kb, count);
+  std::printf("  crypto bound          %10.0f ops/s      (1 CSR verify + 1 ECDSA P-256 sign, all cores)\n", bound);
+  std::printf("  openssl ca -infiles   %10.0f certs/s    (%.1f s, one process)\n", ro, ossl.seconds);
+  std::printf("  cfssl                 %s\n", have_cfssl ? "installed but not measured" : "not installed (Debian golang-cfssl)");
+  std::printf("  ratio to bound        %10.1f %%         (target >= 50 %%)\n", 100.0 * r2 / bound);
+  std::printf("  ratio to openssl ca   %10.1f x          (target >= 5x)\n", r2 / ro);
+  fs::remove_all(dir);
+  return 0;
+}
