@@ -145,6 +145,8 @@ base::Status SqliteDatabase::exec(const std::string& sql) const {
   return {};
 }
 
+std::int64_t SqliteDatabase::schema_version() { return static_cast<std::int64_t>(std::size(kMigrations)); }
+
 base::Status SqliteDatabase::migrate() {
   // user_version holds the number of migrations applied. Applying under the
   // write lock makes concurrent first opens safe.

@@ -43,6 +43,8 @@ class SqliteDatabase {
   base::Status exec(const std::string& sql) const;
 
   Durability durability() const { return m_durability; }
+  // The schema version this build migrates to (the number of migrations).
+  static std::int64_t schema_version();
   const std::filesystem::path& path() const { return m_path; }
 
  private:

@@ -25,7 +25,7 @@ std::int64_t scalar(SqliteDatabase& db, const std::string& sql) {
 TEST(SqliteDatabase, OpenCreatesTheSchemaInWalMode) {
   hallmark::testing::TempDir dir;
   auto db = open_db(dir / "h.db");
-  EXPECT_EQ(scalar(*db, "PRAGMA user_version"), 1);
+  EXPECT_EQ(scalar(*db, "PRAGMA user_version"), store::SqliteDatabase::schema_version());
   EXPECT_EQ(scalar(*db,
                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                    "('issuers', 'certificates', 'devices', 'audit_records', 'audit_checkpoints')"),
@@ -49,11 +49,16 @@ TEST(SqliteDatabase, MigrationsRunOnceAndReopeningIsANoOp) {
                   }).ok());
   }
   // A second migration run would fail on CREATE TABLE or wipe the row.
+  std::int64_t tables = -1;
   for (int i = 0; i < 2; ++i) {
     auto db = open_db(dir / "h.db");
-    EXPECT_EQ(scalar(*db, "PRAGMA user_version"), 1);
+    EXPECT_EQ(scalar(*db, "PRAGMA user_version"), store::SqliteDatabase::schema_version());
     EXPECT_EQ(scalar(*db, "SELECT count(*) FROM issuers"), 1);
-    EXPECT_EQ(scalar(*db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 5);
+    const auto now = scalar(*db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+    if (tables >= 0) {
+      EXPECT_EQ(now, tables);
+    }
+    tables = now;
   }
 }
 
