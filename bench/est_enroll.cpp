@@ -31,7 +31,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+int sh(const std::string& cmd) {
+  return std::system(cmd.c_str());
+}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -75,8 +77,8 @@ int main(int argc, char** argv) {
   // One IDevID per client (admin channel), keys made by openssl.
   for (int c = 0; c < clients; ++c) {
     const auto base = (tmp / ("dev" + std::to_string(c))).string();
-    if (sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + base + ".key -subj /CN=x -out " +
-           base + ".csr 2>/dev/null") != 0 ||
+    if (sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + base +
+           ".key -subj /CN=x -out " + base + ".csr 2>/dev/null") != 0 ||
         sh(bin + " issue --dir " + dir + " --profile idevid --product sensor-v2 --serial-number BENCH-" +
            std::to_string(c) + " --csr " + base + ".csr --out " + base + ".pem 2>/dev/null") != 0) {
       std::cerr << "cannot make IDevID " << c << "\n";
@@ -87,7 +89,8 @@ int main(int argc, char** argv) {
   const auto out = tmp / "serve.out";
   const pid_t server = ::fork();
   if (server == 0) {
-    const std::string cmd = "exec " + bin + " serve --dir " + dir + " --listen 127.0.0.1:0 > " + out.string() + " 2>/dev/null";
+    const std::string cmd =
+        "exec " + bin + " serve --dir " + dir + " --listen 127.0.0.1:0 > " + out.string() + " 2>/dev/null";
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
     ::_exit(127);
   }
@@ -163,13 +166,17 @@ int main(int argc, char** argv) {
         for (int i = 0; i < per_client; ++i) {
           const auto s = Clock::now();
           auto client = device::EstClient::connect(config_for(d));
-          if (!client.ok()) { ++failures; continue; }
+          if (!client.ok()) {
+            ++failures;
+            continue;
+          }
           auto cert = client.value()->simple_enroll(d.csrs[static_cast<std::size_t>(i)]);
           if (!cert.ok()) {
             if (failures++ == 0) std::cerr << "enroll failed: " << cert.error().describe() << "\n";
             continue;
           }
-          lat[static_cast<std::size_t>(c)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+          lat[static_cast<std::size_t>(c)].push_back(
+              std::chrono::duration<double, std::milli>(Clock::now() - s).count());
         }
       });
     }

@@ -77,7 +77,8 @@ std::vector<base::Bytes> make_csrs(int n) {
         (void)subject.add(pkix::oid::kCommonName, "device");
         auto info = pkix::encode_csr_info(subject, key.value()->public_key_der());
         auto sig = key.value()->sign(info.value());
-        out[static_cast<std::size_t>(i)] = pkix::assemble_csr(info.value(), key.value()->signature_algorithm(), sig.value()).value();
+        out[static_cast<std::size_t>(i)] =
+            pkix::assemble_csr(info.value(), key.value()->signature_algorithm(), sig.value()).value();
       }
     });
   }
@@ -137,9 +138,12 @@ int main(int argc, char** argv) {
   int count = 10000, small = 1000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--count" && i + 1 < argc) count = std::atoi(argv[++i]);
-    else if (a == "--small" && i + 1 < argc) small = std::atoi(argv[++i]);
-    else die("usage: factory_batch [--count N] [--small N]");
+    if (a == "--count" && i + 1 < argc)
+      count = std::atoi(argv[++i]);
+    else if (a == "--small" && i + 1 < argc)
+      small = std::atoi(argv[++i]);
+    else
+      die("usage: factory_batch [--count N] [--small N]");
   }
   if (count < 10 || small < 1 || small > count) die("need --count >= 10 and 1 <= --small <= --count");
   const std::string bin = HALLMARK_BINARY;
@@ -149,8 +153,10 @@ int main(int argc, char** argv) {
   ::setenv("HALLMARK_KEY_PASSPHRASE", "bench-passphrase", 1);
   const auto d = dir.string();
   sh(bin + " init --dir " + d + "/pki >/dev/null 2>&1");
-  sh(bin + " site create --dir " + d + "/pki --id bench --serial-range SN-00000000..SN-09999999 --quota 10000000"
-           " --not-after 2040-01-01 --products sensor-v2 --attestation none --out " + d + "/auth >/dev/null 2>&1");
+  sh(bin + " site create --dir " + d +
+     "/pki --id bench --serial-range SN-00000000..SN-09999999 --quota 10000000"
+     " --not-after 2040-01-01 --products sensor-v2 --attestation none --out " +
+     d + "/auth >/dev/null 2>&1");
 
   std::cerr << "generating " << count << " P-256 CSRs…\n";
   const auto csrs = make_csrs(count);
@@ -171,7 +177,8 @@ int main(int argc, char** argv) {
 
   // openssl ca on the same CSRs (PEM files, one process, -infiles).
   sh("openssl pkey -in " + d + "/auth/keys/site-ca.key -passin pass:bench-passphrase -out " + d + "/ca.key");
-  sh("mkdir -p " + d + "/ossl/new " + d + "/ossl/csr && : > " + d + "/ossl/index.txt && echo 01 > " + d + "/ossl/serial");
+  sh("mkdir -p " + d + "/ossl/new " + d + "/ossl/csr && : > " + d + "/ossl/index.txt && echo 01 > " + d +
+     "/ossl/serial");
   {
     std::ofstream cnf(dir / "ossl" / "ca.cnf");
     cnf << "[ca]\ndefault_ca=c\n[c]\ndir=" << d << "/ossl\ndatabase=$dir/index.txt\nnew_certs_dir=$dir/new\n"
@@ -191,7 +198,10 @@ int main(int argc, char** argv) {
   const double bound = crypto_bound(csrs, 3.0);
 
   const double r1 = count / w1.seconds, r2 = count / w2.seconds, ro = count / ossl.seconds;
-  std::printf("factory_batch: %d devices (P-256 CSRs, P-256 site CA), `hallmark station provision`, SQLite WAL durable ledger\n", count);
+  std::printf(
+      "factory_batch: %d devices (P-256 CSRs, P-256 site CA), `hallmark station provision`, SQLite WAL durable "
+      "ledger\n",
+      count);
   std::printf("  cores                 %u\n", std::thread::hardware_concurrency());
   std::printf("  hallmark, 1 worker    %10.0f devices/s  (%.1f s)\n", r1, w1.seconds);
   std::printf("  hallmark, 2 workers   %10.0f devices/s  (%.1f s)\n", r2, w2.seconds);
@@ -199,7 +209,8 @@ int main(int argc, char** argv) {
               w2.max_rss_kb, count);
   std::printf("  crypto bound          %10.0f ops/s      (1 CSR verify + 1 ECDSA P-256 sign, all cores)\n", bound);
   std::printf("  openssl ca -infiles   %10.0f certs/s    (%.1f s, one process)\n", ro, ossl.seconds);
-  std::printf("  cfssl                 %s\n", have_cfssl ? "installed but not measured" : "not installed (Debian golang-cfssl)");
+  std::printf("  cfssl                 %s\n",
+              have_cfssl ? "installed but not measured" : "not installed (Debian golang-cfssl)");
   std::printf("  ratio to bound        %10.1f %%         (target >= 50 %%)\n", 100.0 * r2 / bound);
   std::printf("  ratio to openssl ca   %10.1f x          (target >= 5x)\n", r2 / ro);
   fs::remove_all(dir);

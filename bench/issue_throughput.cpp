@@ -139,10 +139,14 @@ int main(int argc, char** argv) {
   std::string durability = "normal";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--count" && i + 1 < argc) count = std::atoi(argv[++i]);
-    else if (a == "--profile" && i + 1 < argc) profile = argv[++i];
-    else if (a == "--durability" && i + 1 < argc) durability = argv[++i];
-    else die("usage: issue_throughput [--count N] [--profile ldevid|idevid] [--durability normal|full]");
+    if (a == "--count" && i + 1 < argc)
+      count = std::atoi(argv[++i]);
+    else if (a == "--profile" && i + 1 < argc)
+      profile = argv[++i];
+    else if (a == "--durability" && i + 1 < argc)
+      durability = argv[++i];
+    else
+      die("usage: issue_throughput [--count N] [--profile ldevid|idevid] [--durability normal|full]");
   }
   if (count < 1) die("--count must be positive");
   const auto dir = std::filesystem::temp_directory_path() / ("hallmark-bench-" + std::to_string(::getpid()));
@@ -186,9 +190,11 @@ int main(int argc, char** argv) {
               authority.name.c_str());
   std::printf("  durability          SQLite WAL, synchronous=%s, 2 transactions per certificate\n",
               durability == "full" ? "FULL" : "NORMAL");
-  std::printf("  hallmark            %8.0f certs/s  (%.0f us each: CSR parse+verify, TBS, lint, ledger, sign, ledger)\n",
-              rate, 1e6 / rate);
-  std::printf("  openssl CSR bound   %8.0f ops/s    (d2i_X509_REQ + X509_REQ_verify + EVP_DigestSign)\n", bound.csr_api);
+  std::printf(
+      "  hallmark            %8.0f certs/s  (%.0f us each: CSR parse+verify, TBS, lint, ledger, sign, ledger)\n", rate,
+      1e6 / rate);
+  std::printf("  openssl CSR bound   %8.0f ops/s    (d2i_X509_REQ + X509_REQ_verify + EVP_DigestSign)\n",
+              bound.csr_api);
   std::printf("  bare crypto bound   %8.0f ops/s    (EVP_DigestVerify + EVP_DigestSign, keys pre-imported)\n",
               bound.crypto);
   std::printf("  ratio               %8.1f %% of the OpenSSL CSR bound (target >= 50 %%), %.1f %% of bare crypto\n",

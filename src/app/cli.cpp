@@ -17,12 +17,16 @@ int exit_code_for(const base::Error& e) {
     case ErrorCode::AlreadyExists:
     case ErrorCode::Unauthenticated:
     case ErrorCode::Forbidden:
-    case ErrorCode::TooLarge: return kExitRefused;
-    case ErrorCode::NotFound: return kExitNotFound;
-    case ErrorCode::Tampered: return kExitFindings;
+    case ErrorCode::TooLarge:
+      return kExitRefused;
+    case ErrorCode::NotFound:
+      return kExitNotFound;
+    case ErrorCode::Tampered:
+      return kExitFindings;
     case ErrorCode::Unavailable:
     case ErrorCode::Io:
-    case ErrorCode::Internal: return kExitFailure;
+    case ErrorCode::Internal:
+      return kExitFailure;
   }
   return kExitFailure;
 }
@@ -33,6 +37,8 @@ int report(const base::Error& e) {
   return exit_code_for(e);
 }
 
-void print_json(const nlohmann::json& doc) { std::cout << doc.dump(2) << "\n"; }
+void print_json(const nlohmann::json& doc) {
+  std::cout << doc.dump(2) << "\n";
+}
 
 }  // namespace hallmark::app

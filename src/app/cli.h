@@ -13,11 +13,11 @@ namespace hallmark::app {
 // Exit codes (documented in `hallmark --help` and the README).
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFindings = 1,   // lint findings, audit verification failed
-  kExitUsage = 2,      // bad command line
-  kExitRefused = 3,    // input refused: bad CSR, policy, already exists
-  kExitNotFound = 4,   // no such folder, issuer, certificate
-  kExitFailure = 5,    // internal error, I/O, unavailable store
+  kExitFindings = 1,  // lint findings, audit verification failed
+  kExitUsage = 2,     // bad command line
+  kExitRefused = 3,   // input refused: bad CSR, policy, already exists
+  kExitNotFound = 4,  // no such folder, issuer, certificate
+  kExitFailure = 5,   // internal error, I/O, unavailable store
 };
 
 inline constexpr char kExitCodesHelp[] =

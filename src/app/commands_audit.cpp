@@ -85,7 +85,8 @@ void add_audit_commands(CommandRegistry reg) {
   auto* audit_cmd = reg.app.add_subcommand("audit", "Verify or export the tamper-evident audit trail");
   audit_cmd->require_subcommand(1);
 
-  auto* verify = audit_cmd->add_subcommand("verify", "Verify the hash chain and signed checkpoints; names the first broken record");
+  auto* verify = audit_cmd->add_subcommand(
+      "verify", "Verify the hash chain and signed checkpoints; names the first broken record");
   auto dir = std::make_shared<std::string>();
   auto exp = std::make_shared<std::string>();
   auto pub = std::make_shared<std::string>();

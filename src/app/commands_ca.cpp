@@ -59,7 +59,8 @@ void add_ca_commands(CommandRegistry reg) {
         return;
       }
       auto key = cert->public_key();
-      std::string key_alg = key.ok() && key->algorithm().ok() ? std::string(base::to_string(key->algorithm().value())) : "?";
+      std::string key_alg =
+          key.ok() && key->algorithm().ok() ? std::string(base::to_string(key->algorithm().value())) : "?";
       const auto bc = cert->basic_constraints();
       nlohmann::json row = {{"name", i.name},
                             {"role", i.role},

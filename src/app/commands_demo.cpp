@@ -88,9 +88,9 @@ class Demo {
     }
     HM_TRY(auto r, demo::run_self(args));
     if (r.exit_code != 0) {
-      return base::make_error(base::ErrorCode::Internal,
-                              "`hallmark " + args.front() + " " + (args.size() > 1 ? args[1] : "") + "` failed (exit " +
-                                  std::to_string(r.exit_code) + "): " + r.err);
+      return base::make_error(base::ErrorCode::Internal, "`hallmark " + args.front() + " " +
+                                                             (args.size() > 1 ? args[1] : "") + "` failed (exit " +
+                                                             std::to_string(r.exit_code) + "): " + r.err);
     }
     return r;
   }
@@ -119,16 +119,16 @@ class Demo {
     const int span = std::max(2 * m_o.devices, 1000);
     m_range_end = kFirstSerial + span - 1;
     const std::string range = serial(kFirstSerial) + ".." + serial(m_range_end);
-    const auto not_after = base::format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(
-                                                    std::chrono::system_clock::now()) +
-                                                std::chrono::days(365))
-                               .substr(0, 10);
+    const auto not_after =
+        base::format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
+                             std::chrono::days(365))
+            .substr(0, 10);
     HM_TRY(auto r, hallmark({"site", "create", "--dir", path("operator"), "--id", "cm-shenzhen-1", "--serial-range",
                              range, "--quota", std::to_string(m_o.devices + 5), "--not-after", not_after, "--products",
                              kProduct, "--attestation", "none", "--out", path("site-cm-shenzhen-1")}));
     (void)r;
-    HM_TRY(auto s, hallmark({"station", "init", "--dir", path("station"), "--authorization",
-                             path("site-cm-shenzhen-1")}));
+    HM_TRY(auto s,
+           hallmark({"station", "init", "--dir", path("station"), "--authorization", path("site-cm-shenzhen-1")}));
     (void)s;
     return {};
   }
@@ -169,8 +169,8 @@ class Demo {
     manifest.close();
     say("   (plus 2 bad devices: one serial outside the site's range, one cloned key)");
     const auto start = std::chrono::steady_clock::now();
-    HM_TRY(auto r, hallmark({"station", "provision", "--dir", path("station"), "--input", path("manifest.jsonl"), "--out",
-                             path("batch-1"), "--quiet"}));
+    HM_TRY(auto r, hallmark({"station", "provision", "--dir", path("station"), "--input", path("manifest.jsonl"),
+                             "--out", path("batch-1"), "--quiet"}));
     (void)r;
     m_factory_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     HM_TRY(auto results, base::read_file(path("batch-1") / "results.jsonl", 1u << 30));
@@ -191,7 +191,8 @@ class Demo {
     for (std::string line; std::getline(bundles, line);) {
       const auto doc = json::parse(line, nullptr, false);
       if (doc.is_discarded()) continue;
-      if (doc.value("type", "") == "chain" && doc.contains("site_ca")) m_site_ca_pem = doc["site_ca"].get<std::string>();
+      if (doc.value("type", "") == "chain" && doc.contains("site_ca"))
+        m_site_ca_pem = doc["site_ca"].get<std::string>();
       if (doc.value("type", "") != "device" || !doc.contains("certificates")) continue;
       for (const auto& c : doc["certificates"]) {
         if (c.value("profile", "") == "idevid") idevids[doc["serial"].get<std::string>()] = c["pem"].get<std::string>();
@@ -203,8 +204,8 @@ class Demo {
     std::string refusals;
     for (const auto& [code, n] : m_factory_refused) refusals += " " + code + "=" + std::to_string(n);
     say("   issued " + std::to_string(m_factory_issued) + " IDevIDs in " + fixed(m_factory_seconds) + " s (" +
-        fixed(m_factory_issued / std::max(m_factory_seconds, 1e-6)) + " devices/s); refused:" +
-        (refusals.empty() ? " none" : refusals));
+        fixed(m_factory_issued / std::max(m_factory_seconds, 1e-6)) +
+        " devices/s); refused:" + (refusals.empty() ? " none" : refusals));
     return {};
   }
 
@@ -214,7 +215,8 @@ class Demo {
     (void)e;
     HM_TRY(auto r, hallmark({"ledger", "import", "--dir", path("operator"), path("ledger-bundle-1"), "--json"}));
     m_reconciliation = json::parse(r.out, nullptr, false);
-    if (m_reconciliation.is_discarded()) return base::make_error(base::ErrorCode::Internal, "ledger import printed no JSON");
+    if (m_reconciliation.is_discarded())
+      return base::make_error(base::ErrorCode::Internal, "ledger import printed no JSON");
     say("   reconciliation: " + m_reconciliation.dump().substr(0, 300));
     return {};
   }
@@ -222,12 +224,13 @@ class Demo {
   base::Status runtime() {
     say("5. `hallmark serve` runs EST; the fleet enrolls LDevIDs with their IDevIDs");
     std::string first;
-    auto server = demo::Background::start_self({"serve", "--dir", path("operator").string(), "--listen", "127.0.0.1:0"},
-                                               first);
+    auto server =
+        demo::Background::start_self({"serve", "--dir", path("operator").string(), "--listen", "127.0.0.1:0"}, first);
     if (!server.ok()) return server.take_error();
     m_server = std::make_unique<demo::Background>(std::move(server).value());
     const auto at = first.find("https://");
-    if (at == std::string::npos) return base::make_error(base::ErrorCode::Internal, "unexpected server banner: " + first);
+    if (at == std::string::npos)
+      return base::make_error(base::ErrorCode::Internal, "unexpected server banner: " + first);
     m_url = first.substr(at, first.find('/', at + 8) - at);
     say("   server: " + m_url);
     HM_TRY(auto ca, hallmark({"ca", "export", "--dir", path("operator")}, false));
@@ -284,13 +287,25 @@ class Demo {
       HM_CHECK(base::write_file(dir / "device.key", d.key_pem, 0600));
       HM_TRY(auto csr, device::make_csr(*d.key, d.serial));
       HM_CHECK(base::write_file(dir / "csr.b64", base::base64_encode(csr)));
-      std::vector<std::string> args = {"-sS",       "--fail-with-body", "--cacert", path("ca-chain.pem").string(),
-                                       "--cert",    (dir / "idevid.pem").string(), "--key", (dir / "device.key").string(),
-                                       "-H",        "Content-Type: application/pkcs10", "--data-binary",
-                                       "@" + (dir / "csr.b64").string(), "-o", (dir / "ldevid.p7b64").string(),
+      std::vector<std::string> args = {"-sS",
+                                       "--fail-with-body",
+                                       "--cacert",
+                                       path("ca-chain.pem").string(),
+                                       "--cert",
+                                       (dir / "idevid.pem").string(),
+                                       "--key",
+                                       (dir / "device.key").string(),
+                                       "-H",
+                                       "Content-Type: application/pkcs10",
+                                       "--data-binary",
+                                       "@" + (dir / "csr.b64").string(),
+                                       "-o",
+                                       (dir / "ldevid.p7b64").string(),
                                        m_url + "/.well-known/est/simpleenroll"};
-      if (i == 0) say("   $ curl --cert idevid.pem --key device.key -H 'Content-Type: application/pkcs10' --data-binary @csr.b64 " +
-                      m_url + "/.well-known/est/simpleenroll");
+      if (i == 0)
+        say("   $ curl --cert idevid.pem --key device.key -H 'Content-Type: application/pkcs10' --data-binary "
+            "@csr.b64 " +
+            m_url + "/.well-known/est/simpleenroll");
       HM_TRY(auto r, demo::run_program("curl", args));
       if (r.exit_code == 0) {
         ++m_enrolled;
@@ -339,7 +354,8 @@ class Demo {
         auto r = csr.ok() ? client.value()->simple_enroll(csr.value()) : base::Result<pkix::Certificate>(csr.error());
         const std::string code = r.ok() ? "accepted!" : status_of(r.error());
         ++m_runtime_refused[code == "403" ? "forged-serial" : code];
-        say("   a device claiming another device's serial: " + (r.ok() ? std::string("ACCEPTED (bug)") : r.error().detail));
+        say("   a device claiming another device's serial: " +
+            (r.ok() ? std::string("ACCEPTED (bug)") : r.error().detail));
       }
     }
     // (b) no factory identity: a TLS client without a certificate.
@@ -405,17 +421,17 @@ class Demo {
     say("7. Summary");
     say("   factory: " + std::to_string(m_factory_issued) + " IDevIDs issued at site cm-shenzhen-1, " +
         std::to_string(count(m_factory_refused)) + " refused");
-    say("   runtime: " + std::to_string(m_enrolled) + " LDevIDs enrolled over EST (" + std::to_string(m_enrolled_with_curl) +
-        " with curl), " + std::to_string(m_reenrolled) + " re-enrolled, " + std::to_string(count(m_runtime_refused)) +
-        " refused");
+    say("   runtime: " + std::to_string(m_enrolled) + " LDevIDs enrolled over EST (" +
+        std::to_string(m_enrolled_with_curl) + " with curl), " + std::to_string(m_reenrolled) + " re-enrolled, " +
+        std::to_string(count(m_runtime_refused)) + " refused");
     say(std::string("   audit:   ") + (audit_ok ? "verified" : "NOT verified") + ", " +
         std::to_string(m_audit.is_object() ? m_audit.value("records", 0) : 0) + " records");
     say("   revocation (a revoked IDevID refused at enrollment) comes with the revocation issue; not shown yet");
     say("   next:    hallmark ca list --dir " + path("operator").string() + "; hallmark site list --dir " +
         path("operator").string());
     const auto idevid = (path("curl-device-1") / "idevid.pem").string();
-    say("            openssl verify -x509_strict -CAfile " + path("ca-chain.pem").string() + " -untrusted " + idevid + " " +
-        idevid);
+    say("            openssl verify -x509_strict -CAfile " + path("ca-chain.pem").string() + " -untrusted " + idevid +
+        " " + idevid);
     say("            hallmark audit verify --dir " + path("operator").string());
     if (m_o.json) print_json(doc);
   }

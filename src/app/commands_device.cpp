@@ -88,7 +88,8 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
     key = std::move(k.value());
     const auto dest = !o.new_key_out.empty() ? o.new_key_out : (o.out.empty() ? std::string() : o.out + ".key");
     if (dest.empty()) {
-      std::cerr << "error: a new key is generated: give --new-key-out (or --out, which writes <out>.key), or --csr-key\n";
+      std::cerr
+          << "error: a new key is generated: give --new-key-out (or --out, which writes <out>.key), or --csr-key\n";
       return kExitUsage;
     }
     auto pem = keys::export_unencrypted_pem(*key);
@@ -142,8 +143,9 @@ void add_device_commands(CommandRegistry reg) {
     cmd->add_option("--cert", o->cert, renewal ? "Current LDevID (PEM)" : "IDevID certificate (PEM, chain allowed)")
         ->required();
     cmd->add_option("--key", o->key, "Its unencrypted private key (PEM)")->required();
-    cmd->add_option("--csr-key", o->csr_key, "Key to certify (PEM); default: a new P-256 key (enroll) or the "
-                                             "current key (reenroll)");
+    cmd->add_option("--csr-key", o->csr_key,
+                    "Key to certify (PEM); default: a new P-256 key (enroll) or the "
+                    "current key (reenroll)");
     cmd->add_option("--new-key-out", o->new_key_out, "Where to write a generated key (default <out>.key)");
     if (renewal) cmd->add_flag("--rekey", o->rekey, "Generate a new key instead of renewing the current one");
     cmd->add_flag("--pop", o->pop, "Put the TLS channel binding in challengePassword (PoP linking)");

@@ -88,7 +88,8 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
   auto entry = pki.value()->ledger().find(serial);
   if (!entry.ok()) return report(entry.error());
   if (!entry.value()) {
-    return report(base::make_error(base::ErrorCode::NotFound, "no certificate with serial " + serial + " in the ledger"));
+    return report(
+        base::make_error(base::ErrorCode::NotFound, "no certificate with serial " + serial + " in the ledger"));
   }
   const auto& e = *entry.value();
   nlohmann::json doc = {{"serial", e.serial},
@@ -168,8 +169,9 @@ void add_issue_commands(CommandRegistry reg) {
   cmd->add_option("--ip", o->ip, "IP address for the SAN (tls-server); repeatable");
   cmd->add_option("--out", o->out, "Write the certificate (PEM) here instead of stdout");
   cmd->add_flag("--json", o->json, "Print one JSON document");
-  cmd->footer("The certificate is built from the profile, never copied from the CSR. The admin channel may issue "
-              "idevid from any key; such certificates are recorded with evidence 'none'.");
+  cmd->footer(
+      "The certificate is built from the profile, never copied from the CSR. The admin channel may issue "
+      "idevid from any key; such certificates are recorded with evidence 'none'.");
   cmd->callback([o, &exit_code = reg.exit_code] { exit_code = run_issue(*o); });
 
   auto* cert = reg.app.add_subcommand("cert", "Inspect certificates in the ledger");

@@ -37,7 +37,8 @@ int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
   json findings = json::array();
   for (const auto& f : r.findings) {
     ++by_code[f.code];
-    findings.push_back({{"code", f.code}, {"cert_serial", f.cert_serial}, {"device_serial", f.device_serial}, {"detail", f.detail}});
+    findings.push_back(
+        {{"code", f.code}, {"cert_serial", f.cert_serial}, {"device_serial", f.device_serial}, {"detail", f.detail}});
   }
   if (json_out) {
     print_json({{"site", r.site},
@@ -71,8 +72,9 @@ void add_ledger_commands(CommandRegistry reg) {
   imp->add_option("--dir", *dir, "Operator data folder")->required();
   imp->add_option("bundle", *bundle, "Bundle from `station export`")->required();
   imp->add_flag("--json", *js, "Print one JSON document");
-  imp->footer("Exit 0 when reconciled without findings (also when nothing was new), 1 with findings, "
-              "3 when the bundle is refused (bad signature, unknown station).");
+  imp->footer(
+      "Exit 0 when reconciled without findings (also when nothing was new), 1 with findings, "
+      "3 when the bundle is refused (bad signature, unknown station).");
   imp->callback([=, &exit_code = reg.exit_code] {
     auto pki = Pki::open(*dir);
     if (!pki.ok()) {

@@ -55,14 +55,16 @@ int run_lint(const std::string& file, const std::string& profile_name, const std
 }  // namespace
 
 void add_lint_command(CommandRegistry reg) {
-  auto* cmd = reg.app.add_subcommand("lint", "Lint a certificate (ours or foreign): exit 0 when clean, 1 with one finding per line");
+  auto* cmd = reg.app.add_subcommand(
+      "lint", "Lint a certificate (ours or foreign): exit 0 when clean, 1 with one finding per line");
   auto file = std::make_shared<std::string>();
   auto profile = std::make_shared<std::string>();
   auto issuer = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto rules = std::make_shared<bool>(false);
   cmd->add_option("file", *file, "Certificate, PEM or DER");
-  cmd->add_option("--profile", *profile, "Also apply a profile's rules: root, intermediate, idevid, ldevid, tls-server");
+  cmd->add_option("--profile", *profile,
+                  "Also apply a profile's rules: root, intermediate, idevid, ldevid, tls-server");
   cmd->add_option("--issuer", *issuer, "Issuer certificate, to check that the validity nests inside it");
   cmd->add_flag("--json", *json, "Print one JSON document");
   cmd->add_flag("--rules", *rules, "List the rules and their IDs");

@@ -50,11 +50,13 @@ void add_serve_command(CommandRegistry reg) {
   auto listen = std::make_shared<std::string>();
   auto* cmd = reg.app.add_subcommand("serve", "Run the runtime enrollment server (EST over HTTPS)");
   cmd->add_option("--dir", *dir, "Data folder")->required();
-  cmd->add_option("--listen", *listen, "host:port to listen on (default from [server] listen: 127.0.0.1:8443; "
-                                       "port 0 picks a free port)");
-  cmd->footer("On first start the server's TLS certificate is issued from the runtime CA (tls-server profile, SANs "
-              "for the listen address and localhost), so `curl --cacert <(hallmark ca export --dir D)` verifies it. "
-              "Devices authenticate with their IDevID (simpleenroll) or current LDevID (simplereenroll).");
+  cmd->add_option("--listen", *listen,
+                  "host:port to listen on (default from [server] listen: 127.0.0.1:8443; "
+                  "port 0 picks a free port)");
+  cmd->footer(
+      "On first start the server's TLS certificate is issued from the runtime CA (tls-server profile, SANs "
+      "for the listen address and localhost), so `curl --cacert <(hallmark ca export --dir D)` verifies it. "
+      "Devices authenticate with their IDevID (simpleenroll) or current LDevID (simplereenroll).");
   cmd->callback([dir, listen, &exit_code = reg.exit_code] { exit_code = run_serve(*dir, *listen); });
 }
 

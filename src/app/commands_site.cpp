@@ -28,7 +28,7 @@ namespace {
 
 struct SiteOptions {
   std::string dir, id, quota_text, not_before, not_after, products, profiles = "idevid", attestation = "required", out,
-      site_csr;
+                                                                    site_csr;
   std::vector<std::string> ranges;
   int stations = 1;
   bool json = false;
@@ -66,8 +66,9 @@ std::vector<factory::SerialRange> scope_ranges(const std::string& scope) {
 
 base::Status create_site(const SiteOptions& o, std::vector<std::string>& messages, nlohmann::json& doc) {
   // --- validate everything before any key is made --------------------------
-  if (o.id.empty() || o.id.size() > 32 ||
-      !std::all_of(o.id.begin(), o.id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; })) {
+  if (o.id.empty() || o.id.size() > 32 || !std::all_of(o.id.begin(), o.id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      })) {
     return make_error(ErrorCode::InvalidArgument, "--id must be 1 to 32 letters, digits, '-' or '_'");
   }
   if (o.stations < 1 || o.stations > 64) return make_error(ErrorCode::InvalidArgument, "--stations must be 1..64");
@@ -87,7 +88,8 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
     HM_TRY(auto r, factory::SerialRange::parse(text));
     for (const auto& other : ranges) {
       if (r.overlaps(other)) {
-        return make_error(ErrorCode::InvalidArgument, "serial ranges " + other.to_string() + " and " + r.to_string() + " overlap");
+        return make_error(ErrorCode::InvalidArgument,
+                          "serial ranges " + other.to_string() + " and " + r.to_string() + " overlap");
       }
     }
     ranges.push_back(r);
@@ -177,8 +179,8 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
 
   const auto site_end = site_cert.not_after().time;
   if (not_after > site_end) {
-    messages.push_back("the window end " + base::format_rfc3339(not_after) + " is after the site CA's notAfter; clamped to " +
-                       base::format_rfc3339(site_end));
+    messages.push_back("the window end " + base::format_rfc3339(not_after) +
+                       " is after the site CA's notAfter; clamped to " + base::format_rfc3339(site_end));
     not_after = site_end;
   }
 
@@ -301,14 +303,17 @@ nlohmann::json site_doc(store::SqliteFactoryStore& store, const factory::SiteRec
 }  // namespace
 
 void add_site_commands(CommandRegistry reg) {
-  auto* site = reg.app.add_subcommand("site", "Factory sites: create a site CA and its station authorizations; list, show, retire");
+  auto* site = reg.app.add_subcommand(
+      "site", "Factory sites: create a site CA and its station authorizations; list, show, retire");
   site->require_subcommand(1);
 
   auto o = std::make_shared<SiteOptions>();
   auto* create = site->add_subcommand("create", "Create a site issuing CA and a signed authorization per station");
   create->add_option("--dir", o->dir, "Operator data folder")->required();
   create->add_option("--id", o->id, "Site id (letters, digits, '-', '_')")->required();
-  create->add_option("--serial-range", o->ranges, "Device serial range PREFIX+digits..PREFIX+digits, e.g. SN-00001000..SN-00001999; repeatable")
+  create
+      ->add_option("--serial-range", o->ranges,
+                   "Device serial range PREFIX+digits..PREFIX+digits, e.g. SN-00001000..SN-00001999; repeatable")
       ->required();
   create->add_option("--quota", o->quota_text, "Devices the site may provision in total")->required();
   create->add_option("--not-before", o->not_before, "Start of the window (YYYY-MM-DD or RFC 3339; default now)");
@@ -318,7 +323,8 @@ void add_site_commands(CommandRegistry reg) {
   create->add_option("--attestation", o->attestation, "required (default) or none");
   create->add_option("--stations", o->stations, "Split ranges and quota between this many stations (default 1)");
   create->add_option("--out", o->out, "Folder for the site CA key and one station-N folder per station")->required();
-  create->add_option("--site-csr", o->site_csr, "Certify a site CA key generated in the site's HSM (not supported yet)");
+  create->add_option("--site-csr", o->site_csr,
+                     "Certify a site CA key generated in the site's HSM (not supported yet)");
   create->add_flag("--json", o->json, "Print one JSON document");
   create->callback([o, &exit_code = reg.exit_code] {
     std::vector<std::string> messages;
@@ -413,7 +419,8 @@ void add_site_commands(CommandRegistry reg) {
   auto* retire = site->add_subcommand("retire", "End a site's authority (its devices stay valid)");
   retire->add_option("--dir", *rdir, "Operator data folder")->required();
   retire->add_option("id", *rid, "Site id")->required();
-  retire->add_option("--final-bundle", *rbundle, "Import the station's final ledger bundle first (repeatable per station)");
+  retire->add_option("--final-bundle", *rbundle,
+                     "Import the station's final ledger bundle first (repeatable per station)");
   retire->callback([=, &exit_code = reg.exit_code] {
     auto pki = Pki::open(*rdir);
     if (!pki.ok()) {

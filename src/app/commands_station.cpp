@@ -53,9 +53,14 @@ class BatchOutput final : public factory::ResultSink {
     if (!r.certificates.empty()) {
       json certs = json::array();
       for (const auto& c : r.certificates) {
-        certs.push_back({{"profile", c.profile}, {"serial", c.serial}, {"pem", pkix::pem_encode(c.der, "CERTIFICATE")}});
+        certs.push_back(
+            {{"profile", c.profile}, {"serial", c.serial}, {"pem", pkix::pem_encode(c.der, "CERTIFICATE")}});
       }
-      m_devices << json{{"type", "device"}, {"line", r.line}, {"serial", r.serial}, {"status", r.status}, {"certificates", certs}}
+      m_devices << json{{"type", "device"},
+                        {"line", r.line},
+                        {"serial", r.serial},
+                        {"status", r.status},
+                        {"certificates", certs}}
                        .dump()
                 << "\n";
     }
@@ -141,7 +146,8 @@ int run_provision(const ProvisionOptions& o) {
   if (!w.ok()) return report(w.error());
   std::cerr << "batch " << batch << ": " << c.lines << " lines, " << c.issued << " issued, " << c.existing
             << " existing, " << c.refused << " refused";
-  for (const auto& [code, n] : c.by_reason) std::cerr << (code == c.by_reason.begin()->first ? " (" : ", ") << code << " " << n;
+  for (const auto& [code, n] : c.by_reason)
+    std::cerr << (code == c.by_reason.begin()->first ? " (" : ", ") << code << " " << n;
   std::cerr << (c.by_reason.empty() ? "" : ")") << " in " << static_cast<long>(secs * 1000) / 1000.0 << " s\n";
   return kExitOk;
 }
@@ -204,10 +210,11 @@ int run_export(const std::string& dir, const std::string& out, bool final, bool 
               {"records", summary.records},
               {"certificates", summary.certificates},
               {"final", final}};
-  if (json_out) print_json(doc);
+  if (json_out)
+    print_json(doc);
   else
-    std::cerr << "exported " << summary.certificates << " certificates and " << summary.records
-              << " audit records (" << summary.from_sequence << ".." << summary.to_sequence << ") to " << out << "\n";
+    std::cerr << "exported " << summary.certificates << " certificates and " << summary.records << " audit records ("
+              << summary.from_sequence << ".." << summary.to_sequence << ") to " << out << "\n";
   return kExitOk;
 }
 
@@ -233,14 +240,17 @@ void add_station_commands(CommandRegistry reg) {
   auto po = std::make_shared<ProvisionOptions>();
   auto* prov = station->add_subcommand("provision", "Issue IDevIDs for a manifest of devices (JSON lines)");
   prov->add_option("--dir", po->dir, "Station folder")->required();
-  prov->add_option("--input", po->input, "Manifest: one {\"serial\",\"product\",\"csr\",\"evidence\"?,\"profiles\"?} per line")
+  prov->add_option("--input", po->input,
+                   "Manifest: one {\"serial\",\"product\",\"csr\",\"evidence\"?,\"profiles\"?} per line")
       ->required();
   prov->add_option("--out", po->out, "Output folder: results.jsonl, devices.jsonl, summary.json")->required();
-  prov->add_option("--batch", po->batch, "Batch id recorded with every certificate (default: manifest name + start time)");
+  prov->add_option("--batch", po->batch,
+                   "Batch id recorded with every certificate (default: manifest name + start time)");
   prov->add_option("--workers", po->workers, "Threads (default: station.workers, else one per core)");
   prov->add_flag("--quiet", po->quiet, "No progress lines");
-  prov->footer("Every manifest line gets exactly one result line (issued, existing or refused with a reason code); "
-               "rerunning a manifest is safe: devices already issued come back as existing. Exit 0 when the batch ran.");
+  prov->footer(
+      "Every manifest line gets exactly one result line (issued, existing or refused with a reason code); "
+      "rerunning a manifest is safe: devices already issued come back as existing. Exit 0 when the batch ran.");
   prov->callback([po, &exit_code = reg.exit_code] { exit_code = run_provision(*po); });
 
   auto* bundle = station->add_subcommand("bundle", "Device bundles");
@@ -248,7 +258,8 @@ void add_station_commands(CommandRegistry reg) {
   auto bdir = std::make_shared<std::string>();
   auto bserial = std::make_shared<std::string>();
   auto bout = std::make_shared<std::string>();
-  auto* get = bundle->add_subcommand("get", "Print one device's bundle: its certificates, the chain and the trust anchor (PEM)");
+  auto* get = bundle->add_subcommand(
+      "get", "Print one device's bundle: its certificates, the chain and the trust anchor (PEM)");
   get->add_option("--dir", *bdir, "Station folder")->required();
   get->add_option("serial", *bserial, "Device serial number")->required();
   get->add_option("--out", *bout, "Write to this file instead of stdout");
@@ -258,7 +269,8 @@ void add_station_commands(CommandRegistry reg) {
   auto eout = std::make_shared<std::string>();
   auto efinal = std::make_shared<bool>(false);
   auto ejson = std::make_shared<bool>(false);
-  auto* exp = station->add_subcommand("export", "Write a signed ledger bundle for the operator (records since the last export)");
+  auto* exp = station->add_subcommand("export",
+                                      "Write a signed ledger bundle for the operator (records since the last export)");
   exp->add_option("--dir", *edir, "Station folder")->required();
   exp->add_option("--out", *eout, "Bundle file to write")->required();
   exp->add_flag("--final", *efinal, "Mark the bundle as the station's last (contract end)");

@@ -112,7 +112,8 @@ base::Status read_est(const toml::table& root, Config& c) {
     if (auto v = (*s)["tls_cert"].value<std::string>()) c.server.tls_cert = *v;
     if (auto v = (*s)["tls_key"].value<std::string>()) c.server.tls_key = *v;
     if (auto v = (*s)["max_body"].value<std::int64_t>()) {
-      if (*v < 1024 || *v > (16 << 20)) return make_error(ErrorCode::InvalidArgument, "server.max_body must be 1024..16777216");
+      if (*v < 1024 || *v > (16 << 20))
+        return make_error(ErrorCode::InvalidArgument, "server.max_body must be 1024..16777216");
       c.server.max_body = static_cast<std::size_t>(*v);
     }
     if (auto v = (*s)["threads"].value<int>()) c.server.threads = *v;
@@ -156,8 +157,8 @@ base::Result<Config> parse_config(const std::string& text, const std::string& or
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin;
-    return make_error(ErrorCode::InvalidArgument,
-                      "configuration " + origin + " is not valid TOML: " + std::string(e.description()) + " at " + where.str());
+    return make_error(ErrorCode::InvalidArgument, "configuration " + origin + " is not valid TOML: " +
+                                                      std::string(e.description()) + " at " + where.str());
   }
   Config c;
   if (auto v = root["organization"]["name"].value<std::string>()) c.ca.organization = *v;
@@ -166,10 +167,12 @@ base::Result<Config> parse_config(const std::string& text, const std::string& or
   HM_CHECK(read_ca(root, "factory", c.ca.factory));
   HM_CHECK(read_ca(root, "runtime", c.ca.runtime));
   if (c.ca.factory.validity_years < 25) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "ca.factory.validity_years must be at least 25: IDevIDs never expire and their CA must outlive the devices");
+    return make_error(
+        ErrorCode::InvalidArgument,
+        "ca.factory.validity_years must be at least 25: IDevIDs never expire and their CA must outlive the devices");
   }
-  if (c.ca.factory.validity_years > c.ca.root.validity_years || c.ca.runtime.validity_years > c.ca.root.validity_years) {
+  if (c.ca.factory.validity_years > c.ca.root.validity_years ||
+      c.ca.runtime.validity_years > c.ca.root.validity_years) {
     return make_error(ErrorCode::InvalidArgument, "issuing CAs cannot outlive the root (ca.*.validity_years)");
   }
   if (auto v = root["profiles"]["ldevid"]["validity_days"].value<int>()) c.ca.profiles.ldevid_validity_days = *v;
@@ -179,7 +182,8 @@ base::Result<Config> parse_config(const std::string& text, const std::string& or
       if (auto s = el.value<std::string>()) c.ca.profiles.ldevid_ext_key_usage.push_back(*s);
     }
   }
-  if (auto v = root["profiles"]["tls-server"]["validity_days"].value<int>()) c.ca.profiles.tls_server_validity_days = *v;
+  if (auto v = root["profiles"]["tls-server"]["validity_days"].value<int>())
+    c.ca.profiles.tls_server_validity_days = *v;
   if (const auto* products = root["products"].as_table()) {
     for (const auto& [key, node] : *products) {
       if (key.str() == "default_hw_type") {

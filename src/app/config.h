@@ -20,10 +20,10 @@ struct EstLabelSettings {
   bool pop_linking = false;    // CSR challengePassword = TLS channel binding (RFC 7030 §3.5)
 };
 struct EstSettings {
-  EstLabelSettings default_label;                    // /.well-known/est/<op>
+  EstLabelSettings default_label;                                  // /.well-known/est/<op>
   std::map<std::string, EstLabelSettings> labels{{"ldevid", {}}};  // /.well-known/est/<label>/<op>
-  std::vector<std::string> idevid_anchors;           // PEM files of imported manufacturer IDevID CAs
-  std::string idevid_anchor_dir = "trust/idevid";    // relative to the data folder; every *.pem in it
+  std::vector<std::string> idevid_anchors;                         // PEM files of imported manufacturer IDevID CAs
+  std::string idevid_anchor_dir = "trust/idevid";                  // relative to the data folder; every *.pem in it
   bool server_keygen = true;
 };
 // [server]: `hallmark serve`.

@@ -85,7 +85,9 @@ base::Result<Run> spawn_and_wait(const std::string& program, const std::vector<s
 
 }  // namespace
 
-base::Result<Run> run_self(const std::vector<std::string>& args) { return spawn_and_wait(self_path(), args, false); }
+base::Result<Run> run_self(const std::vector<std::string>& args) {
+  return spawn_and_wait(self_path(), args, false);
+}
 
 base::Result<Run> run_program(const std::string& program, const std::vector<std::string>& args) {
   return spawn_and_wait(program, args, true);

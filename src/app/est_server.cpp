@@ -88,8 +88,7 @@ base::Result<TlsIdentity> ensure_tls_identity(Pki& pki, const std::string& liste
     HM_TRY(auto data, base::read_file(cert_path, 1 << 20));
     auto cert = pkix::Certificate::parse(data);
     if (cert.ok() && cert->subject_public_key_info() == signer->public_key_der() &&
-        covers(cert.value(), dns, ips, base::SystemClock().now()) &&
-        cert->issuer() == runtime.certificate->subject()) {
+        covers(cert.value(), dns, ips, base::SystemClock().now()) && cert->issuer() == runtime.certificate->subject()) {
       return TlsIdentity{cert->pem() + runtime.certificate->pem(), key, {}, "reused " + cert_path.string()};
     }
   }
@@ -106,7 +105,9 @@ base::Result<TlsIdentity> ensure_tls_identity(Pki& pki, const std::string& liste
   std::error_code ec;
   fs::create_directories(cert_path.parent_path(), ec);
   HM_CHECK(base::write_file(cert_path, issued.certificate.pem(), 0644));
-  return TlsIdentity{issued.certificate.pem() + runtime.certificate->pem(), key, {},
+  return TlsIdentity{issued.certificate.pem() + runtime.certificate->pem(),
+                     key,
+                     {},
                      "issued " + issued.certificate.serial_hex() + " from the runtime CA into " + cert_path.string()};
 }
 
@@ -194,8 +195,8 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
   }
   HM_TRY(auto default_profile, pki.profiles().find(est.default_label.profile));
   if (!default_profile->channels.contains(audit::Channel::Runtime)) {
-    return make_error(ErrorCode::InvalidArgument, "est.profile '" + est.default_label.profile +
-                                                      "' cannot be issued at runtime");
+    return make_error(ErrorCode::InvalidArgument,
+                      "est.profile '" + est.default_label.profile + "' cannot be issued at runtime");
   }
   ec.ca_certs.push_back(*runtime.certificate);
   if (root) ec.ca_certs.push_back(*root);
@@ -214,7 +215,8 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
   sc.threads = pki.config().server.threads;
   sc.name = "est";
   auto* est_service = s->m_est.get();
-  HM_TRY(s->m_server, http::Server::start(sc, [est_service](const http::Request& r) { return est_service->handle(r); }));
+  HM_TRY(s->m_server,
+         http::Server::start(sc, [est_service](const http::Request& r) { return est_service->handle(r); }));
   return s;
 }
 

@@ -18,10 +18,10 @@
 namespace hallmark::app {
 
 struct TlsIdentity {
-  std::string chain_pem;  // leaf then the issuing CA
+  std::string chain_pem;             // leaf then the issuing CA
   std::shared_ptr<evp_pkey_st> key;  // our encrypted key file, decrypted in memory
-  std::string key_pem;                // or a configured unencrypted PEM key
-  std::string origin;     // what a person should know (issued now, reused, configured)
+  std::string key_pem;               // or a configured unencrypted PEM key
+  std::string origin;                // what a person should know (issued now, reused, configured)
 };
 
 // The server certificate: configured ([server] tls_cert/tls_key), or the one in

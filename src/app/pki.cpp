@@ -76,17 +76,18 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
   HM_TRY(auto factory_key, key_store.generate("factory", config.ca.factory.key));
   HM_TRY(auto runtime_key, key_store.generate("runtime", config.ca.runtime.key));
   HM_TRY(auto audit_key, key_store.generate(kAuditKey, base::KeyAlgorithm::EcP256));
-  HM_CHECK(base::write_file(paths.audit_public_key(),
-                            pkix::pem_encode(audit_key->public_key_der(), "PUBLIC KEY"), 0644));
+  HM_CHECK(
+      base::write_file(paths.audit_public_key(), pkix::pem_encode(audit_key->public_key_der(), "PUBLIC KEY"), 0644));
 
   HM_TRY(auto pki, open(dir, true));
   auto& issuer = pki->issuer();
-  HM_TRY(auto root, issuer.issue({"root", std::nullopt, root_key.get()}, ca_request(config.ca.root, "root", *root_key)));
+  HM_TRY(auto root,
+         issuer.issue({"root", std::nullopt, root_key.get()}, ca_request(config.ca.root, "root", *root_key)));
   HM_CHECK(pki->ledger().add_issuer({"root", "root", "", root.certificate.der(), root_key->reference(), "active"}));
   for (auto [name, settings, key] : {std::tuple{"factory", &config.ca.factory, factory_key.get()},
                                      std::tuple{"runtime", &config.ca.runtime, runtime_key.get()}}) {
-    HM_TRY(auto cert, issuer.issue({"root", root.certificate, root_key.get()},
-                                   ca_request(*settings, "intermediate", *key)));
+    HM_TRY(auto cert,
+           issuer.issue({"root", root.certificate, root_key.get()}, ca_request(*settings, "intermediate", *key)));
     for (const auto& w : cert.warnings) messages.push_back(std::string(name) + ": " + w);
     HM_CHECK(pki->ledger().add_issuer({name, name, "root", cert.certificate.der(), key->reference(), "active"}));
   }
@@ -97,8 +98,8 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
   HM_TRY(auto rec, pki->audit().append(created));
   (void)rec;
   HM_CHECK(pki->audit().checkpoint());
-  messages.push_back("created root (" + std::string(base::to_string(config.ca.root.key)) + "), factory and runtime CAs in " +
-                     dir.string());
+  messages.push_back("created root (" + std::string(base::to_string(config.ca.root.key)) +
+                     "), factory and runtime CAs in " + dir.string());
   return {};
 }
 
@@ -106,8 +107,9 @@ base::Result<std::unique_ptr<Pki>> Pki::open(const fs::path& dir, bool need_keys
   std::unique_ptr<Pki> pki(new Pki());
   pki->m_paths = Paths{dir};
   if (!fs::exists(pki->m_paths.config())) {
-    return make_error(ErrorCode::NotFound,
-                      "'" + dir.string() + "' is not a Hallmark data folder: run `hallmark init --dir " + dir.string() + "`");
+    return make_error(
+        ErrorCode::NotFound,
+        "'" + dir.string() + "' is not a Hallmark data folder: run `hallmark init --dir " + dir.string() + "`");
   }
   HM_TRY(pki->m_config, load_config(pki->m_paths.config()));
   HM_TRY(pki->m_profiles, ca::ProfileRegistry::build(pki->m_config.ca.profiles));
@@ -125,8 +127,9 @@ base::Result<std::unique_ptr<Pki>> Pki::open(const fs::path& dir, bool need_keys
   pki->m_audit = std::make_unique<audit::AuditLog>(*pki->m_audit_store, pki->m_checkpoint_signer.get(), pki->m_clock,
                                                    pki->m_config.checkpoints);
   auto* audit_log = pki->m_audit.get();
-  pki->m_issuer = std::make_unique<ca::Issuer>(pki->m_config.ca, pki->m_profiles, *pki->m_ledger, pki->m_clock,
-                                               pki->m_rng, [audit_log](std::uint64_t n) { audit_log->note_appended(n); });
+  pki->m_issuer =
+      std::make_unique<ca::Issuer>(pki->m_config.ca, pki->m_profiles, *pki->m_ledger, pki->m_clock, pki->m_rng,
+                                   [audit_log](std::uint64_t n) { audit_log->note_appended(n); });
   return pki;
 }
 

@@ -37,8 +37,8 @@ base::Result<StationConfig> load_station_config(const fs::path& path) {
   try {
     root = toml::parse(base::to_string(data), path.string());
   } catch (const toml::parse_error& e) {
-    return make_error(ErrorCode::InvalidArgument, "station configuration " + path.string() + " is not valid TOML: " +
-                                                      std::string(e.description()));
+    return make_error(ErrorCode::InvalidArgument,
+                      "station configuration " + path.string() + " is not valid TOML: " + std::string(e.description()));
   }
   StationConfig c;
   if (auto v = root["station"]["workers"].value<std::int64_t>()) {
@@ -46,11 +46,14 @@ base::Result<StationConfig> load_station_config(const fs::path& path) {
     c.workers = static_cast<unsigned>(*v);
   }
   if (auto v = root["store"]["durability"].value<std::string>()) {
-    if (*v != "normal" && *v != "full") return make_error(ErrorCode::InvalidArgument, "store.durability must be normal or full");
+    if (*v != "normal" && *v != "full")
+      return make_error(ErrorCode::InvalidArgument, "store.durability must be normal or full");
     c.durability = *v;
   }
-  if (auto v = root["audit"]["checkpoint_every_records"].value<std::int64_t>()) c.checkpoints.every_records = static_cast<std::uint64_t>(*v);
-  if (auto v = root["audit"]["checkpoint_every_seconds"].value<std::int64_t>()) c.checkpoints.every_seconds = std::chrono::seconds(*v);
+  if (auto v = root["audit"]["checkpoint_every_records"].value<std::int64_t>())
+    c.checkpoints.every_records = static_cast<std::uint64_t>(*v);
+  if (auto v = root["audit"]["checkpoint_every_seconds"].value<std::int64_t>())
+    c.checkpoints.every_seconds = std::chrono::seconds(*v);
   if (auto v = root["serve"]["token"].value<std::string>()) c.serve_token = *v;
   return c;
 }
@@ -69,7 +72,8 @@ base::Result<fs::path> authorization_folder(const fs::path& dir) {
   }
   if (stations.size() == 1) return stations.front();
   if (stations.empty()) {
-    return make_error(ErrorCode::NotFound, "'" + dir.string() + "' holds no site authorization (made by `hallmark site create --out`)");
+    return make_error(ErrorCode::NotFound,
+                      "'" + dir.string() + "' holds no site authorization (made by `hallmark site create --out`)");
   }
   return make_error(ErrorCode::InvalidArgument, "'" + dir.string() + "' holds authorizations for " +
                                                     std::to_string(stations.size()) +
@@ -91,7 +95,8 @@ base::Status Station::init(const fs::path& dir, const fs::path& authorization, s
   HM_TRY(auto factory_ca, pkix::Certificate::parse(factory_pem));
   HM_TRY(auto root_key, root.public_key());
   if (!factory_ca.verify_signature(root_key).ok()) {
-    return make_error(ErrorCode::BadSignature, "the factory CA certificate in the authorization is not signed by its root");
+    return make_error(ErrorCode::BadSignature,
+                      "the factory CA certificate in the authorization is not signed by its root");
   }
   HM_TRY(auto auth, factory::verify_authorization(files.first, files.second, factory_ca));
   if (!fs::exists(src / "keys" / (std::string(kSiteCaKey) + ".key"))) {
@@ -114,7 +119,8 @@ base::Status Station::init(const fs::path& dir, const fs::path& authorization, s
   HM_CHECK(factory::write_authorization(dir, auth));
   HM_CHECK(base::write_file(paths.chain_dir() / "root.pem", root.pem()));
   HM_CHECK(base::write_file(paths.chain_dir() / "factory.pem", factory_ca.pem()));
-  HM_CHECK(base::write_file(paths.chain_dir() / "site-ca.pem", pkix::pem_encode(auth.value.site_ca_der, "CERTIFICATE")));
+  HM_CHECK(
+      base::write_file(paths.chain_dir() / "site-ca.pem", pkix::pem_encode(auth.value.site_ca_der, "CERTIFICATE")));
   HM_CHECK(base::write_file(paths.config(), std::string(kDefaultStationConfig)));
 
   HM_TRY(auto station, open(dir, true));
@@ -141,7 +147,8 @@ base::Result<std::unique_ptr<Station>> Station::open(const fs::path& dir, bool n
   std::unique_ptr<Station> s(new Station());
   s->m_paths = StationPaths{dir};
   if (!fs::exists(s->m_paths.database()) && !fs::exists(s->m_paths.config())) {
-    return make_error(ErrorCode::NotFound, "'" + dir.string() + "' is not a station folder: run `hallmark station init --dir " +
+    return make_error(ErrorCode::NotFound, "'" + dir.string() +
+                                               "' is not a station folder: run `hallmark station init --dir " +
                                                dir.string() + " --authorization AUTH`");
   }
   HM_TRY(s->m_config, load_station_config(s->m_paths.config()));
@@ -160,8 +167,8 @@ base::Result<std::unique_ptr<Station>> Station::open(const fs::path& dir, bool n
   s->m_settings.profiles = a.profile_settings;
   HM_TRY(s->m_profiles, ca::ProfileRegistry::build(a.profile_settings));
   HM_TRY(s->m_db, store::SqliteDatabase::open(s->m_paths.database(), s->m_config.durability == "full"
-                                                                      ? store::Durability::Full
-                                                                      : store::Durability::Normal));
+                                                                         ? store::Durability::Full
+                                                                         : store::Durability::Normal));
   s->m_audit_store = std::make_unique<store::SqliteAuditStore>(*s->m_db);
   s->m_ledger = std::make_unique<store::SqliteLedger>(*s->m_db, *s->m_audit_store, s->m_clock);
   s->m_records = std::make_unique<store::SqliteFactoryStore>(*s->m_db, *s->m_audit_store, s->m_clock);
@@ -193,9 +200,15 @@ base::Result<ca::SigningAuthority> Station::authority() {
   return ca::SigningAuthority{m_auth.value.issuer, cert, m_site_key.get()};
 }
 
-std::string Station::site_ca_pem() const { return m_site_pem; }
-std::string Station::factory_pem() const { return m_factory_pem; }
-std::string Station::root_pem() const { return m_root_pem; }
+std::string Station::site_ca_pem() const {
+  return m_site_pem;
+}
+std::string Station::factory_pem() const {
+  return m_factory_pem;
+}
+std::string Station::root_pem() const {
+  return m_root_pem;
+}
 
 unsigned Station::workers() const {
   if (m_config.workers > 0) return m_config.workers;

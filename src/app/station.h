@@ -24,9 +24,9 @@ struct StationPaths {
 };
 
 struct StationConfig {
-  unsigned workers = 0;                    // 0: one per core
+  unsigned workers = 0;  // 0: one per core
   std::string durability = "normal";
-  std::string serve_token;                 // bearer token for `station serve` (empty: mTLS only)
+  std::string serve_token;  // bearer token for `station serve` (empty: mTLS only)
   audit::CheckpointPolicy checkpoints;
 };
 

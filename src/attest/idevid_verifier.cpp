@@ -14,19 +14,23 @@ namespace {
 
 constexpr std::size_t kMaxPath = 8;
 
-base::Error refuse(std::string why) { return make_error(ErrorCode::Unauthenticated, std::move(why)); }
+base::Error refuse(std::string why) {
+  return make_error(ErrorCode::Unauthenticated, std::move(why));
+}
 
 // Extensions whose semantics this verifier processes or that carry no
 // constraint on the path (RFC 5280 §6.1.4 (o): a critical one we do not know fails).
 bool understood(const std::string& oid) {
-  static const std::set<std::string> known = {
-      pkix::oid::kBasicConstraints, pkix::oid::kKeyUsage,          pkix::oid::kExtKeyUsage,
-      pkix::oid::kSubjectAltName,   pkix::oid::kSubjectKeyIdentifier, pkix::oid::kAuthorityKeyIdentifier,
-      pkix::oid::kCertificatePolicies};
+  static const std::set<std::string> known = {pkix::oid::kBasicConstraints,     pkix::oid::kKeyUsage,
+                                              pkix::oid::kExtKeyUsage,          pkix::oid::kSubjectAltName,
+                                              pkix::oid::kSubjectKeyIdentifier, pkix::oid::kAuthorityKeyIdentifier,
+                                              pkix::oid::kCertificatePolicies};
   return known.contains(oid);
 }
 
-std::string who(const pkix::Certificate& c) { return "'" + c.subject().to_string() + "'"; }
+std::string who(const pkix::Certificate& c) {
+  return "'" + c.subject().to_string() + "'";
+}
 
 base::Status check_common(const pkix::Certificate& c, base::TimePoint now) {
   const auto nb = c.not_before();
@@ -50,8 +54,8 @@ base::Status check_ca(const pkix::Certificate& c, std::size_t below) {
     return refuse("CA " + who(c) + " lacks keyUsage keyCertSign");
   }
   if (bc->path_len && static_cast<std::size_t>(*bc->path_len) < below) {
-    return refuse("CA " + who(c) + " has pathLen " + std::to_string(*bc->path_len) + " but " +
-                  std::to_string(below) + " CA certificate(s) follow it");
+    return refuse("CA " + who(c) + " has pathLen " + std::to_string(*bc->path_len) + " but " + std::to_string(below) +
+                  " CA certificate(s) follow it");
   }
   return {};
 }
@@ -91,7 +95,8 @@ base::Result<DeviceIdentity> IdevidVerifier::verify(const std::vector<base::Byte
       }
     }
     if (anchor != nullptr) break;
-    if (path.size() >= kMaxPath) return refuse("no path to a trusted anchor within " + std::to_string(kMaxPath) + " certificates");
+    if (path.size() >= kMaxPath)
+      return refuse("no path to a trusted anchor within " + std::to_string(kMaxPath) + " certificates");
     const pkix::Certificate* next = nullptr;
     for (std::size_t i = 1; i < presented.size(); ++i) {
       if (!presented[i].is_self_issued() && signed_by(current, presented[i])) {
@@ -114,8 +119,13 @@ base::Result<DeviceIdentity> IdevidVerifier::verify(const std::vector<base::Byte
   if (!serial || serial->empty()) {
     return refuse("client certificate " + who(leaf) + " has no serialNumber in its subject (802.1AR)");
   }
-  DeviceIdentity id{*serial, leaf.issuer().to_string(), anchor->name, leaf.serial_hex(),
-                    base::hex_encode(leaf.fingerprint_sha256()), leaf, std::move(path)};
+  DeviceIdentity id{*serial,
+                    leaf.issuer().to_string(),
+                    anchor->name,
+                    leaf.serial_hex(),
+                    base::hex_encode(leaf.fingerprint_sha256()),
+                    leaf,
+                    std::move(path)};
   return id;
 }
 

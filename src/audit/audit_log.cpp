@@ -13,14 +13,12 @@ namespace {
 constexpr std::size_t kPageSize = 10000;
 
 base::Error no_signer(std::string_view what) {
-  return base::make_error(base::ErrorCode::InvalidArgument,
-                          "no audit key is configured: cannot " + std::string(what));
+  return base::make_error(base::ErrorCode::InvalidArgument, "no audit key is configured: cannot " + std::string(what));
 }
 
 }  // namespace
 
-AuditLog::AuditLog(AuditStore& store, const CheckpointSigner* signer, const base::Clock& clock,
-                   CheckpointPolicy policy)
+AuditLog::AuditLog(AuditStore& store, const CheckpointSigner* signer, const base::Clock& clock, CheckpointPolicy policy)
     : m_store(store), m_signer(signer), m_clock(clock), m_policy(policy) {
   // The time trigger counts from start-up: records appended before it were this
   // process's predecessor's to checkpoint, and a checkpoint at the next append
@@ -53,8 +51,8 @@ base::Status AuditLog::checkpoint() {
     return {};
   }
   HM_TRY(const auto existing, m_store.checkpoints());
-  const bool covered = std::ranges::any_of(
-      existing, [&](const Checkpoint& cp) { return cp.sequence >= head->sequence; });
+  const bool covered =
+      std::ranges::any_of(existing, [&](const Checkpoint& cp) { return cp.sequence >= head->sequence; });
   if (!covered) {
     Checkpoint cp;
     cp.sequence = head->sequence;
@@ -65,8 +63,7 @@ base::Status AuditLog::checkpoint() {
     HM_TRY(cp.signature, m_signer->sign(message));
     // A signer wired to the wrong key or signature format would otherwise leave a
     // log whose every checkpoint fails verification, found only at audit time.
-    auto self_check = base::verify_signature(m_signer->public_key_der(), m_signer->algorithm(),
-                                             message, cp.signature);
+    auto self_check = base::verify_signature(m_signer->public_key_der(), m_signer->algorithm(), message, cp.signature);
     if (!self_check.ok()) {
       return base::make_error(base::ErrorCode::Internal,
                               "the audit key's checkpoint signature does not verify with its "
@@ -84,10 +81,9 @@ base::Status AuditLog::checkpoint_if_due() {
   {
     std::lock_guard lock(m_mutex);
     if (m_since_checkpoint == 0) return {};
-    const bool by_count =
-        m_policy.every_records > 0 && m_since_checkpoint >= m_policy.every_records;
-    const bool by_time = m_policy.every_seconds.count() > 0 &&
-                         m_clock.now() - m_last_checkpoint_time >= m_policy.every_seconds;
+    const bool by_count = m_policy.every_records > 0 && m_since_checkpoint >= m_policy.every_records;
+    const bool by_time =
+        m_policy.every_seconds.count() > 0 && m_clock.now() - m_last_checkpoint_time >= m_policy.every_seconds;
     if (!by_count && !by_time) return {};
   }
   // Another thread may checkpoint in between; checkpoint() is then a no-op.
@@ -112,8 +108,7 @@ base::Result<VerifyReport> AuditLog::verify(base::ByteView audit_public_key_der)
     if (page.size() < kPageSize) break;
     const std::uint64_t last = page.back().sequence;
     if (last < from || last == std::numeric_limits<std::uint64_t>::max()) {
-      return base::make_error(base::ErrorCode::Internal,
-                              "the audit store returned records out of order");
+      return base::make_error(base::ErrorCode::Internal, "the audit store returned records out of order");
     }
     from = last + 1;
   }

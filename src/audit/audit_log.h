@@ -46,14 +46,12 @@ struct VerifyReport {
 // Verifies records (in the order given) and checkpoints against the audit public key:
 // sequence continuity, each prev_hash and hash, each checkpoint's signature and that
 // it matches the record at its sequence, and that no checkpointed record is missing.
-VerifyReport verify_chain(const std::vector<Record>& records,
-                          const std::vector<Checkpoint>& checkpoints,
+VerifyReport verify_chain(const std::vector<Record>& records, const std::vector<Checkpoint>& checkpoints,
                           base::ByteView audit_public_key_der);
 
 class AuditLog {
  public:
-  AuditLog(AuditStore& store, const CheckpointSigner* signer, const base::Clock& clock,
-           CheckpointPolicy policy = {});
+  AuditLog(AuditStore& store, const CheckpointSigner* signer, const base::Clock& clock, CheckpointPolicy policy = {});
 
   base::Result<Record> append(const Event& event);
   // Signs a checkpoint over the current head (no-op when the head is already checkpointed).

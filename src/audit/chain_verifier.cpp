@@ -19,21 +19,18 @@ bool equal(base::ByteView a, base::ByteView b) {
 }
 
 std::string describe(const Checkpoint& cp) {
-  return "checkpoint at record " + num(cp.sequence) + " (signed " + base::format_rfc3339(cp.time) +
-         ")";
+  return "checkpoint at record " + num(cp.sequence) + " (signed " + base::format_rfc3339(cp.time) + ")";
 }
 
 }  // namespace
 
 base::Result<base::SignatureAlgorithm> parse_signature_algorithm(std::string_view name) {
   using base::SignatureAlgorithm;
-  for (auto a : {SignatureAlgorithm::EcdsaSha256, SignatureAlgorithm::EcdsaSha384,
-                 SignatureAlgorithm::RsaPkcs1Sha256, SignatureAlgorithm::RsaPkcs1Sha384,
-                 SignatureAlgorithm::Ed25519}) {
+  for (auto a : {SignatureAlgorithm::EcdsaSha256, SignatureAlgorithm::EcdsaSha384, SignatureAlgorithm::RsaPkcs1Sha256,
+                 SignatureAlgorithm::RsaPkcs1Sha384, SignatureAlgorithm::Ed25519}) {
     if (base::to_string(a) == name) return a;
   }
-  return base::make_error(base::ErrorCode::Unsupported,
-                          "unknown signature algorithm '" + std::string(name) + "'");
+  return base::make_error(base::ErrorCode::Unsupported, "unknown signature algorithm '" + std::string(name) + "'");
 }
 
 void ChainVerifier::fail(std::optional<std::uint64_t> first_bad, std::string problem) {
@@ -51,23 +48,20 @@ void ChainVerifier::add(const Record& r) {
   // its hashes are even looked at, which gives the clearest explanation.
   if (seq != m_expected) {
     if (m_hashes.empty()) {
-      fail(1, "the log starts at record " + num(seq) +
-                  " instead of record 1: the oldest records are missing");
+      fail(1, "the log starts at record " + num(seq) + " instead of record 1: the oldest records are missing");
     } else if (seq == m_expected - 1) {
       fail(seq, "record " + num(seq) + " appears twice: a record was inserted or duplicated");
     } else {
-      fail(m_expected, "record " + num(seq) + " follows record " + num(m_expected - 1) +
-                           ": records are missing or reordered");
+      fail(m_expected,
+           "record " + num(seq) + " follows record " + num(m_expected - 1) + ": records are missing or reordered");
     }
     return;
   }
   if (!equal(r.prev_hash, m_prev)) {
     if (seq == 1) {
-      fail(seq,
-           "record 1 does not start from the genesis hash: the start of the chain was altered");
+      fail(seq, "record 1 does not start from the genesis hash: the start of the chain was altered");
     } else {
-      fail(seq, "record " + num(seq) + " does not link to record " + num(seq - 1) + ": record " +
-                    num(seq - 1) +
+      fail(seq, "record " + num(seq) + " does not link to record " + num(seq - 1) + ": record " + num(seq - 1) +
                     " was altered, or a record was inserted or removed between them");
     }
     return;
@@ -92,9 +86,8 @@ VerifyReport ChainVerifier::finish(const std::vector<Checkpoint>& checkpoints, b
   // Earliest checkpoint first, so that the first problem reported is the oldest.
   std::vector<std::size_t> order(checkpoints.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return checkpoints[a].sequence < checkpoints[b].sequence;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return checkpoints[a].sequence < checkpoints[b].sequence; });
 
   const std::uint64_t last = m_hashes.size();  // sequence of the newest record
   const auto genesis = genesis_hash();
@@ -103,30 +96,26 @@ VerifyReport ChainVerifier::finish(const std::vector<Checkpoint>& checkpoints, b
     // The signature first: an unsigned statement about the chain proves nothing.
     auto alg = parse_signature_algorithm(cp.signature_algorithm);
     if (!alg.ok()) {
-      fail(std::nullopt,
-           describe(cp) + " names an unknown signature algorithm '" + cp.signature_algorithm + "'");
+      fail(std::nullopt, describe(cp) + " names an unknown signature algorithm '" + cp.signature_algorithm + "'");
       return m_report;
     }
-    auto st = base::verify_signature(
-        key, alg.value(), checkpoint_message(cp.sequence, cp.head_hash, cp.time), cp.signature);
+    auto st =
+        base::verify_signature(key, alg.value(), checkpoint_message(cp.sequence, cp.head_hash, cp.time), cp.signature);
     if (!st.ok()) {
       if (st.error().code == base::ErrorCode::BadSignature) {
         fail(std::nullopt, describe(cp) +
                                " does not verify with the audit public key: it was forged or "
                                "altered, or signed with another key");
       } else {
-        fail(std::nullopt,
-             describe(cp) + " cannot be checked with the audit public key: " + st.error().detail);
+        fail(std::nullopt, describe(cp) + " cannot be checked with the audit public key: " + st.error().detail);
       }
       return m_report;
     }
     // A genuine checkpoint beyond the newest record: records it covered are gone.
     if (cp.sequence > last) {
-      const std::string where =
-          last == 0 ? std::string("the log is empty") : "the log ends at record " + num(last);
-      fail(last + 1, where + " but a signed checkpoint covers " + num(cp.sequence) +
-                         " records (signed " + base::format_rfc3339(cp.time) +
-                         "): the newest records were deleted");
+      const std::string where = last == 0 ? std::string("the log is empty") : "the log ends at record " + num(last);
+      fail(last + 1, where + " but a signed checkpoint covers " + num(cp.sequence) + " records (signed " +
+                         base::format_rfc3339(cp.time) + "): the newest records were deleted");
       return m_report;
     }
     // A genuine checkpoint whose head differs from the record now at its
@@ -137,9 +126,8 @@ VerifyReport ChainVerifier::finish(const std::vector<Checkpoint>& checkpoints, b
         cp.sequence == 0 ? base::ByteView(genesis) : base::ByteView(m_hashes[cp.sequence - 1]);
     if (!equal(cp.head_hash, expected)) {
       const std::uint64_t from = m_report.last_checkpoint_sequence + 1;
-      const std::string range = from == cp.sequence
-                                    ? "record " + num(cp.sequence)
-                                    : "a record between " + num(from) + " and " + num(cp.sequence);
+      const std::string range = from == cp.sequence ? "record " + num(cp.sequence)
+                                                    : "a record between " + num(from) + " and " + num(cp.sequence);
       fail(std::nullopt, describe(cp) + " does not match record " + num(cp.sequence) +
                              ": the chain was rewritten after it (" + range +
                              " was altered, inserted or removed and every later hash recomputed)");
@@ -161,8 +149,7 @@ VerifyReport ChainVerifier::finish(const std::vector<Checkpoint>& checkpoints, b
   return m_report;
 }
 
-VerifyReport verify_chain(const std::vector<Record>& records,
-                          const std::vector<Checkpoint>& checkpoints,
+VerifyReport verify_chain(const std::vector<Record>& records, const std::vector<Checkpoint>& checkpoints,
                           base::ByteView audit_public_key_der) {
   ChainVerifier verifier;
   for (const auto& r : records) verifier.add(r);

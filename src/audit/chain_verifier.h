@@ -26,8 +26,8 @@ class ChainVerifier {
   // newest record must be covered by a checkpoint: an export always ends with one,
   // so records past the last checkpoint were appended to it or its final
   // checkpoint was removed.
-  VerifyReport finish(const std::vector<Checkpoint>& checkpoints,
-                      base::ByteView audit_public_key_der, bool require_covered_head = false);
+  VerifyReport finish(const std::vector<Checkpoint>& checkpoints, base::ByteView audit_public_key_der,
+                      bool require_covered_head = false);
 
  private:
   void fail(std::optional<std::uint64_t> first_bad, std::string problem);

@@ -95,8 +95,7 @@ base::Status write_line(std::ostream& out, const Json& j) {
   try {
     out << j.dump() << '\n';
   } catch (const Json::exception& e) {
-    return base::make_error(base::ErrorCode::Internal, "cannot encode an audit export line",
-                            e.what());
+    return base::make_error(base::ErrorCode::Internal, "cannot encode an audit export line", e.what());
   }
   if (!out) return base::make_error(base::ErrorCode::Io, "cannot write the audit export");
   return {};
@@ -111,9 +110,8 @@ class LineReader {
   LineReader(const Json& j, std::uint64_t line) : m_j(j), m_line(line) {}
 
   base::Error bad(std::string_view field, std::string_view why) const {
-    return base::make_error(base::ErrorCode::Malformed,
-                            "audit export line " + std::to_string(m_line) + ": field '" +
-                                std::string(field) + "' " + std::string(why));
+    return base::make_error(base::ErrorCode::Malformed, "audit export line " + std::to_string(m_line) + ": field '" +
+                                                            std::string(field) + "' " + std::string(why));
   }
 
   base::Result<std::string> string(const char* field) const {
@@ -128,8 +126,7 @@ class LineReader {
     const auto it = m_j.find(field);
     if (it == m_j.end()) return bad(field, "is missing");
     if (it->is_string()) return it->get<std::string>();
-    if (it->is_object() && it->size() == 1 && it->contains("base64") &&
-        (*it)["base64"].is_string()) {
+    if (it->is_object() && it->size() == 1 && it->contains("base64") && (*it)["base64"].is_string()) {
       auto raw = base::base64_decode((*it)["base64"].get<std::string>());
       if (!raw.ok()) return bad(field, "is not valid base64");
       return base::to_string(raw.value());
@@ -196,8 +193,7 @@ class LineReader {
 
   // "YYYY-MM-DDTHH:MM:SSZ" exactly, as format_rfc3339 writes it.
   static std::optional<base::TimePoint> parse_rfc3339(std::string_view s) {
-    if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':' || s[19] != 'Z') {
+    if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z') {
       return std::nullopt;
     }
     bool digits = true;
@@ -212,11 +208,11 @@ class LineReader {
     const unsigned y = field(0, 4), mo = field(5, 2), d = field(8, 2);
     const unsigned h = field(11, 2), mi = field(14, 2), sec = field(17, 2);
     if (!digits) return std::nullopt;
-    const std::chrono::year_month_day ymd{std::chrono::year{static_cast<int>(y)},
-                                          std::chrono::month{mo}, std::chrono::day{d}};
+    const std::chrono::year_month_day ymd{std::chrono::year{static_cast<int>(y)}, std::chrono::month{mo},
+                                          std::chrono::day{d}};
     if (!ymd.ok() || h > 23 || mi > 59 || sec > 59) return std::nullopt;
-    return base::TimePoint{std::chrono::sys_days{ymd}} + std::chrono::hours{h} +
-           std::chrono::minutes{mi} + std::chrono::seconds{sec};
+    return base::TimePoint{std::chrono::sys_days{ymd}} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+           std::chrono::seconds{sec};
   }
 
  private:
@@ -259,8 +255,7 @@ base::Status AuditLog::export_jsonl(std::ostream& out) {
     if (done || page.size() < kPageSize) break;
     const std::uint64_t last = page.back().sequence;
     if (last < from || last == std::numeric_limits<std::uint64_t>::max()) {
-      return base::make_error(base::ErrorCode::Internal,
-                              "the audit store returned records out of order");
+      return base::make_error(base::ErrorCode::Internal, "the audit store returned records out of order");
     }
     from = last + 1;
   }

@@ -60,8 +60,8 @@ base::Result<Channel> parse_channel(std::string_view s) {
   for (auto c : {Channel::Factory, Channel::Runtime, Channel::Admin}) {
     if (to_string(c) == s) return c;
   }
-  return base::make_error(base::ErrorCode::InvalidArgument, "unknown channel '" + std::string(s) +
-                                                                "': use factory, runtime or admin");
+  return base::make_error(base::ErrorCode::InvalidArgument,
+                          "unknown channel '" + std::string(s) + "': use factory, runtime or admin");
 }
 
 base::Bytes genesis_hash() {
@@ -74,9 +74,8 @@ base::Bytes genesis_hash() {
 //   len+evidence_digest | len+detail
 base::Bytes canonical_encoding(std::uint64_t sequence, base::TimePoint time, const Event& e) {
   base::Bytes out;
-  out.reserve(kRecordTag.size() + 16 + 7 * 4 + e.actor.size() + e.action.size() +
-              e.cert_serial.size() + e.profile.size() + e.evidence_digest.size() + e.detail.size() +
-              8);
+  out.reserve(kRecordTag.size() + 16 + 7 * 4 + e.actor.size() + e.action.size() + e.cert_serial.size() +
+              e.profile.size() + e.evidence_digest.size() + e.detail.size() + 8);
   put_tag(out, kRecordTag);
   put_u64(out, sequence);
   put_time(out, time);
@@ -90,8 +89,7 @@ base::Bytes canonical_encoding(std::uint64_t sequence, base::TimePoint time, con
   return out;
 }
 
-base::Bytes chain_hash(base::ByteView prev_hash, std::uint64_t sequence, base::TimePoint time,
-                       const Event& e) {
+base::Bytes chain_hash(base::ByteView prev_hash, std::uint64_t sequence, base::TimePoint time, const Event& e) {
   base::Bytes input(prev_hash.begin(), prev_hash.end());
   const auto encoding = canonical_encoding(sequence, time, e);
   input.insert(input.end(), encoding.begin(), encoding.end());
@@ -109,8 +107,7 @@ Record seal(const std::optional<Record>& prev, base::TimePoint time, Event e) {
 }
 
 // Layout: "hallmark-audit-checkpoint-v1" | sequence (8) | len(4)+head_hash | time (8).
-base::Bytes checkpoint_message(std::uint64_t sequence, base::ByteView head_hash,
-                               base::TimePoint time) {
+base::Bytes checkpoint_message(std::uint64_t sequence, base::ByteView head_hash, base::TimePoint time) {
   base::Bytes out;
   out.reserve(kCheckpointTag.size() + 8 + 4 + head_hash.size() + 8);
   put_tag(out, kCheckpointTag);

@@ -22,13 +22,13 @@ base::Result<Channel> parse_channel(std::string_view s);
 
 // What happened; the caller fills this in.
 struct Event {
-  std::string actor;                 // who: "cli:root", "station:site-1/station-1", "est:<fp>"
+  std::string actor;  // who: "cli:root", "station:site-1/station-1", "est:<fp>"
   Channel channel = Channel::Admin;
-  std::string action;                // "signing", "signed", "revoke", "init", …
-  std::string cert_serial;           // upper-case hex, or empty
-  std::string profile;               // or empty
+  std::string action;                    // "signing", "signed", "revoke", "init", …
+  std::string cert_serial;               // upper-case hex, or empty
+  std::string profile;                   // or empty
   std::string evidence_digest = "none";  // hex SHA-256 of the evidence, or "none"
-  std::string detail;                // free text (device serial, reason…)
+  std::string detail;                    // free text (device serial, reason…)
   bool operator==(const Event&) const = default;
 };
 
@@ -45,8 +45,7 @@ inline constexpr std::size_t kHashSize = 32;
 base::Bytes genesis_hash();  // 32 zero octets
 
 base::Bytes canonical_encoding(std::uint64_t sequence, base::TimePoint time, const Event& e);
-base::Bytes chain_hash(base::ByteView prev_hash, std::uint64_t sequence, base::TimePoint time,
-                       const Event& e);
+base::Bytes chain_hash(base::ByteView prev_hash, std::uint64_t sequence, base::TimePoint time, const Event& e);
 // A record linked after `prev` (nullopt for the first record).
 Record seal(const std::optional<Record>& prev, base::TimePoint time, Event e);
 
@@ -59,7 +58,6 @@ struct Checkpoint {
   base::Bytes signature;
 };
 // The octets an audit key signs for a checkpoint.
-base::Bytes checkpoint_message(std::uint64_t sequence, base::ByteView head_hash,
-                               base::TimePoint time);
+base::Bytes checkpoint_message(std::uint64_t sequence, base::ByteView head_hash, base::TimePoint time);
 
 }  // namespace hallmark::audit

@@ -54,8 +54,12 @@ std::string base64_with(ByteView data, bool url) {
 
 }  // namespace
 
-std::string hex_encode(ByteView data) { return hex_with(data, kHexLower); }
-std::string hex_encode_upper(ByteView data) { return hex_with(data, kHexUpper); }
+std::string hex_encode(ByteView data) {
+  return hex_with(data, kHexLower);
+}
+std::string hex_encode_upper(ByteView data) {
+  return hex_with(data, kHexUpper);
+}
 
 Result<Bytes> hex_decode(std::string_view text) {
   Bytes out;
@@ -75,8 +79,12 @@ Result<Bytes> hex_decode(std::string_view text) {
   return out;
 }
 
-std::string base64_encode(ByteView data) { return base64_with(data, false); }
-std::string base64url_encode(ByteView data) { return base64_with(data, true); }
+std::string base64_encode(ByteView data) {
+  return base64_with(data, false);
+}
+std::string base64url_encode(ByteView data) {
+  return base64_with(data, true);
+}
 
 Result<Bytes> base64_decode(std::string_view text) {
   static const std::array<int, 256> table = [] {

@@ -17,8 +17,12 @@ using ByteView = std::span<const std::uint8_t>;
 inline ByteView view(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-inline std::string to_string(ByteView b) { return {b.begin(), b.end()}; }
-inline Bytes to_bytes(std::string_view s) { return {s.begin(), s.end()}; }
+inline std::string to_string(ByteView b) {
+  return {b.begin(), b.end()};
+}
+inline Bytes to_bytes(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 // Lower-case hex, no separators.
 std::string hex_encode(ByteView data);

@@ -34,8 +34,7 @@ bool has_date_shape(const std::string& text) {
 
 Result<TimePoint> parse_date(const std::string& text) {
   if (!has_date_shape(text)) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "bad date '" + text + "': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    return make_error(ErrorCode::InvalidArgument, "bad date '" + text + "': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
   }
   int y = 0;
   unsigned mo = 0, d = 0, h = 0, mi = 0, s = 0;
@@ -44,16 +43,14 @@ Result<TimePoint> parse_date(const std::string& text) {
   const bool date_only = text.size() == 10 && n == 3;
   const bool full = n == 7 && tail == 'Z' && text.size() == 20;
   if (!date_only && !full) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "bad date '" + text + "': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    return make_error(ErrorCode::InvalidArgument, "bad date '" + text + "': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
   }
-  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{mo},
-                                        std::chrono::day{d}};
+  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{mo}, std::chrono::day{d}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 59) {
     return make_error(ErrorCode::InvalidArgument, "bad date '" + text + "': no such day or time");
   }
-  return TimePoint{std::chrono::sys_days{ymd}} + std::chrono::hours{h} +
-         std::chrono::minutes{mi} + std::chrono::seconds{s};
+  return TimePoint{std::chrono::sys_days{ymd}} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+         std::chrono::seconds{s};
 }
 
 }  // namespace hallmark::base

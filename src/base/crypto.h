@@ -40,8 +40,7 @@ Result<Bytes> ecdsa_der_to_raw(ByteView der, std::size_t width);
 
 // Verifies `signature` (raw r||s for ECDSA) over `message` with the public key
 // given as DER SubjectPublicKeyInfo. BadSignature when it does not verify.
-Status verify_signature(ByteView spki_der, SignatureAlgorithm alg, ByteView message,
-                        ByteView signature);
+Status verify_signature(ByteView spki_der, SignatureAlgorithm alg, ByteView message, ByteView signature);
 
 struct EvpPkeyDeleter {
   void operator()(EVP_PKEY* key) const;

@@ -8,20 +8,20 @@
 namespace hallmark::base {
 
 enum class ErrorCode {
-  InvalidArgument,   // the caller passed something unusable (programmer or CLI user)
-  Malformed,         // input could not be decoded
-  Unsupported,       // well-formed but not something we accept (algorithm, version)
-  BadSignature,      // a signature did not verify
-  PolicyDenied,      // policy refuses the request (profile, channel, scope)
-  NotFound,          // the named object does not exist
-  AlreadyExists,     // a unique value is taken (serial, key, device)
-  Unauthenticated,   // no or invalid credentials
-  Forbidden,         // authenticated but not allowed
-  TooLarge,          // input exceeds a configured bound
-  Unavailable,       // a dependency (store, token) is down; retry later
-  Tampered,          // integrity check failed (audit chain, bundle)
-  Io,                // file system or network I/O failed
-  Internal,          // a bug or an unexpected library failure
+  InvalidArgument,  // the caller passed something unusable (programmer or CLI user)
+  Malformed,        // input could not be decoded
+  Unsupported,      // well-formed but not something we accept (algorithm, version)
+  BadSignature,     // a signature did not verify
+  PolicyDenied,     // policy refuses the request (profile, channel, scope)
+  NotFound,         // the named object does not exist
+  AlreadyExists,    // a unique value is taken (serial, key, device)
+  Unauthenticated,  // no or invalid credentials
+  Forbidden,        // authenticated but not allowed
+  TooLarge,         // input exceeds a configured bound
+  Unavailable,      // a dependency (store, token) is down; retry later
+  Tampered,         // integrity check failed (audit chain, bundle)
+  Io,               // file system or network I/O failed
+  Internal,         // a bug or an unexpected library failure
 };
 
 std::string_view to_string(ErrorCode code);

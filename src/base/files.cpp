@@ -13,16 +13,15 @@ namespace hallmark::base {
 Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return make_error(ErrorCode::NotFound, "cannot read '" + path.string() + "'",
-                      std::strerror(errno));
+    return make_error(ErrorCode::NotFound, "cannot read '" + path.string() + "'", std::strerror(errno));
   }
   Bytes data;
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     data.insert(data.end(), buf, buf + in.gcount());
     if (data.size() > max_size) {
-      return make_error(ErrorCode::TooLarge, "'" + path.string() + "' is larger than " +
-                                                 std::to_string(max_size) + " bytes");
+      return make_error(ErrorCode::TooLarge,
+                        "'" + path.string() + "' is larger than " + std::to_string(max_size) + " bytes");
     }
   }
   return data;

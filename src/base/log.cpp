@@ -20,16 +20,34 @@ spdlog::logger& logger() {
 
 void set_level(Level level) {
   switch (level) {
-    case Level::Debug: logger().set_level(spdlog::level::debug); break;
-    case Level::Info: logger().set_level(spdlog::level::info); break;
-    case Level::Warn: logger().set_level(spdlog::level::warn); break;
-    case Level::Error: logger().set_level(spdlog::level::err); break;
-    case Level::Off: logger().set_level(spdlog::level::off); break;
+    case Level::Debug:
+      logger().set_level(spdlog::level::debug);
+      break;
+    case Level::Info:
+      logger().set_level(spdlog::level::info);
+      break;
+    case Level::Warn:
+      logger().set_level(spdlog::level::warn);
+      break;
+    case Level::Error:
+      logger().set_level(spdlog::level::err);
+      break;
+    case Level::Off:
+      logger().set_level(spdlog::level::off);
+      break;
   }
 }
-void debug(std::string_view m) { logger().debug("{}", m); }
-void info(std::string_view m) { logger().info("{}", m); }
-void warn(std::string_view m) { logger().warn("{}", m); }
-void error(std::string_view m) { logger().error("{}", m); }
+void debug(std::string_view m) {
+  logger().debug("{}", m);
+}
+void info(std::string_view m) {
+  logger().info("{}", m);
+}
+void warn(std::string_view m) {
+  logger().warn("{}", m);
+}
+void error(std::string_view m) {
+  logger().error("{}", m);
+}
 
 }  // namespace hallmark::base::log

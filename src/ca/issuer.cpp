@@ -47,9 +47,8 @@ base::Bytes new_serial(base::Rng& rng) {
   return serial;
 }
 
-Issuer::Issuer(const Settings& settings, const ProfileRegistry& profiles, Ledger& ledger,
-               const base::Clock& clock, base::Rng& rng,
-               std::function<void(std::uint64_t)> on_audit_appended)
+Issuer::Issuer(const Settings& settings, const ProfileRegistry& profiles, Ledger& ledger, const base::Clock& clock,
+               base::Rng& rng, std::function<void(std::uint64_t)> on_audit_appended)
     : m_settings(settings),
       m_profiles(profiles),
       m_ledger(ledger),
@@ -57,8 +56,8 @@ Issuer::Issuer(const Settings& settings, const ProfileRegistry& profiles, Ledger
       m_rng(rng),
       m_on_audit_appended(std::move(on_audit_appended)) {}
 
-Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority,
-                                         const IssuanceRequest& req, const Profile& profile) {
+Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority, const IssuanceRequest& req,
+                                         const Profile& profile) {
   Prepared out;
   // The key's structure and type are checked here; that it is a valid key is
   // proven by the proof of possession the caller verified (the CSR signature),
@@ -111,9 +110,9 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority,
       }
       HM_CHECK(spec.subject.add(pkix::oid::kOrganization, m_settings.organization));
       HM_CHECK(spec.subject.add(pkix::oid::kCommonName,
-                                req.common_name.empty() ? (req.dns_names.empty() ? req.ip_addresses.front()
-                                                                                 : req.dns_names.front())
-                                                        : req.common_name));
+                                req.common_name.empty()
+                                    ? (req.dns_names.empty() ? req.ip_addresses.front() : req.dns_names.front())
+                                    : req.common_name));
       pkix::SubjectAltNames san;
       san.dns = req.dns_names;
       san.ip = req.ip_addresses;
@@ -161,8 +160,8 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority,
   if (profile.kind != ProfileKind::IDevID) {
     spec.extensions.push_back(pkix::ext::subject_key_identifier(key_id));
   }
-  const auto issuer_key_id = self_signed ? key_id
-                                         : authority.certificate->subject_key_identifier().value_or(base::Bytes{});
+  const auto issuer_key_id =
+      self_signed ? key_id : authority.certificate->subject_key_identifier().value_or(base::Bytes{});
   if (!issuer_key_id.empty()) spec.extensions.push_back(pkix::ext::authority_key_identifier(issuer_key_id));
 
   // Serial, then the TBS, then lint before anything is recorded or signed.

@@ -24,22 +24,22 @@ namespace hallmark::ca {
 
 // A CA able to sign: its certificate (absent while self-signing a root) and key.
 struct SigningAuthority {
-  std::string name;                               // issuer name in the ledger
-  std::optional<pkix::Certificate> certificate;   // absent for a root being created
+  std::string name;                              // issuer name in the ledger
+  std::optional<pkix::Certificate> certificate;  // absent for a root being created
   const keys::Signer* signer = nullptr;
 };
 
 // A request the RA (or the CLI's admin channel) hands to the CA: values, not a CSR.
 struct IssuanceRequest {
   std::string profile;
-  base::Bytes public_key_der;                   // SubjectPublicKeyInfo
-  std::string device_serial;                    // device certificates
-  std::string product;                          // idevid: selects vendor and hwType
-  std::string common_name;                      // CAs and tls-server
-  std::vector<std::string> dns_names;           // tls-server
-  std::vector<std::string> ip_addresses;        // tls-server
+  base::Bytes public_key_der;             // SubjectPublicKeyInfo
+  std::string device_serial;              // device certificates
+  std::string product;                    // idevid: selects vendor and hwType
+  std::string common_name;                // CAs and tls-server
+  std::vector<std::string> dns_names;     // tls-server
+  std::vector<std::string> ip_addresses;  // tls-server
   std::optional<std::chrono::seconds> validity_cap;
-  std::optional<int> path_len;                  // intermediate
+  std::optional<int> path_len;  // intermediate
   audit::Channel channel = audit::Channel::Admin;
   std::string actor = "cli";
   std::string origin = "cli";
@@ -55,12 +55,10 @@ class Issuer {
  public:
   // `on_audit_appended(n)` is told how many audit records each step wrote (for
   // the checkpoint policy); it may be empty.
-  Issuer(const Settings& settings, const ProfileRegistry& profiles, Ledger& ledger,
-         const base::Clock& clock, base::Rng& rng,
-         std::function<void(std::uint64_t)> on_audit_appended = {});
+  Issuer(const Settings& settings, const ProfileRegistry& profiles, Ledger& ledger, const base::Clock& clock,
+         base::Rng& rng, std::function<void(std::uint64_t)> on_audit_appended = {});
 
-  base::Result<IssuedCertificate> issue(const SigningAuthority& authority,
-                                        const IssuanceRequest& request);
+  base::Result<IssuedCertificate> issue(const SigningAuthority& authority, const IssuanceRequest& request);
 
  private:
   struct Prepared;

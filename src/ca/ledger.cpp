@@ -4,9 +4,12 @@ namespace hallmark::ca {
 
 std::string_view to_string(CertificateStatus s) {
   switch (s) {
-    case CertificateStatus::Pending: return "pending";
-    case CertificateStatus::Issued: return "issued";
-    case CertificateStatus::Revoked: return "revoked";
+    case CertificateStatus::Pending:
+      return "pending";
+    case CertificateStatus::Issued:
+      return "issued";
+    case CertificateStatus::Revoked:
+      return "revoked";
   }
   return "pending";
 }

@@ -18,18 +18,18 @@ enum class CertificateStatus { Pending, Issued, Revoked };
 std::string_view to_string(CertificateStatus s);
 
 struct LedgerEntry {
-  std::string serial;          // upper-case hex
-  std::string issuer;          // issuer name (e.g. "factory")
+  std::string serial;  // upper-case hex
+  std::string issuer;  // issuer name (e.g. "factory")
   std::string profile;
-  std::string device_serial;   // empty when not bound to a device
+  std::string device_serial;  // empty when not bound to a device
   std::string product;
   audit::Channel channel = audit::Channel::Admin;
-  std::string origin;          // e.g. "cli", "site:s1/station-1/batch-7", "est:<fp>"
+  std::string origin;  // e.g. "cli", "site:s1/station-1/batch-7", "est:<fp>"
   std::string evidence_digest = "none";
-  std::string key_fingerprint; // hex SHA-256 of the SPKI
-  std::string subject;         // printable subject
-  base::Bytes tbs;             // the TBSCertificate recorded before signing
-  base::Bytes der;             // empty while pending
+  std::string key_fingerprint;  // hex SHA-256 of the SPKI
+  std::string subject;          // printable subject
+  base::Bytes tbs;              // the TBSCertificate recorded before signing
+  base::Bytes der;              // empty while pending
   CertificateStatus status = CertificateStatus::Pending;
   base::TimePoint created;
   base::TimePoint not_after;
@@ -42,8 +42,7 @@ class Ledger {
   // chain. AlreadyExists when the serial is taken (the caller draws another).
   virtual base::Status reserve(const LedgerEntry& pending, const audit::Event& signing) = 0;
   // One transaction: store the signed certificate, mark it issued, append `signed`.
-  virtual base::Status complete(const std::string& serial, base::ByteView der,
-                                const audit::Event& signed_event) = 0;
+  virtual base::Status complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) = 0;
   virtual base::Result<std::optional<LedgerEntry>> find(const std::string& serial) const = 0;
   // Entries with the given status ("" for all), oldest first, at most `limit`.
   virtual base::Result<std::vector<LedgerEntry>> list(std::string_view status, std::size_t limit) const = 0;
@@ -52,11 +51,11 @@ class Ledger {
 };
 
 struct IssuerRecord {
-  std::string name;      // "root", "factory", "runtime", later site CAs
-  std::string role;      // "root" | "factory" | "runtime" | "site"
-  std::string parent;    // empty for the root
+  std::string name;    // "root", "factory", "runtime", later site CAs
+  std::string role;    // "root" | "factory" | "runtime" | "site"
+  std::string parent;  // empty for the root
   base::Bytes cert_der;
-  std::string key_ref;   // key file path or pkcs11: URI
+  std::string key_ref;  // key file path or pkcs11: URI
   std::string status = "active";
 };
 

@@ -59,8 +59,8 @@ class Checker {
       add(kSerialPositive, "serial number must be a positive integer (RFC 5280 §4.1.2.2)");
     }
     if (serial.size() > 20) {
-      add(kSerialLength, "serial number is " + std::to_string(serial.size()) +
-                             " octets; at most 20 are allowed (RFC 5280 §4.1.2.2)");
+      add(kSerialLength,
+          "serial number is " + std::to_string(serial.size()) + " octets; at most 20 are allowed (RFC 5280 §4.1.2.2)");
     }
   }
 
@@ -71,9 +71,8 @@ class Checker {
     const bool want_utc = year < 2050;
     const bool is_utc = t.encoding == pkix::TimeEncoding::UtcTime;
     if (want_utc != is_utc) {
-      add(kTimeEncoding, std::string(which) + " " + t.text + " (year " + std::to_string(year) +
-                             ") must be " + (want_utc ? "UTCTime" : "GeneralizedTime") +
-                             " (RFC 5280 §4.1.2.5)");
+      add(kTimeEncoding, std::string(which) + " " + t.text + " (year " + std::to_string(year) + ") must be " +
+                             (want_utc ? "UTCTime" : "GeneralizedTime") + " (RFC 5280 §4.1.2.5)");
     }
   }
 
@@ -89,16 +88,16 @@ class Checker {
       const auto inb = m_ctx.issuer->not_before();
       const auto ina = m_ctx.issuer->not_after();
       if (nb.time < inb.time || (!na.no_expiry && !ina.no_expiry && na.time > ina.time)) {
-        add(kValidityIssuer, "validity " + nb.text + ".." + na.text + " is not inside the issuer's " +
-                                 inb.text + ".." + ina.text);
+        add(kValidityIssuer,
+            "validity " + nb.text + ".." + na.text + " is not inside the issuer's " + inb.text + ".." + ina.text);
       }
     }
   }
 
   void check_signature_algorithm() {
-    static const std::set<std::string> allowed = {
-        pkix::oid::kEcdsaWithSha256, pkix::oid::kEcdsaWithSha384, pkix::oid::kSha256WithRsa,
-        pkix::oid::kSha384WithRsa, pkix::oid::kEd25519};
+    static const std::set<std::string> allowed = {pkix::oid::kEcdsaWithSha256, pkix::oid::kEcdsaWithSha384,
+                                                  pkix::oid::kSha256WithRsa, pkix::oid::kSha384WithRsa,
+                                                  pkix::oid::kEd25519};
     const auto outer = m_cert.signature_algorithm_oid();
     const auto inner = m_cert.tbs_signature_algorithm_oid();
     if (!allowed.contains(inner)) {
@@ -107,8 +106,8 @@ class Checker {
                                    "SHA-256/384, or Ed25519; never SHA-1)");
     }
     if (outer != inner) {
-      add(kSignatureAlgorithm, "signatureAlgorithm " + outer + " differs from TBSCertificate.signature " +
-                                   inner + " (RFC 5280 §4.1.1.2)");
+      add(kSignatureAlgorithm,
+          "signatureAlgorithm " + outer + " differs from TBSCertificate.signature " + inner + " (RFC 5280 §4.1.1.2)");
     }
   }
 
@@ -174,35 +173,38 @@ class Checker {
   void check_profile(const Profile& p) {
     const auto subject = m_cert.subject();
     auto require = [&](const char* oid, const char* label) {
-      if (!subject.get(oid)) add(kSubjectFields, std::string("profile ") + p.name + " requires " + label + " in the subject");
+      if (!subject.get(oid))
+        add(kSubjectFields, std::string("profile ") + p.name + " requires " + label + " in the subject");
     };
     if (p.requires_device_serial) require(pkix::oid::kSerialNumber, "serialNumber (2.5.4.5)");
     if (p.kind == ProfileKind::IDevID) require(pkix::oid::kOrganization, "organizationName (the vendor)");
     if (p.is_ca) require(pkix::oid::kCommonName, "commonName");
     if (subject.empty()) {
       auto san = m_cert.find_extension(pkix::oid::kSubjectAltName);
-      if (!san || !san->critical) add(kSubjectFields, "empty subject requires a critical subjectAltName (RFC 5280 §4.1.2.6)");
+      if (!san || !san->critical)
+        add(kSubjectFields, "empty subject requires a critical subjectAltName (RFC 5280 §4.1.2.6)");
     }
     if (p.hardware_module_name) {
       auto san = m_cert.find_extension(pkix::oid::kSubjectAltName);
       auto names = san ? pkix::decode_subject_alt_name(san->value)
                        : base::Result<pkix::SubjectAltNames>(pkix::SubjectAltNames{});
       if (names.ok() && names->hardware_modules.empty()) {
-        add(kHardwareModule, "profile " + p.name +
-                                 " requires a HardwareModuleName otherName (1.3.6.1.5.5.7.8.4) in subjectAltName");
+        add(kHardwareModule,
+            "profile " + p.name + " requires a HardwareModuleName otherName (1.3.6.1.5.5.7.8.4) in subjectAltName");
       }
     }
     if (p.kind == ProfileKind::IDevID) {
       const auto na = m_cert.not_after();
       if (!na.no_expiry) {
-        add(kIdevidNotAfter, "IDevID notAfter is " + na.text +
-                                 "; IEEE 802.1AR asks for GeneralizedTime 99991231235959Z");
+        add(kIdevidNotAfter,
+            "IDevID notAfter is " + na.text + "; IEEE 802.1AR asks for GeneralizedTime 99991231235959Z");
       }
       if (m_cert.is_ca()) add(kBasicConstraints, "an IDevID must not be a CA certificate");
     }
     if (p.is_ca != m_cert.is_ca()) {
-      add(kBasicConstraints, std::string("profile ") + p.name + (p.is_ca ? " is a CA profile but the certificate is not a CA"
-                                                                          : " is not a CA profile but the certificate is a CA"));
+      add(kBasicConstraints, std::string("profile ") + p.name +
+                                 (p.is_ca ? " is a CA profile but the certificate is not a CA"
+                                          : " is not a CA profile but the certificate is a CA"));
     }
   }
 
@@ -225,7 +227,8 @@ const std::vector<LintRule>& lint_rules() {
       {kSkiPresent, "subjectKeyIdentifier present on CA certificates (RFC 5280 §4.2.1.2)"},
       {kKeyUsageCa, "keyCertSign if and only if basicConstraints cA (RFC 5280 §4.2.1.3)"},
       {kBasicConstraints, "basicConstraints critical on CAs, pathLen only on CAs, CA-ness matches the profile"},
-      {kSubjectFields, "subject fields the profile requires (serialNumber for device certificates, O for IDevIDs, CN for CAs)"},
+      {kSubjectFields,
+       "subject fields the profile requires (serialNumber for device certificates, O for IDevIDs, CN for CAs)"},
       {kHardwareModule, "HardwareModuleName encoded as RFC 4108 otherName with [0] EXPLICIT; required by idevid"},
       {kKeyAllowed, "subject key is P-256, P-384 (named curve), RSA 2048/3072/4096 or Ed25519"},
       {kSignatureAlgorithm, "signature algorithm allowed (no SHA-1) and equal in TBS and certificate"},

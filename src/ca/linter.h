@@ -21,8 +21,8 @@ struct LintFinding {
 };
 
 struct LintContext {
-  const Profile* profile = nullptr;            // profile rules apply only when given
-  const pkix::Certificate* issuer = nullptr;   // validity nesting applies only when given
+  const Profile* profile = nullptr;           // profile rules apply only when given
+  const pkix::Certificate* issuer = nullptr;  // validity nesting applies only when given
 };
 
 const std::vector<LintRule>& lint_rules();

@@ -6,9 +6,9 @@
 
 namespace hallmark::ca {
 
+using audit::Channel;
 using base::ErrorCode;
 using base::make_error;
-using audit::Channel;
 
 base::Result<std::string> ext_key_usage_oid(const std::string& name) {
   if (name == "clientAuth") return std::string(pkix::oid::kClientAuth);
@@ -16,9 +16,9 @@ base::Result<std::string> ext_key_usage_oid(const std::string& name) {
   if (name == "ocspSigning") return std::string(pkix::oid::kOcspSigning);
   if (name == "cmcRA") return std::string(pkix::oid::kCmcRa);
   if (pkix::der::oid(name).ok()) return name;
-  return make_error(ErrorCode::InvalidArgument,
-                    "unknown extended key usage '" + name +
-                        "': use clientAuth, serverAuth, ocspSigning, cmcRA or a dotted OID");
+  return make_error(
+      ErrorCode::InvalidArgument,
+      "unknown extended key usage '" + name + "': use clientAuth, serverAuth, ocspSigning, cmcRA or a dotted OID");
 }
 
 base::Result<ProfileRegistry> ProfileRegistry::build(const ProfileSettings& s) {

@@ -28,8 +28,8 @@ struct Profile {
   std::uint16_t key_usage = 0;
   std::vector<std::string> ext_key_usage;  // dotted OIDs
   bool requires_device_serial = false;
-  bool hardware_module_name = false;        // SAN otherName HardwareModuleName
-  std::set<audit::Channel> channels;         // who may request it
+  bool hardware_module_name = false;  // SAN otherName HardwareModuleName
+  std::set<audit::Channel> channels;  // who may request it
 };
 
 class ProfileRegistry {

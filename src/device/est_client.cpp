@@ -43,14 +43,28 @@ base::Result<ParsedUrl> parse_https_url(const std::string& url) {
 base::Error error_of(const http::Response& r) {
   ErrorCode code = ErrorCode::Internal;
   switch (r.status) {
-    case 400: code = ErrorCode::Malformed; break;
-    case 401: code = ErrorCode::Unauthenticated; break;
-    case 403: code = ErrorCode::Forbidden; break;
-    case 404: code = ErrorCode::NotFound; break;
-    case 413: code = ErrorCode::TooLarge; break;
+    case 400:
+      code = ErrorCode::Malformed;
+      break;
+    case 401:
+      code = ErrorCode::Unauthenticated;
+      break;
+    case 403:
+      code = ErrorCode::Forbidden;
+      break;
+    case 404:
+      code = ErrorCode::NotFound;
+      break;
+    case 413:
+      code = ErrorCode::TooLarge;
+      break;
     case 415:
-    case 501: code = ErrorCode::Unsupported; break;
-    default: code = r.status >= 500 ? ErrorCode::Unavailable : ErrorCode::Internal; break;
+    case 501:
+      code = ErrorCode::Unsupported;
+      break;
+    default:
+      code = r.status >= 500 ? ErrorCode::Unavailable : ErrorCode::Internal;
+      break;
   }
   std::string body = r.body;
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
@@ -101,7 +115,9 @@ base::Result<pkix::Certificate> EstClient::enroll(const std::string& op, base::B
   return certs.front();  // RFC 7030 §4.2.3: only the issued certificate
 }
 
-base::Result<pkix::Certificate> EstClient::simple_enroll(base::ByteView csr_der) { return enroll("simpleenroll", csr_der); }
+base::Result<pkix::Certificate> EstClient::simple_enroll(base::ByteView csr_der) {
+  return enroll("simpleenroll", csr_der);
+}
 base::Result<pkix::Certificate> EstClient::simple_reenroll(base::ByteView csr_der) {
   return enroll("simplereenroll", csr_der);
 }

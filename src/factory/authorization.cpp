@@ -12,7 +12,9 @@ using base::ErrorCode;
 using base::make_error;
 using nlohmann::json;
 
-std::string_view to_string(Attestation a) { return a == Attestation::None ? "none" : "required"; }
+std::string_view to_string(Attestation a) {
+  return a == Attestation::None ? "none" : "required";
+}
 
 base::Result<Attestation> parse_attestation(std::string_view s) {
   if (s == "none") return Attestation::None;
@@ -20,7 +22,9 @@ base::Result<Attestation> parse_attestation(std::string_view s) {
   return make_error(ErrorCode::InvalidArgument, "attestation must be 'required' or 'none'");
 }
 
-std::string Authorization::station_id() const { return "site:" + site + "/station:" + std::to_string(station); }
+std::string Authorization::station_id() const {
+  return "site:" + site + "/station:" + std::to_string(station);
+}
 
 bool Authorization::allows_profile(std::string_view p) const {
   for (const auto& x : profiles) {
@@ -116,7 +120,8 @@ base::Result<Authorization> decode_statement(std::string_view statement) {
     field = "issued_at";
     HM_TRY(a.issued_at, base::parse_date(doc.at("issued_at").get<std::string>()));
   } catch (const json::exception&) {
-    return make_error(ErrorCode::Malformed, "the site authorization's field '" + field + "' is missing or has the wrong type");
+    return make_error(ErrorCode::Malformed,
+                      "the site authorization's field '" + field + "' is missing or has the wrong type");
   }
   return a;
 }

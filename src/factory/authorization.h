@@ -31,23 +31,23 @@ std::string_view to_string(Attestation a);
 base::Result<Attestation> parse_attestation(std::string_view s);
 
 struct Authorization {
-  std::string site;                 // site id, e.g. "acme-sz"
-  int station = 1;                  // 1..stations
+  std::string site;  // site id, e.g. "acme-sz"
+  int station = 1;   // 1..stations
   int stations = 1;
-  std::string issuer;               // issuer name of the site CA, "site:<id>"
-  base::Bytes site_ca_der;          // the site CA certificate
-  std::vector<std::string> profiles;                 // e.g. idevid, ldevid
-  std::map<std::string, ca::Product> products;       // allowed products with vendor + hwType
-  std::vector<SerialRange> serial_ranges;            // this station's share
-  std::uint64_t quota = 0;                           // this station's share
+  std::string issuer;                           // issuer name of the site CA, "site:<id>"
+  base::Bytes site_ca_der;                      // the site CA certificate
+  std::vector<std::string> profiles;            // e.g. idevid, ldevid
+  std::map<std::string, ca::Product> products;  // allowed products with vendor + hwType
+  std::vector<SerialRange> serial_ranges;       // this station's share
+  std::uint64_t quota = 0;                      // this station's share
   base::TimePoint not_before;
   base::TimePoint not_after;
   Attestation attestation = Attestation::Required;
-  std::string organization;          // O= of LDevID subjects
+  std::string organization;  // O= of LDevID subjects
   std::string country;
   ca::ProfileSettings profile_settings;
-  base::Bytes station_key_spki;      // signs the station's audit checkpoints and ledger bundles
-  base::Bytes ocsp_key_spki;         // the site's OCSP responder key (held by the operator)
+  base::Bytes station_key_spki;  // signs the station's audit checkpoints and ledger bundles
+  base::Bytes ocsp_key_spki;     // the site's OCSP responder key (held by the operator)
   base::TimePoint issued_at;
 
   // "site:<site>/station:<n>"
@@ -62,9 +62,9 @@ std::string encode_statement(const Authorization& a);
 base::Result<Authorization> decode_statement(std::string_view statement);
 
 struct SignedAuthorization {
-  std::string statement;     // exact octets
-  base::Bytes signature;     // DER (ECDSA) or natural (RSA, Ed25519)
-  Authorization value;       // decoded statement
+  std::string statement;  // exact octets
+  base::Bytes signature;  // DER (ECDSA) or natural (RSA, Ed25519)
+  Authorization value;    // decoded statement
 };
 
 // Signs with the factory CA key (a keys::Signer; the key never leaves it).

@@ -41,8 +41,12 @@ class Sha256Stream {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> m_ctx;
 };
 
-std::int64_t secs(base::TimePoint t) { return t.time_since_epoch().count(); }
-base::TimePoint tp(std::int64_t s) { return base::TimePoint{std::chrono::seconds{s}}; }
+std::int64_t secs(base::TimePoint t) {
+  return t.time_since_epoch().count();
+}
+base::TimePoint tp(std::int64_t s) {
+  return base::TimePoint{std::chrono::seconds{s}};
+}
 
 json record_json(const audit::Record& r) {
   return {{"type", "record"},
@@ -197,8 +201,8 @@ class Importer {
           "station audit records " + std::to_string(*m_prev_seq + 1) + ".." + std::to_string(r.sequence - 1) +
               " are missing from the bundle");
     } else if (!first && r.prev_hash != m_prev_hash) {
-      add(rep, finding::kChainBroken, "", "", "station audit record " + std::to_string(r.sequence) +
-                                                  " does not link to the record before it");
+      add(rep, finding::kChainBroken, "", "",
+          "station audit record " + std::to_string(r.sequence) + " does not link to the record before it");
     }
     if (audit::chain_hash(r.prev_hash, r.sequence, r.time, r.event) != r.hash) {
       add(rep, finding::kChainBroken, r.event.cert_serial, "",
@@ -300,7 +304,8 @@ class Importer {
       add(rep, finding::kProductNotAllowed, serial, dev, "product '" + e.product + "' is not authorized at the site");
     }
     if (!m_auth.allows_profile(e.profile)) {
-      add(rep, finding::kProfileNotAllowed, serial, dev, "profile '" + e.profile + "' is not authorized for the station");
+      add(rep, finding::kProfileNotAllowed, serial, dev,
+          "profile '" + e.profile + "' is not authorized for the station");
     }
     if (!m_auth.in_window(e.created)) {
       add(rep, finding::kOutsideWindow, serial, dev,
@@ -321,11 +326,11 @@ class Importer {
       HM_TRY(auto at_station, m_ctx.ledger.devices_with_origin(prefix));
       HM_TRY(auto at_site, m_ctx.ledger.devices_with_origin("site:" + m_auth.site + "/"));
       if (at_station >= m_auth.quota) {
-        add(rep, finding::kOverQuota, serial, dev, "the station's quota of " + std::to_string(m_auth.quota) +
-                                                       " devices was already used");
+        add(rep, finding::kOverQuota, serial, dev,
+            "the station's quota of " + std::to_string(m_auth.quota) + " devices was already used");
       } else if (at_site >= m_site_quota) {
-        add(rep, finding::kOverQuota, serial, dev, "the site's quota of " + std::to_string(m_site_quota) +
-                                                       " devices was already used");
+        add(rep, finding::kOverQuota, serial, dev,
+            "the site's quota of " + std::to_string(m_site_quota) + " devices was already used");
       }
     }
     HM_TRY(auto owner, m_ctx.ledger.key_owner(e.key_fingerprint, dev));
@@ -398,7 +403,8 @@ base::Result<ImportReport> import_bundle(const std::filesystem::path& path, Impo
   std::string pending = line.text;
   std::uint64_t lines = 1;
   while (reader.next(line)) {
-    if (line.too_long) return make_error(ErrorCode::Malformed, "bundle line " + std::to_string(lines + 1) + " is too long");
+    if (line.too_long)
+      return make_error(ErrorCode::Malformed, "bundle line " + std::to_string(lines + 1) + " is too long");
     digest.update(pending);
     digest.update("\n");
     pending = std::move(line.text);
@@ -416,16 +422,17 @@ base::Result<ImportReport> import_bundle(const std::filesystem::path& path, Impo
     if (s.station == header.station) station = &s;
   }
   if (station == nullptr) {
-    return make_error(ErrorCode::NotFound, "site '" + header.site + "' has no station " + std::to_string(header.station));
+    return make_error(ErrorCode::NotFound,
+                      "site '" + header.site + "' has no station " + std::to_string(header.station));
   }
   // The station key comes from the authorization the operator signed and kept, never from the bundle.
   HM_TRY(auto auth, verify_authorization(station->statement, station->signature, ctx.factory_ca));
   HM_TRY(auto sig, base::base64_decode(sig_line.value("value", "")));
   auto verified = verify_der_signature(auth.value.station_key_spki, base::view(digest.hex()), sig);
   if (!verified.ok()) {
-    return make_error(ErrorCode::BadSignature,
-                      "the bundle's signature does not verify with the key of " + auth.value.station_id() +
-                          ": it was altered or made by someone else; nothing was imported");
+    return make_error(ErrorCode::BadSignature, "the bundle's signature does not verify with the key of " +
+                                                   auth.value.station_id() +
+                                                   ": it was altered or made by someone else; nothing was imported");
   }
   std::uint64_t site_quota = auth.value.quota;
   {

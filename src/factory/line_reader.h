@@ -15,9 +15,9 @@ class LineReader {
   LineReader(std::istream& in, std::size_t max_line);
 
   struct Line {
-    std::string text;       // without the newline (and a trailing CR); empty when too long
+    std::string text;  // without the newline (and a trailing CR); empty when too long
     bool too_long = false;
-    std::size_t length = 0; // the line's full length in bytes
+    std::size_t length = 0;  // the line's full length in bytes
   };
   // False at the end of the input. A final line without a newline is returned.
   bool next(Line& out);

@@ -35,8 +35,8 @@ class StationRecords {
 
 struct SiteRecord {
   std::string id;
-  std::string status = "active";     // "active" | "retired"
-  std::string scope;                  // JSON: ranges, quota, window, products, profiles, stations
+  std::string status = "active";  // "active" | "retired"
+  std::string scope;              // JSON: ranges, quota, window, products, profiles, stations
   base::TimePoint created;
   std::optional<base::TimePoint> retired;
 };
@@ -44,7 +44,7 @@ struct SiteRecord {
 struct StationRecord {
   std::string site;
   int station = 1;
-  std::string statement;          // the signed authorization octets
+  std::string statement;  // the signed authorization octets
   base::Bytes signature;
   std::uint64_t last_sequence = 0;  // newest station audit record imported
   base::Bytes last_hash;            // its hash (empty before the first import)
@@ -63,7 +63,7 @@ class SiteRegistry {
 
 // What an import needs to know about certificates already at the operator.
 struct KnownDevice {
-  std::string issuer;        // issuer of its IDevID
+  std::string issuer;  // issuer of its IDevID
   std::string idevid_serial;
 };
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -143,8 +143,7 @@ struct ProvisioningEngine::Plan {
 
 ProvisioningEngine::ProvisioningEngine(const Authorization& authorization, ca::Issuer& issuer,
                                        ca::SigningAuthority authority, ca::Ledger& ledger,
-                                       const StationRecords& records, const base::Clock& clock,
-                                       EngineOptions options)
+                                       const StationRecords& records, const base::Clock& clock, EngineOptions options)
     : m_auth(authorization),
       m_issuer(issuer),
       m_authority(std::move(authority)),
@@ -165,7 +164,8 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
     p.reason = std::move(why);
   };
   if (p.too_long) {
-    return refuse(reason::kLineTooLong, "the line is " + std::to_string(p.length) + " bytes; a manifest line may hold at most " +
+    return refuse(reason::kLineTooLong, "the line is " + std::to_string(p.length) +
+                                            " bytes; a manifest line may hold at most " +
                                             std::to_string(m_options.max_line) + " bytes");
   }
   const auto doc = json::parse(p.text, nullptr, false);
@@ -175,15 +175,16 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
   if (!doc.is_object()) return refuse(reason::kInvalidJson, "the line is JSON but not an object {...}");
   for (const char* field : {"serial", "product", "csr"}) {
     if (!doc.contains(field)) return refuse(reason::kMissingField, std::string("the line has no \"") + field + "\"");
-    if (!doc[field].is_string()) return refuse(reason::kInvalidField, std::string("\"") + field + "\" must be a string");
+    if (!doc[field].is_string())
+      return refuse(reason::kInvalidField, std::string("\"") + field + "\" must be a string");
   }
   p.serial = doc["serial"].get<std::string>();
   p.product = doc["product"].get<std::string>();
   if (p.serial.empty() || p.serial.size() > 64 || !printable_string(p.serial)) {
     std::string shown = p.serial.substr(0, 64);
     p.serial.clear();
-    return refuse(reason::kInvalidField, "\"serial\" must be 1 to 64 characters of A-Z a-z 0-9 space '()+,-./:=? (got '" +
-                                             shown + "')");
+    return refuse(reason::kInvalidField,
+                  "\"serial\" must be 1 to 64 characters of A-Z a-z 0-9 space '()+,-./:=? (got '" + shown + "')");
   }
   if (doc.contains("profiles")) {
     const auto& pr = doc["profiles"];
@@ -315,22 +316,23 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
     if (!m_auth.products.contains(p.product)) {
       std::vector<std::string> names;
       for (const auto& [name, _] : m_auth.products) names.push_back(name);
-      refuse(reason::kProductNotAllowed, "product '" + p.product + "' is not authorized at this site (authorized: " +
-                                             join(names) + ")");
+      refuse(reason::kProductNotAllowed,
+             "product '" + p.product + "' is not authorized at this site (authorized: " + join(names) + ")");
       continue;
     }
     if (!in_ranges(m_auth.serial_ranges, p.serial)) {
       std::vector<std::string> ranges;
       for (const auto& x : m_auth.serial_ranges) ranges.push_back(x.to_string());
-      refuse(reason::kSerialOutOfRange, "serial " + p.serial + " is outside this station's serial ranges (" + join(ranges) + ")");
+      refuse(reason::kSerialOutOfRange,
+             "serial " + p.serial + " is outside this station's serial ranges (" + join(ranges) + ")");
       continue;
     }
     std::vector<std::string> profiles{"idevid"};
     bool bad_profile = false;
     for (const auto& name : p.profiles) {
       if (!m_auth.allows_profile(name)) {
-        refuse(reason::kProfileNotAllowed, "profile '" + name + "' is not authorized for this station (authorized: " +
-                                               join(m_auth.profiles) + ")");
+        refuse(reason::kProfileNotAllowed,
+               "profile '" + name + "' is not authorized for this station (authorized: " + join(m_auth.profiles) + ")");
         bad_profile = true;
         break;
       }
@@ -377,8 +379,8 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
     };
     if (idevid != nullptr) {
       if (idevid->key_fingerprint != p.fingerprint) {
-        refuse(reason::kSerialAlreadyIssued,
-               "serial " + p.serial + " already has an IDevID (certificate " + idevid->serial + ") for a different key");
+        refuse(reason::kSerialAlreadyIssued, "serial " + p.serial + " already has an IDevID (certificate " +
+                                                 idevid->serial + ") for a different key");
         continue;
       }
       plan_steps();
@@ -396,7 +398,8 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
         continue;
       }
       if (used + new_devices >= m_auth.quota) {
-        refuse(reason::kQuotaExhausted, "this station's quota of " + std::to_string(m_auth.quota) + " devices is used up");
+        refuse(reason::kQuotaExhausted,
+               "this station's quota of " + std::to_string(m_auth.quota) + " devices is used up");
         continue;
       }
       plan_steps();
@@ -496,8 +499,10 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
       }
     }
     ++counts.lines;
-    if (r.status == "issued") ++counts.issued;
-    else if (r.status == "existing") ++counts.existing;
+    if (r.status == "issued")
+      ++counts.issued;
+    else if (r.status == "existing")
+      ++counts.existing;
     else {
       ++counts.refused;
       ++counts.by_reason[r.reason_code];

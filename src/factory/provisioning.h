@@ -62,10 +62,10 @@ struct DeviceCertificate {
 
 struct ProvisionResult {
   std::uint64_t line = 0;
-  std::string serial;                 // device serial (empty when unreadable)
-  std::string status;                 // "issued" | "existing" | "refused"
-  std::string reason_code;            // refused only
-  std::string reason;                 // refused only
+  std::string serial;                           // device serial (empty when unreadable)
+  std::string status;                           // "issued" | "existing" | "refused"
+  std::string reason_code;                      // refused only
+  std::string reason;                           // refused only
   std::vector<DeviceCertificate> certificates;  // idevid first
   std::vector<std::string> warnings;
 };
@@ -83,7 +83,7 @@ class ResultSink {
 };
 
 struct EngineOptions {
-  unsigned workers = 1;                    // threads verifying and signing (>= 1)
+  unsigned workers = 1;  // threads verifying and signing (>= 1)
   std::string batch_id;
   std::size_t max_line = kMaxManifestLine;
   std::size_t chunk_per_worker = 128;

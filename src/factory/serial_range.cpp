@@ -60,7 +60,9 @@ std::string SerialRange::format(std::uint64_t v) const {
   return prefix + digits;
 }
 
-std::string SerialRange::to_string() const { return format(first) + ".." + format(last); }
+std::string SerialRange::to_string() const {
+  return format(first) + ".." + format(last);
+}
 
 bool SerialRange::contains(std::string_view serial) const {
   const auto s = split_serial(serial);

@@ -24,7 +24,7 @@ struct SerialRange {
   // different prefix or width, first > last, no digits, width > 18.
   static base::Result<SerialRange> parse(std::string_view text);
 
-  std::string to_string() const;           // "SN-00001000..SN-00001999"
+  std::string to_string() const;              // "SN-00001000..SN-00001999"
   std::string format(std::uint64_t v) const;  // prefix + zero-padded value
   std::uint64_t size() const { return last - first + 1; }
   bool contains(std::string_view serial) const;

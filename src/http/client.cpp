@@ -41,9 +41,7 @@ struct Client::Impl {
   detail::TlsFacts facts;
   bool open = false;
 
-  beast::tcp_stream& lowest() {
-    return tls_stream ? beast::get_lowest_layer(*tls_stream) : *plain_stream;
-  }
+  beast::tcp_stream& lowest() { return tls_stream ? beast::get_lowest_layer(*tls_stream) : *plain_stream; }
 
   // Starts an async operation with `start(handler)` and runs it to completion.
   template <class Start>
@@ -60,8 +58,7 @@ struct Client::Impl {
     std::string cause = ec.message();
     const auto ssl_errors = detail::openssl_errors();
     if (!ssl_errors.empty()) cause += " (" + ssl_errors + ")";
-    return make_error(ErrorCode::Io, what + " " + host + ":" + std::to_string(port) + " failed",
-                      cause);
+    return make_error(ErrorCode::Io, what + " " + host + ":" + std::to_string(port) + " failed", cause);
   }
 
   void close() {
@@ -94,11 +91,8 @@ struct Client::Impl {
 
     if (config.tls) {
       const auto& name = config.server_name.empty() ? host : config.server_name;
-      HM_CHECK(detail::configure_client_connection(tls_stream->native_handle(), name,
-                                                   config.verify_server));
-      ec = run([&](auto handler) {
-        tls_stream->async_handshake(net::ssl::stream_base::client, handler);
-      });
+      HM_CHECK(detail::configure_client_connection(tls_stream->native_handle(), name, config.verify_server));
+      ec = run([&](auto handler) { tls_stream->async_handshake(net::ssl::stream_base::client, handler); });
       if (ec) return io_error("TLS handshake with", ec);
       facts = detail::connection_facts(tls_stream->native_handle(), false);
     }
@@ -133,8 +127,7 @@ struct Client::Impl {
 Client::Client(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Client::~Client() = default;
 
-base::Result<std::unique_ptr<Client>> Client::connect(std::string host, std::uint16_t port,
-                                                      ClientConfig config) {
+base::Result<std::unique_ptr<Client>> Client::connect(std::string host, std::uint16_t port, ClientConfig config) {
   try {
     return connect_impl(std::move(host), port, std::move(config));
   } catch (const std::exception& e) {  // Asio reports resource failures by throwing
@@ -142,8 +135,7 @@ base::Result<std::unique_ptr<Client>> Client::connect(std::string host, std::uin
   }
 }
 
-base::Result<std::unique_ptr<Client>> Client::connect_impl(std::string host, std::uint16_t port,
-                                                           ClientConfig config) {
+base::Result<std::unique_ptr<Client>> Client::connect_impl(std::string host, std::uint16_t port, ClientConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->host = std::move(host);
   impl->port = port;
@@ -159,8 +151,8 @@ base::Result<std::unique_ptr<Client>> Client::connect_impl(std::string host, std
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
-base::Result<Response> Client::request(std::string_view method, std::string_view target,
-                                       std::string body, Headers headers) {
+base::Result<Response> Client::request(std::string_view method, std::string_view target, std::string body,
+                                       Headers headers) {
   auto& impl = *m_impl;
   bhttp::request<bhttp::string_body> req;
   try {  // Beast throws on a method, target or header value it cannot send
@@ -185,10 +177,18 @@ base::Result<Response> Client::request(std::string_view method, std::string_view
   }
 }
 
-bool Client::is_open() const { return m_impl->open; }
-const std::string& Client::tls_version() const { return m_impl->facts.version; }
-const std::string& Client::channel_binding_type() const { return m_impl->facts.binding_type; }
-const base::Bytes& Client::channel_binding() const { return m_impl->facts.binding; }
+bool Client::is_open() const {
+  return m_impl->open;
+}
+const std::string& Client::tls_version() const {
+  return m_impl->facts.version;
+}
+const std::string& Client::channel_binding_type() const {
+  return m_impl->facts.binding_type;
+}
+const base::Bytes& Client::channel_binding() const {
+  return m_impl->facts.binding;
+}
 std::uint16_t Client::local_port() const {
   if (!m_impl->open) return 0;
   error_code ec;

@@ -26,7 +26,7 @@ struct ClientConfig {
   // Optional client certificate: PEM chain, leaf first, and its unencrypted key.
   std::string cert_chain_pem;
   std::string key_pem;
-  std::string tls_version;  // "" (1.2 or 1.3, preferring 1.3), "1.2" or "1.3"
+  std::string tls_version;                    // "" (1.2 or 1.3, preferring 1.3), "1.2" or "1.3"
   std::chrono::milliseconds timeout{10'000};  // for connecting+handshake, and per request
   std::size_t max_body = 16 * 1024 * 1024;    // largest response body accepted
 };
@@ -35,15 +35,14 @@ class Client {
  public:
   // Connects (and handshakes) to host:port. Errors: InvalidArgument (bad
   // config), Io (connect, handshake or verification failure; cause says which).
-  [[nodiscard]] static base::Result<std::unique_ptr<Client>> connect(std::string host,
-                                                                     std::uint16_t port,
+  [[nodiscard]] static base::Result<std::unique_ptr<Client>> connect(std::string host, std::uint16_t port,
                                                                      ClientConfig config);
 
   // Sends one request and reads its response on the current connection; when
   // the previous response closed it, reconnects first (with a new handshake,
   // hence a new channel binding). Sets Host, User-Agent and Content-Length.
-  [[nodiscard]] base::Result<Response> request(std::string_view method, std::string_view target,
-                                               std::string body = {}, Headers headers = {});
+  [[nodiscard]] base::Result<Response> request(std::string_view method, std::string_view target, std::string body = {},
+                                               Headers headers = {});
 
   bool is_open() const;
   // Of the current connection; empty on plain HTTP.
@@ -60,8 +59,7 @@ class Client {
 
  private:
   explicit Client(std::unique_ptr<Impl> impl);
-  static base::Result<std::unique_ptr<Client>> connect_impl(std::string host, std::uint16_t port,
-                                                            ClientConfig config);
+  static base::Result<std::unique_ptr<Client>> connect_impl(std::string host, std::uint16_t port, ClientConfig config);
   std::unique_ptr<Impl> m_impl;
 };
 

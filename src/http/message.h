@@ -40,9 +40,7 @@ struct Request {
   base::Bytes channel_binding;       // empty when channel_binding_type is empty
   std::string peer_address;          // "127.0.0.1:51234", "[::1]:51234"
 
-  std::optional<std::string_view> header(std::string_view name) const {
-    return find_header(headers, name);
-  }
+  std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
 };
 
 struct Response {
@@ -56,9 +54,7 @@ struct Response {
   // A response with the given Content-Type.
   static Response with(int status, std::string content_type, std::string body);
 
-  std::optional<std::string_view> header(std::string_view name) const {
-    return find_header(headers, name);
-  }
+  std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
 };
 
 // Called on an io thread for every complete request; must be thread-safe. It

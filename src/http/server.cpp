@@ -52,8 +52,7 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -183,15 +182,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void on_header(error_code ec, std::size_t) {
     if (m_parser->is_header_done()) {  // also when the declared body is already too large
       const auto& msg = m_parser->get();
-      m_log_request = std::string(msg.method_string()) + " " +
-                      std::string(msg.target().substr(0, msg.target().find('?')));
+      m_log_request =
+          std::string(msg.method_string()) + " " + std::string(msg.target().substr(0, msg.target().find('?')));
     }
     if (ec) return fail_request(ec);
     const auto& msg = m_parser->get();
     // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for
     // this before sending the body (curl does for larger bodies).
-    if (!m_parser->is_done() && msg.version() == 11 &&
-        iequals(msg[bhttp::field::expect], "100-continue")) {
+    if (!m_parser->is_done() && msg.version() == 11 && iequals(msg[bhttp::field::expect], "100-continue")) {
       m_continue.emplace(bhttp::status::continue_, 11);
       bhttp::async_write(m_stream, *m_continue, bind(&Session::on_continue_sent));
       return;
@@ -253,8 +251,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     try {
       res = m_shared->handler(req);
     } catch (const std::exception& e) {
-      base::log::error(config().name + ": handler threw on " + req.method + " " + req.path +
-                       ": " + e.what());
+      base::log::error(config().name + ": handler threw on " + req.method + " " + req.path + ": " + e.what());
       res = Response::text(500, "internal error\n");
     } catch (...) {
       base::log::error(config().name + ": handler threw on " + req.method + " " + req.path);
@@ -287,12 +284,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void log_access() {
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_started).count();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_started).count();
     std::ostringstream line;
-    line << config().name << " " << m_peer << " \"" << m_log_request << "\" "
-         << m_response->result_int() << " " << m_body_bytes << "B " << ms << "ms cert="
-         << (m_tls.peer_chain.empty() ? "no" : "yes");
+    line << config().name << " " << m_peer << " \"" << m_log_request << "\" " << m_response->result_int() << " "
+         << m_body_bytes << "B " << ms << "ms cert=" << (m_tls.peer_chain.empty() ? "no" : "yes");
     base::log::info(line.str());
   }
 
@@ -303,9 +298,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if constexpr (Tls) {
       // Send close_notify; do not wait long for the peer's.
       lowest().expires_after(kTlsShutdownTimeout);
-      m_stream.async_shutdown([self = this->shared_from_this()](error_code) {
-        self->lowest().close();
-      });
+      m_stream.async_shutdown([self = this->shared_from_this()](error_code) { self->lowest().close(); });
     } else {
       lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
       lowest().close();
@@ -354,8 +347,7 @@ base::Result<tcp::endpoint> parse_listen(const std::string& listen) {
     tcp::resolver resolver(ioc);
     const auto results = resolver.resolve(host, port_text, ec);
     if (ec || results.empty()) {
-      return make_error(ErrorCode::InvalidArgument, "cannot resolve listen host " + host,
-                        ec.message());
+      return make_error(ErrorCode::InvalidArgument, "cannot resolve listen host " + host, ec.message());
     }
     return results.begin()->endpoint();
   }
@@ -375,8 +367,7 @@ struct Server::Impl {
     std::optional<net::steady_timer> retry_timer;
   };
 
-  Impl(std::shared_ptr<Shared> s, int threads)
-      : shared(std::move(s)), io(std::make_unique<Io>(threads)) {}
+  Impl(std::shared_ptr<Shared> s, int threads) : shared(std::move(s)), io(std::make_unique<Io>(threads)) {}
 
   // Destruction runs in reverse: io (and the sessions it owns) goes before
   // the TLS context and Shared, which sessions use until their last moment.
@@ -388,9 +379,8 @@ struct Server::Impl {
   bool stopped = false;
 
   void accept() {
-    io->acceptor.async_accept(net::make_strand(io->ioc), [this](error_code ec, tcp::socket socket) {
-      on_accept(ec, std::move(socket));
-    });
+    io->acceptor.async_accept(net::make_strand(io->ioc),
+                              [this](error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
   }
 
   void on_accept(error_code ec, tcp::socket socket) {
@@ -431,9 +421,13 @@ struct Server::Impl {
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
-Server::~Server() { stop(std::chrono::milliseconds(0)); }
+Server::~Server() {
+  stop(std::chrono::milliseconds(0));
+}
 
-std::uint16_t Server::port() const { return m_impl->port; }
+std::uint16_t Server::port() const {
+  return m_impl->port;
+}
 
 base::Result<std::unique_ptr<Server>> Server::start(ServerConfig config, Handler handler) {
   // Asio reports resource failures (SSL_CTX_new, threads) by throwing.
@@ -461,8 +455,8 @@ base::Result<std::unique_ptr<Server>> Server::start_impl(ServerConfig config, Ha
 
   if (cfg.tls) {
     impl->ssl.emplace(net::ssl::context::tls_server);
-    HM_CHECK(detail::configure_server_context(impl->ssl->native_handle(), cfg.cert_chain_pem,
-                                              cfg.key_pem, cfg.key.get()));
+    HM_CHECK(
+        detail::configure_server_context(impl->ssl->native_handle(), cfg.cert_chain_pem, cfg.key_pem, cfg.key.get()));
   }
 
   error_code ec;
@@ -490,8 +484,7 @@ base::Result<std::unique_ptr<Server>> Server::start_impl(ServerConfig config, Ha
       }
     });
   }
-  base::log::info(cfg.name + ": listening on " + endpoint_text(tcp::endpoint(endpoint.address(),
-                                                                             impl->port)) +
+  base::log::info(cfg.name + ": listening on " + endpoint_text(tcp::endpoint(endpoint.address(), impl->port)) +
                   (cfg.tls ? " (TLS)" : " (plain HTTP)"));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -519,11 +512,9 @@ void Server::stop(std::chrono::milliseconds grace) {
 
   {
     std::unique_lock lock(impl.shared->mutex);
-    const bool done = impl.shared->all_closed.wait_for(
-        lock, grace, [&] { return impl.shared->sessions.empty(); });
+    const bool done = impl.shared->all_closed.wait_for(lock, grace, [&] { return impl.shared->sessions.empty(); });
     if (!done) {
-      base::log::warn(impl.shared->config.name + ": " +
-                      std::to_string(impl.shared->sessions.size()) +
+      base::log::warn(impl.shared->config.name + ": " + std::to_string(impl.shared->sessions.size()) +
                       " connection(s) still open after the shutdown grace period; closing them");
     }
   }

@@ -55,8 +55,7 @@ class Server {
  public:
   // Binds, listens and starts the io threads. Errors: InvalidArgument (bad
   // config, unusable certificate or key), Io (cannot bind).
-  [[nodiscard]] static base::Result<std::unique_ptr<Server>> start(ServerConfig config,
-                                                                   Handler handler);
+  [[nodiscard]] static base::Result<std::unique_ptr<Server>> start(ServerConfig config, Handler handler);
 
   // The bound port (useful with port 0).
   std::uint16_t port() const;

@@ -14,9 +14,15 @@ namespace {
 using base::ErrorCode;
 using base::make_error;
 
-struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
-struct X509Free { void operator()(X509* x) const { X509_free(x); } };
-struct PkeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
@@ -27,8 +33,7 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr const char* kTls13Suites =
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+constexpr const char* kTls13Suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* kGroups = "X25519:P-256:P-384";
 
 // RFC 9266 §2: label of the tls-exporter channel binding; 32 bytes, empty context.
@@ -36,7 +41,9 @@ constexpr std::string_view kExporterLabel = "EXPORTER-Channel-Binding";
 constexpr std::size_t kExporterLength = 32;
 
 // Never prompt on a terminal for an encrypted PEM key: the caller decrypts.
-int no_passphrase(char*, int, int, void*) { return -1; }
+int no_passphrase(char*, int, int, void*) {
+  return -1;
+}
 
 BioPtr memory_bio(std::string_view text) {
   return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
@@ -52,23 +59,23 @@ base::Bytes to_der(X509* cert) {
 }
 
 // Whatever the chain, accept it: the handler judges the client (see server.h).
-int accept_any_chain(X509_STORE_CTX*, void*) { return 1; }
+int accept_any_chain(X509_STORE_CTX*, void*) {
+  return 1;
+}
 
-base::Status use_certificate_and_key(SSL_CTX* ctx, std::string_view chain_pem,
-                                     std::string_view key_pem, EVP_PKEY* key) {
+base::Status use_certificate_and_key(SSL_CTX* ctx, std::string_view chain_pem, std::string_view key_pem,
+                                     EVP_PKEY* key) {
   auto bio = memory_bio(chain_pem);
   X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
   if (!leaf) {
-    return make_error(ErrorCode::InvalidArgument, "no PEM certificate in the certificate chain",
-                      openssl_errors());
+    return make_error(ErrorCode::InvalidArgument, "no PEM certificate in the certificate chain", openssl_errors());
   }
   if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) {
     return make_error(ErrorCode::InvalidArgument, "unusable TLS certificate", openssl_errors());
   }
   while (X509Ptr extra{PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr)}) {
     if (SSL_CTX_add1_chain_cert(ctx, extra.get()) != 1) {
-      return make_error(ErrorCode::InvalidArgument, "unusable chain certificate",
-                        openssl_errors());
+      return make_error(ErrorCode::InvalidArgument, "unusable chain certificate", openssl_errors());
     }
   }
   ERR_clear_error();  // the loop ends on "no start line"
@@ -78,26 +85,23 @@ base::Status use_certificate_and_key(SSL_CTX* ctx, std::string_view chain_pem,
     auto key_bio = memory_bio(key_pem);
     owned.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, no_passphrase, nullptr));
     if (!owned) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "no unencrypted PEM private key for the TLS certificate",
+      return make_error(ErrorCode::InvalidArgument, "no unencrypted PEM private key for the TLS certificate",
                         openssl_errors());
     }
     key = owned.get();
   }
   if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "the TLS private key does not match the certificate", openssl_errors());
+    return make_error(ErrorCode::InvalidArgument, "the TLS private key does not match the certificate",
+                      openssl_errors());
   }
   return base::ok_status();
 }
 
 base::Status common_policy(SSL_CTX* ctx) {
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
-      SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1 || SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
     return make_error(ErrorCode::Internal, "cannot apply the TLS policy", openssl_errors());
   }
   return base::ok_status();
@@ -121,8 +125,8 @@ std::string openssl_errors() {
   return out;
 }
 
-base::Status configure_server_context(SSL_CTX* ctx, std::string_view cert_chain_pem,
-                                      std::string_view key_pem, EVP_PKEY* key) {
+base::Status configure_server_context(SSL_CTX* ctx, std::string_view cert_chain_pem, std::string_view key_pem,
+                                      EVP_PKEY* key) {
   HM_CHECK(common_policy(ctx));
   // No resumption: every connection does a full handshake, so tls-unique is
   // always the client's Finished and nothing is cached across connections.
@@ -156,8 +160,7 @@ base::Status configure_client_context(SSL_CTX* ctx, const ClientTls& tls) {
     }
     ERR_clear_error();
     if (count == 0) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "no trust anchors to verify the server with (verify_server is on)");
+      return make_error(ErrorCode::InvalidArgument, "no trust anchors to verify the server with (verify_server is on)");
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   } else {
@@ -206,8 +209,8 @@ TlsFacts connection_facts(SSL* ssl, bool is_server) {
     // RFC 9266 §2: tls-exporter = TLS-Exporter("EXPORTER-Channel-Binding",
     // empty context, 32). (RFC 5929 tls-unique is undefined for TLS 1.3.)
     base::Bytes out(kExporterLength);
-    if (SSL_export_keying_material(ssl, out.data(), out.size(), kExporterLabel.data(),
-                                   kExporterLabel.size(), nullptr, 0, 1) == 1) {
+    if (SSL_export_keying_material(ssl, out.data(), out.size(), kExporterLabel.data(), kExporterLabel.size(), nullptr,
+                                   0, 1) == 1) {
       facts.binding_type = "tls-exporter";
       facts.binding = std::move(out);
     }
@@ -220,8 +223,8 @@ TlsFacts connection_facts(SSL* ssl, bool is_server) {
     const bool first_is_client = SSL_session_reused(ssl) == 0;
     const bool first_is_mine = first_is_client != is_server;
     unsigned char buf[EVP_MAX_MD_SIZE];
-    const std::size_t n = first_is_mine ? SSL_get_finished(ssl, buf, sizeof buf)
-                                        : SSL_get_peer_finished(ssl, buf, sizeof buf);
+    const std::size_t n =
+        first_is_mine ? SSL_get_finished(ssl, buf, sizeof buf) : SSL_get_peer_finished(ssl, buf, sizeof buf);
     if (n > 0 && n <= sizeof buf) {
       facts.binding_type = "tls-unique";
       facts.binding.assign(buf, buf + n);

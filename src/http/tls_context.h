@@ -25,8 +25,8 @@ struct TlsFacts {
 // Server policy: TLS 1.2+, ECDHE+AEAD suites, no compression/renegotiation/
 // resumption, client certificate requested but accepted unverified. `key`
 // (if non-null) wins over `key_pem`.
-base::Status configure_server_context(SSL_CTX* ctx, std::string_view cert_chain_pem,
-                                      std::string_view key_pem, EVP_PKEY* key);
+base::Status configure_server_context(SSL_CTX* ctx, std::string_view cert_chain_pem, std::string_view key_pem,
+                                      EVP_PKEY* key);
 
 struct ClientTls {
   std::string_view trust_anchors_pem;

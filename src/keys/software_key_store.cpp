@@ -66,10 +66,16 @@ class SoftwareSigner final : public Signer {
     const EVP_MD* md = nullptr;
     switch (m_sig_alg) {
       case base::SignatureAlgorithm::EcdsaSha256:
-      case base::SignatureAlgorithm::RsaPkcs1Sha256: md = EVP_sha256(); break;
+      case base::SignatureAlgorithm::RsaPkcs1Sha256:
+        md = EVP_sha256();
+        break;
       case base::SignatureAlgorithm::EcdsaSha384:
-      case base::SignatureAlgorithm::RsaPkcs1Sha384: md = EVP_sha384(); break;
-      case base::SignatureAlgorithm::Ed25519: md = nullptr; break;
+      case base::SignatureAlgorithm::RsaPkcs1Sha384:
+        md = EVP_sha384();
+        break;
+      case base::SignatureAlgorithm::Ed25519:
+        md = nullptr;
+        break;
     }
     m_prototype.reset(EVP_MD_CTX_new());
     if (m_prototype && EVP_DigestSignInit(m_prototype.get(), nullptr, md, nullptr, m_key.get()) != 1) {
@@ -125,12 +131,24 @@ Result<std::unique_ptr<Signer>> make_signer(Pkey key, std::string reference) {
 Result<Pkey> generate_key(base::KeyAlgorithm alg) {
   EVP_PKEY* raw = nullptr;
   switch (alg) {
-    case base::KeyAlgorithm::EcP256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-    case base::KeyAlgorithm::EcP384: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
-    case base::KeyAlgorithm::Rsa2048: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}); break;
-    case base::KeyAlgorithm::Rsa3072: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{3072}); break;
-    case base::KeyAlgorithm::Rsa4096: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{4096}); break;
-    case base::KeyAlgorithm::Ed25519: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
+    case base::KeyAlgorithm::EcP256:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      break;
+    case base::KeyAlgorithm::EcP384:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+      break;
+    case base::KeyAlgorithm::Rsa2048:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048});
+      break;
+    case base::KeyAlgorithm::Rsa3072:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{3072});
+      break;
+    case base::KeyAlgorithm::Rsa4096:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{4096});
+      break;
+    case base::KeyAlgorithm::Ed25519:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+      break;
   }
   if (raw == nullptr) {
     return make_error(ErrorCode::Internal, "key generation failed", base::openssl_error_string());
@@ -140,8 +158,7 @@ Result<Pkey> generate_key(base::KeyAlgorithm alg) {
 
 }  // namespace
 
-Result<ResolvedPassphrase> resolve_passphrase(const PassphraseSource& source,
-                                              bool create_if_missing) {
+Result<ResolvedPassphrase> resolve_passphrase(const PassphraseSource& source, bool create_if_missing) {
   if (const char* env = std::getenv("HALLMARK_KEY_PASSPHRASE"); env != nullptr && *env != '\0') {
     return ResolvedPassphrase{env, "HALLMARK_KEY_PASSPHRASE", false};
   }
@@ -160,7 +177,8 @@ Result<ResolvedPassphrase> resolve_passphrase(const PassphraseSource& source,
   if (!create_if_missing) {
     return make_error(ErrorCode::NotFound,
                       "no key passphrase: set HALLMARK_KEY_PASSPHRASE, configure keys.passphrase_file, "
-                      "or keep '" + generated.string() + "'");
+                      "or keep '" +
+                          generated.string() + "'");
   }
   base::SystemRng rng;
   const std::string value = base::base64url_encode(rng.bytes(32));
@@ -176,8 +194,7 @@ std::filesystem::path SoftwareKeyStore::path_of(const std::string& name) const {
   return m_dir / (name + ".key");
 }
 
-Result<std::unique_ptr<Signer>> SoftwareKeyStore::generate(const std::string& name,
-                                                           base::KeyAlgorithm alg) {
+Result<std::unique_ptr<Signer>> SoftwareKeyStore::generate(const std::string& name, base::KeyAlgorithm alg) {
   const auto path = path_of(name);
   if (std::filesystem::exists(path)) {
     return make_error(ErrorCode::AlreadyExists, "key file '" + path.string() + "' already exists");
@@ -185,10 +202,8 @@ Result<std::unique_ptr<Signer>> SoftwareKeyStore::generate(const std::string& na
   HM_TRY(Pkey key, generate_key(alg));
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
   // PKCS#8 EncryptedPrivateKeyInfo, PBES2 with AES-256-CBC (RFC 8018).
-  if (!bio || PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), EVP_aes_256_cbc(),
-                                            m_passphrase.data(),
-                                            static_cast<int>(m_passphrase.size()), nullptr,
-                                            nullptr) != 1) {
+  if (!bio || PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), EVP_aes_256_cbc(), m_passphrase.data(),
+                                            static_cast<int>(m_passphrase.size()), nullptr, nullptr) != 1) {
     return make_error(ErrorCode::Internal, "cannot encrypt key", base::openssl_error_string());
   }
   char* data = nullptr;
@@ -203,8 +218,7 @@ Result<std::unique_ptr<Signer>> SoftwareKeyStore::load(const std::string& name) 
   const auto path = path_of(name);
   HM_TRY(auto data, base::read_file(path, 1 << 20));
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr,
-                                   const_cast<char*>(m_passphrase.c_str())));
+  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>(m_passphrase.c_str())));
   if (!key) {
     ERR_clear_error();
     return make_error(ErrorCode::Unauthenticated,
@@ -219,8 +233,7 @@ Result<std::unique_ptr<Signer>> generate_ephemeral(base::KeyAlgorithm alg) {
   return make_signer(std::move(key), "ephemeral");
 }
 
-Result<std::unique_ptr<Signer>> load_unencrypted_key(base::ByteView pem_or_der,
-                                                     std::string reference) {
+Result<std::unique_ptr<Signer>> load_unencrypted_key(base::ByteView pem_or_der, std::string reference) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem_or_der.data(), static_cast<int>(pem_or_der.size())));
   Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {

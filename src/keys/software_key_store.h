@@ -27,8 +27,7 @@ struct ResolvedPassphrase {
 
 // Finds the passphrase; when none exists and `create_if_missing`, generates a
 // random one into <data_dir>/passphrase (0600).
-base::Result<ResolvedPassphrase> resolve_passphrase(const PassphraseSource& source,
-                                                    bool create_if_missing);
+base::Result<ResolvedPassphrase> resolve_passphrase(const PassphraseSource& source, bool create_if_missing);
 
 class SoftwareKeyStore {
  public:
@@ -50,8 +49,7 @@ class SoftwareKeyStore {
 // An ephemeral in-memory key (tests, benchmarks, device emulation).
 base::Result<std::unique_ptr<Signer>> generate_ephemeral(base::KeyAlgorithm alg);
 // A signer over an unencrypted PKCS#8 / traditional PEM or DER key (tests, device side).
-base::Result<std::unique_ptr<Signer>> load_unencrypted_key(base::ByteView pem_or_der,
-                                                           std::string reference);
+base::Result<std::unique_ptr<Signer>> load_unencrypted_key(base::ByteView pem_or_der, std::string reference);
 // The unencrypted PKCS#8 PEM of an ephemeral key (device emulation only).
 base::Result<std::string> export_unencrypted_pem(const Signer& signer);
 

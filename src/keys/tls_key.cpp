@@ -10,10 +10,9 @@
 namespace hallmark::keys {
 
 base::Result<std::shared_ptr<evp_pkey_st>> load_tls_key(const std::filesystem::path& file,
-                                                         const std::string& passphrase) {
+                                                        const std::string& passphrase) {
   HM_TRY(auto data, base::read_file(file, 1 << 20));
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())),
-                                                &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), &BIO_free);
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>(passphrase.c_str()));
   if (key == nullptr) {
     ERR_clear_error();

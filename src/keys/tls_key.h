@@ -16,6 +16,6 @@ namespace hallmark::keys {
 // Decrypts the PKCS#8 key file written by SoftwareKeyStore::generate.
 // Unauthenticated on a wrong passphrase; Io/NotFound when the file is missing.
 base::Result<std::shared_ptr<evp_pkey_st>> load_tls_key(const std::filesystem::path& file,
-                                                         const std::string& passphrase);
+                                                        const std::string& passphrase);
 
 }  // namespace hallmark::keys

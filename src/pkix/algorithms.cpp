@@ -12,8 +12,7 @@ using base::ErrorCode;
 using base::make_error;
 using base::SignatureAlgorithm;
 
-base::Result<ParsedAlgorithmIdentifier> parse_algorithm_identifier(base::ByteView der,
-                                                                   std::string_view what) {
+base::Result<ParsedAlgorithmIdentifier> parse_algorithm_identifier(base::ByteView der, std::string_view what) {
   const std::string name = std::string(what) + " AlgorithmIdentifier";
   HM_TRY(der::Tlv seq, der::parse_single(der, der::kSequence, name));
   der::Reader r(seq.content, name);
@@ -59,8 +58,7 @@ const char* signature_algorithm_oid(SignatureAlgorithm alg) {
 bool is_sha1_signature_oid(std::string_view oid) {
   // sha1WithRSAEncryption, ecdsa-with-SHA1, dsa-with-sha1 (RFC 3279 §2.2) and
   // the OIW sha1WithRSASignature that some old encoders still emit.
-  return oid == oid::kSha1WithRsa || oid == oid::kEcdsaWithSha1 || oid == "1.2.840.10040.4.3" ||
-         oid == "1.3.14.3.2.29";
+  return oid == oid::kSha1WithRsa || oid == oid::kEcdsaWithSha1 || oid == "1.2.840.10040.4.3" || oid == "1.3.14.3.2.29";
 }
 
 base::Result<SignatureAlgorithm> accepted_signature_algorithm(const ParsedAlgorithmIdentifier& alg,
@@ -71,27 +69,23 @@ base::Result<SignatureAlgorithm> accepted_signature_algorithm(const ParsedAlgori
                       w + " is signed with SHA-1, which is no longer accepted; sign with SHA-256 "
                           "or stronger");
   }
-  for (auto a : {SignatureAlgorithm::EcdsaSha256, SignatureAlgorithm::EcdsaSha384,
-                 SignatureAlgorithm::RsaPkcs1Sha256, SignatureAlgorithm::RsaPkcs1Sha384,
-                 SignatureAlgorithm::Ed25519}) {
+  for (auto a : {SignatureAlgorithm::EcdsaSha256, SignatureAlgorithm::EcdsaSha384, SignatureAlgorithm::RsaPkcs1Sha256,
+                 SignatureAlgorithm::RsaPkcs1Sha384, SignatureAlgorithm::Ed25519}) {
     if (alg.oid != signature_algorithm_oid(a)) continue;
-    const bool rsa =
-        a == SignatureAlgorithm::RsaPkcs1Sha256 || a == SignatureAlgorithm::RsaPkcs1Sha384;
-    const bool params_ok = alg.params_absent || (rsa && alg.params.size() == 2 &&
-                                                 alg.params[0] == der::kNull && alg.params[1] == 0);
+    const bool rsa = a == SignatureAlgorithm::RsaPkcs1Sha256 || a == SignatureAlgorithm::RsaPkcs1Sha384;
+    const bool params_ok =
+        alg.params_absent || (rsa && alg.params.size() == 2 && alg.params[0] == der::kNull && alg.params[1] == 0);
     if (!params_ok) {
-      return make_error(ErrorCode::Malformed,
-                        w + " signature algorithm " + std::string(base::to_string(a)) +
-                            " has parameters it must not have (" +
-                            (rsa ? "RFC 4055 §5: NULL" : "RFC 5758 §3.2 / RFC 8410 §3: absent") +
-                            ")");
+      return make_error(ErrorCode::Malformed, w + " signature algorithm " + std::string(base::to_string(a)) +
+                                                  " has parameters it must not have (" +
+                                                  (rsa ? "RFC 4055 §5: NULL" : "RFC 5758 §3.2 / RFC 8410 §3: absent") +
+                                                  ")");
     }
     return a;
   }
-  return make_error(ErrorCode::Unsupported,
-                    w + " signature algorithm " + alg.oid +
-                        " is not supported; use ecdsa-with-SHA256, ecdsa-with-SHA384, "
-                        "sha256WithRSAEncryption, sha384WithRSAEncryption or Ed25519");
+  return make_error(ErrorCode::Unsupported, w + " signature algorithm " + alg.oid +
+                                                " is not supported; use ecdsa-with-SHA256, ecdsa-with-SHA384, "
+                                                "sha256WithRSAEncryption, sha384WithRSAEncryption or Ed25519");
 }
 
 bool is_ecdsa(SignatureAlgorithm alg) {
@@ -113,8 +107,8 @@ bool key_matches_signature(base::KeyAlgorithm key, SignatureAlgorithm alg) {
   return false;
 }
 
-base::Status verify_encoded_signature(const PublicKey& key, SignatureAlgorithm alg,
-                                      base::ByteView message, base::ByteView signature) {
+base::Status verify_encoded_signature(const PublicKey& key, SignatureAlgorithm alg, base::ByteView message,
+                                      base::ByteView signature) {
   // The key imported by PublicKey::from_spki_der, or (for a key built another
   // way) a fresh import.
   std::shared_ptr<EVP_PKEY> pkey = key.m_key;
@@ -144,8 +138,7 @@ base::Status verify_encoded_signature(const PublicKey& key, SignatureAlgorithm a
   }
   // OpenSSL's ECDSA verify also insists that the DER re-encodes identically,
   // so BER or trailing bytes in the signature are refused here.
-  if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
-                       message.size()) != 1) {
+  if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(), message.size()) != 1) {
     ERR_clear_error();
     return make_error(ErrorCode::BadSignature, "signature does not verify");
   }

@@ -21,8 +21,7 @@ struct ParsedAlgorithmIdentifier {
 };
 
 // AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } (RFC 5280 §4.1.1.2).
-base::Result<ParsedAlgorithmIdentifier> parse_algorithm_identifier(base::ByteView der,
-                                                                   std::string_view what);
+base::Result<ParsedAlgorithmIdentifier> parse_algorithm_identifier(base::ByteView der, std::string_view what);
 
 // The encoded `signature` AlgorithmIdentifier of a DER TBSCertificate (the
 // field after the optional version and the serial number).
@@ -36,8 +35,8 @@ bool is_sha1_signature_oid(std::string_view oid);
 // (or, as many encoders still write, absent) for RSA PKCS#1 v1.5 (RFC 4055 §5).
 // Unsupported for SHA-1 ("…SHA-1…") and anything else; `what` names the object
 // ("CSR", "certificate").
-base::Result<base::SignatureAlgorithm> accepted_signature_algorithm(
-    const ParsedAlgorithmIdentifier& alg, std::string_view what);
+base::Result<base::SignatureAlgorithm> accepted_signature_algorithm(const ParsedAlgorithmIdentifier& alg,
+                                                                    std::string_view what);
 
 bool is_ecdsa(base::SignatureAlgorithm alg);
 // Whether a key of this type can produce signatures of this algorithm.
@@ -47,7 +46,7 @@ bool key_matches_signature(base::KeyAlgorithm key, base::SignatureAlgorithm alg)
 // for ECDSA) directly with EVP. base::verify_signature takes raw r||s with its
 // width tied to the hash, which does not fit a P-384 key signing with SHA-256
 // (legal, and what the RFC 8995 example CA does). BadSignature when it fails.
-base::Status verify_encoded_signature(const PublicKey& key, base::SignatureAlgorithm alg,
-                                      base::ByteView message, base::ByteView signature);
+base::Status verify_encoded_signature(const PublicKey& key, base::SignatureAlgorithm alg, base::ByteView message,
+                                      base::ByteView signature);
 
 }  // namespace hallmark::pkix

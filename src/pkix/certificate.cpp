@@ -78,8 +78,7 @@ base::Result<CertificateTime> read_time(const der::Tlv& tlv) {
   using namespace std::chrono;
   const year_month_day ymd{year(tm.tm_year + 1900), month(static_cast<unsigned>(tm.tm_mon + 1)),
                            day(static_cast<unsigned>(tm.tm_mday))};
-  out.time =
-      base::TimePoint(sys_days(ymd)) + hours(tm.tm_hour) + minutes(tm.tm_min) + seconds(tm.tm_sec);
+  out.time = base::TimePoint(sys_days(ymd)) + hours(tm.tm_hour) + minutes(tm.tm_min) + seconds(tm.tm_sec);
   return out;
 }
 
@@ -104,8 +103,7 @@ base::Status read_fields(CertificateData& c) {
     HM_TRY(der::Tlv v, der::parse_single(version->content, der::kInteger, "version"));
     HM_TRY(std::int64_t n, der::decode_integer(v.content, "version"));
     if (n < 0 || n > 2) {
-      return make_error(ErrorCode::Unsupported,
-                        "certificate version " + std::to_string(n) + " is not 1, 2 or 3");
+      return make_error(ErrorCode::Unsupported, "certificate version " + std::to_string(n) + " is not 1, 2 or 3");
     }
     c.version = static_cast<int>(n) + 1;
   }
@@ -162,8 +160,7 @@ base::Result<std::vector<Bytes>> certificate_ders(ByteView data) {
   if (data[0] == der::kSequence) return std::vector<Bytes>{Bytes(data.begin(), data.end())};
   auto blocks = pem_decode_all(data, {kCertificateLabel}, PemText::Ignore);
   if (!blocks.ok() && blocks.error().code == ErrorCode::NotFound) {
-    return make_error(ErrorCode::Malformed,
-                      "not a certificate: neither DER nor PEM with a CERTIFICATE block");
+    return make_error(ErrorCode::Malformed, "not a certificate: neither DER nor PEM with a CERTIFICATE block");
   }
   return blocks;
 }
@@ -188,8 +185,7 @@ std::string serial_to_hex(const Bytes& content) {
 base::Result<Certificate> Certificate::parse(ByteView data) {
   HM_TRY(auto ders, certificate_ders(data));
   if (ders.size() != 1) {
-    return make_error(ErrorCode::Malformed,
-                      "expected one certificate, found " + std::to_string(ders.size()));
+    return make_error(ErrorCode::Malformed, "expected one certificate, found " + std::to_string(ders.size()));
   }
   auto impl = std::make_shared<Impl>();
   HM_CHECK(parse_der_into(*impl, ders.front()));
@@ -256,7 +252,9 @@ CertificateTime Certificate::not_after() const {
   return m_impl->not_after;
 }
 
-const Bytes& Certificate::subject_public_key_info() const { return m_impl->spki; }
+const Bytes& Certificate::subject_public_key_info() const {
+  return m_impl->spki;
+}
 
 base::Result<PublicKey> Certificate::public_key() const {
   return PublicKey::from_spki_der(m_impl->spki);
@@ -341,15 +339,13 @@ base::Status Certificate::verify_signature(const PublicKey& issuer_key) const {
   const ByteView signature = c.signature_value.subspan(1);
   HM_TRY(base::KeyAlgorithm key_alg, issuer_key.algorithm());
   if (!key_matches_signature(key_alg, alg)) {
-    return make_error(ErrorCode::BadSignature, "certificate signature algorithm " +
-                                                   std::string(base::to_string(alg)) +
+    return make_error(ErrorCode::BadSignature, "certificate signature algorithm " + std::string(base::to_string(alg)) +
                                                    " does not match the issuer's " +
                                                    std::string(base::to_string(key_alg)) + " key");
   }
   auto status = verify_encoded_signature(issuer_key, alg, c.tbs, signature);
   if (!status.ok()) {
-    return make_error(ErrorCode::BadSignature,
-                      "certificate signature does not verify with the issuer's key",
+    return make_error(ErrorCode::BadSignature, "certificate signature does not verify with the issuer's key",
                       status.error().describe());
   }
   return {};

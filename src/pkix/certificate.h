@@ -37,20 +37,20 @@ class Certificate {
   const base::Bytes& der() const;
   std::string pem() const;
 
-  int version() const;                  // 1, 2 or 3
-  base::Bytes serial() const;           // content octets of the INTEGER (two's complement)
+  int version() const;         // 1, 2 or 3
+  base::Bytes serial() const;  // content octets of the INTEGER (two's complement)
   bool serial_is_negative() const;
   bool serial_is_zero() const;
-  std::string serial_hex() const;       // upper-case hex as `openssl x509 -serial` prints it
+  std::string serial_hex() const;  // upper-case hex as `openssl x509 -serial` prints it
   Name subject() const;
   Name issuer() const;
   CertificateTime not_before() const;
   CertificateTime not_after() const;
   base::Result<PublicKey> public_key() const;
   const base::Bytes& subject_public_key_info() const;  // DER, as encoded
-  std::string signature_algorithm_oid() const;      // outer signatureAlgorithm
-  std::string tbs_signature_algorithm_oid() const;  // TBSCertificate.signature
-  bool signature_algorithm_params_absent() const;   // e.g. ECDSA must omit parameters
+  std::string signature_algorithm_oid() const;         // outer signatureAlgorithm
+  std::string tbs_signature_algorithm_oid() const;     // TBSCertificate.signature
+  bool signature_algorithm_params_absent() const;      // e.g. ECDSA must omit parameters
 
   std::vector<Extension> extensions() const;
   std::optional<Extension> find_extension(std::string_view oid) const;

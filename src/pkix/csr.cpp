@@ -36,19 +36,17 @@ struct RawCsr {
 // Size, emptiness and the PEM envelope, in that order; the result is the DER.
 base::Result<Bytes> unwrap(ByteView data, std::size_t max_size) {
   if (data.size() > max_size) {
-    return make_error(ErrorCode::TooLarge, "CSR is " + std::to_string(data.size()) +
-                                               " bytes, more than the " + std::to_string(max_size) +
-                                               " allowed");
+    return make_error(ErrorCode::TooLarge, "CSR is " + std::to_string(data.size()) + " bytes, more than the " +
+                                               std::to_string(max_size) + " allowed");
   }
-  const bool blank = std::all_of(data.begin(), data.end(), [](std::uint8_t c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-  });
+  const bool blank = std::all_of(data.begin(), data.end(),
+                                 [](std::uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
   if (blank) return make_error(ErrorCode::Malformed, "CSR is empty");
   // PEM by content: a BEGIN line at the start, or anywhere in data that cannot
   // be DER, so that text pasted before the block gets the PEM error below.
   const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
-  const bool pem = looks_like_pem(data) || (data[0] != der::kSequence &&
-                                            text.find("-----BEGIN ") != std::string_view::npos);
+  const bool pem =
+      looks_like_pem(data) || (data[0] != der::kSequence && text.find("-----BEGIN ") != std::string_view::npos);
   if (!pem) return Bytes(data.begin(), data.end());
 
   // Strict: a request must be exactly one CSR, with nothing around it.
@@ -60,8 +58,8 @@ base::Result<Bytes> unwrap(ByteView data, std::size_t max_size) {
     return make_error(ErrorCode::Malformed, "CSR PEM is malformed: " + blocks.error().detail);
   }
   if (blocks->size() != 1) {
-    return make_error(ErrorCode::Malformed, "CSR PEM holds " + std::to_string(blocks->size()) +
-                                                " certificate requests; send exactly one");
+    return make_error(ErrorCode::Malformed,
+                      "CSR PEM holds " + std::to_string(blocks->size()) + " certificate requests; send exactly one");
   }
   return std::move(blocks->front());
 }
@@ -69,22 +67,18 @@ base::Result<Bytes> unwrap(ByteView data, std::size_t max_size) {
 // The outer TLV against the input length, so that a cut-off upload says so.
 base::Status check_envelope(ByteView der) {
   if (der[0] != der::kSequence) return not_a_csr("the data does not start with a DER SEQUENCE");
-  const bool header_cut =
-      der.size() < 2 || ((der[1] & 0x80) != 0 && der.size() < 2u + (der[1] & 0x7F));
-  if (header_cut)
-    return make_error(ErrorCode::Malformed, "CSR is truncated: the DER header is cut short");
+  const bool header_cut = der.size() < 2 || ((der[1] & 0x80) != 0 && der.size() < 2u + (der[1] & 0x7F));
+  if (header_cut) return make_error(ErrorCode::Malformed, "CSR is truncated: the DER header is cut short");
   auto header = der::read_header(der);
   if (!header.ok()) return not_a_csr(header.error().detail);
   const std::size_t declared = header->header_size + header->content_size;
   if (declared > der.size()) {
-    return make_error(ErrorCode::Malformed, "CSR is truncated: the DER declares " +
-                                                std::to_string(declared) + " bytes but only " +
-                                                std::to_string(der.size()) + " are present");
+    return make_error(ErrorCode::Malformed, "CSR is truncated: the DER declares " + std::to_string(declared) +
+                                                " bytes but only " + std::to_string(der.size()) + " are present");
   }
   if (declared < der.size()) {
-    return make_error(
-        ErrorCode::Malformed,
-        "CSR is followed by " + std::to_string(der.size() - declared) + " bytes of trailing data");
+    return make_error(ErrorCode::Malformed,
+                      "CSR is followed by " + std::to_string(der.size() - declared) + " bytes of trailing data");
   }
   return {};
 }
@@ -115,9 +109,8 @@ base::Result<RawCsr> read_structure(ByteView der) {
 
 base::Result<std::string> directory_string(const der::Tlv& t) {
   if (t.tag != der::kUtf8String && t.tag != der::kPrintableString && t.tag != der::kIa5String) {
-    return make_error(
-        ErrorCode::Malformed,
-        "challengePassword must be a UTF8String or PrintableString (RFC 2985 §5.4.1)");
+    return make_error(ErrorCode::Malformed,
+                      "challengePassword must be a UTF8String or PrintableString (RFC 2985 §5.4.1)");
   }
   return base::to_string(t.content);
 }
@@ -157,14 +150,14 @@ base::Status read_attributes(ByteView content, std::vector<Extension>& extension
   return {};
 }
 
-base::Status verify_self_signature(const RawCsr& csr, const PublicKey& key,
-                                   base::KeyAlgorithm key_alg, base::SignatureAlgorithm alg) {
+base::Status verify_self_signature(const RawCsr& csr, const PublicKey& key, base::KeyAlgorithm key_alg,
+                                   base::SignatureAlgorithm alg) {
   auto bad = [](const std::string& why) {
     return make_error(ErrorCode::BadSignature, "CSR signature does not verify: " + why);
   };
   if (!key_matches_signature(key_alg, alg)) {
-    return bad(std::string(base::to_string(alg)) + " cannot be made by a " +
-               std::string(base::to_string(key_alg)) + " key");
+    return bad(std::string(base::to_string(alg)) + " cannot be made by a " + std::string(base::to_string(key_alg)) +
+               " key");
   }
   if (csr.signature.content.empty() || csr.signature.content[0] != 0) {
     return bad("the signature BIT STRING has unused bits");
@@ -190,15 +183,14 @@ base::Result<Csr> Csr::parse(ByteView data, std::size_t max_size) {
   if (!subject.ok()) return not_a_csr("subject: " + subject.error().detail);
   csr.m_subject = std::move(subject).value();
   if (raw.attributes) {
-    auto attrs =
-        read_attributes(raw.attributes->content, csr.m_requested, csr.m_challenge_password);
+    auto attrs = read_attributes(raw.attributes->content, csr.m_requested, csr.m_challenge_password);
     if (!attrs.ok()) return not_a_csr(attrs.error().detail);
   }
 
   // RFC 2986 §4.1: version is 0 (v1); checked before anything cryptographic.
   if (raw.version != 0) {
-    return make_error(ErrorCode::Unsupported, "CSR version is " + std::to_string(raw.version) +
-                                                  "; only version 0 (v1, RFC 2986 §4.1) exists");
+    return make_error(ErrorCode::Unsupported,
+                      "CSR version is " + std::to_string(raw.version) + "; only version 0 (v1, RFC 2986 §4.1) exists");
   }
   HM_TRY(auto alg_id, parse_algorithm_identifier(raw.signature_alg.encoded, "CSR"));
   HM_TRY(base::SignatureAlgorithm alg, accepted_signature_algorithm(alg_id, "CSR"));
@@ -214,34 +206,28 @@ base::Result<Csr> Csr::parse(ByteView data, std::size_t max_size) {
   return csr;
 }
 
-base::Result<Bytes> encode_csr_info(const Name& subject, ByteView spki_der,
-                                    const std::vector<Extension>& extensions,
+base::Result<Bytes> encode_csr_info(const Name& subject, ByteView spki_der, const std::vector<Extension>& extensions,
                                     const std::optional<std::string>& challenge_password) {
   if (spki_der.empty() || !der::parse_single(spki_der, der::kSequence, "SPKI").ok()) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "CSR public key is not a DER SubjectPublicKeyInfo");
+    return make_error(ErrorCode::InvalidArgument, "CSR public key is not a DER SubjectPublicKeyInfo");
   }
   std::vector<Bytes> attributes;
   if (!extensions.empty()) {
     // RFC 2985 §5.4.2: extensionRequest ::= SET { Extensions }.
     HM_TRY(Bytes list, encode_extensions(extensions));
-    attributes.push_back(
-        der::sequence({der::oid_constant(oid::kExtensionRequest), der::set_of({list})}));
+    attributes.push_back(der::sequence({der::oid_constant(oid::kExtensionRequest), der::set_of({list})}));
   }
   if (challenge_password) {
     const std::string& pwd = *challenge_password;
     if (pwd.empty() || pwd.size() > kMaxChallengePassword) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "challengePassword must be 1 to 255 characters (RFC 2985 §5.4.1)");
+      return make_error(ErrorCode::InvalidArgument, "challengePassword must be 1 to 255 characters (RFC 2985 §5.4.1)");
     }
     if (!der::is_valid_utf8(pwd)) {
       return make_error(ErrorCode::InvalidArgument, "challengePassword is not valid UTF-8");
     }
     // PrintableString when it fits (the widest-read form), else UTF8String.
-    const Bytes value =
-        der::is_printable_string(pwd) ? der::printable_string(pwd) : der::utf8_string(pwd);
-    attributes.push_back(
-        der::sequence({der::oid_constant(oid::kChallengePassword), der::set_of({value})}));
+    const Bytes value = der::is_printable_string(pwd) ? der::printable_string(pwd) : der::utf8_string(pwd);
+    attributes.push_back(der::sequence({der::oid_constant(oid::kChallengePassword), der::set_of({value})}));
   }
   // attributes [0] IMPLICIT SET OF Attribute: the SET's DER ordering applies.
   Bytes attribute_set = der::set_of(std::move(attributes));
@@ -249,11 +235,9 @@ base::Result<Bytes> encode_csr_info(const Name& subject, ByteView spki_der,
   return der::sequence({der::integer(0), subject.der(), spki_der, attribute_set});
 }
 
-base::Result<Bytes> assemble_csr(ByteView info_der, base::SignatureAlgorithm alg,
-                                 ByteView raw_signature) {
+base::Result<Bytes> assemble_csr(ByteView info_der, base::SignatureAlgorithm alg, ByteView raw_signature) {
   if (!der::parse_single(info_der, der::kSequence, "CertificationRequestInfo").ok()) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "CertificationRequestInfo is not one DER SEQUENCE");
+    return make_error(ErrorCode::InvalidArgument, "CertificationRequestInfo is not one DER SEQUENCE");
   }
   if (raw_signature.empty()) return make_error(ErrorCode::InvalidArgument, "signature is empty");
   Bytes signature(raw_signature.begin(), raw_signature.end());

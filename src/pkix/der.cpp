@@ -54,11 +54,10 @@ Bytes format_time(std::uint8_t tag, base::TimePoint t, bool four_digit_year) {
   const CivilTime c = to_civil(t);
   char buf[32];
   if (four_digit_year) {
-    std::snprintf(buf, sizeof buf, "%04d%02d%02d%02d%02d%02dZ", c.year, c.month, c.day, c.hour,
-                  c.minute, c.second);
+    std::snprintf(buf, sizeof buf, "%04d%02d%02d%02d%02d%02dZ", c.year, c.month, c.day, c.hour, c.minute, c.second);
   } else {
-    std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d%02dZ", c.year % 100, c.month, c.day,
-                  c.hour, c.minute, c.second);
+    std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d%02dZ", c.year % 100, c.month, c.day, c.hour, c.minute,
+                  c.second);
   }
   return tlv(tag, base::view(buf));
 }
@@ -122,13 +121,11 @@ Bytes integer(std::int64_t value) {
   Bytes content;
   // Big-endian two's complement, then drop redundant leading 0x00 / 0xFF octets.
   for (int shift = 56; shift >= 0; shift -= 8) {
-    content.push_back(
-        static_cast<std::uint8_t>((static_cast<std::uint64_t>(value) >> shift) & 0xFF));
+    content.push_back(static_cast<std::uint8_t>((static_cast<std::uint64_t>(value) >> shift) & 0xFF));
   }
   std::size_t start = 0;
-  while (start + 1 < content.size() &&
-         ((content[start] == 0x00 && (content[start + 1] & 0x80) == 0) ||
-          (content[start] == 0xFF && (content[start + 1] & 0x80) != 0))) {
+  while (start + 1 < content.size() && ((content[start] == 0x00 && (content[start + 1] & 0x80) == 0) ||
+                                        (content[start] == 0xFF && (content[start + 1] & 0x80) != 0))) {
     ++start;
   }
   return tlv(kInteger, ByteView(content).subspan(start));
@@ -139,8 +136,7 @@ Bytes unsigned_integer(ByteView magnitude) {
   while (start < magnitude.size() && magnitude[start] == 0) ++start;
   Bytes content;
   if (start == magnitude.size() || (magnitude[start] & 0x80) != 0) content.push_back(0x00);
-  content.insert(content.end(), magnitude.begin() + static_cast<std::ptrdiff_t>(start),
-                 magnitude.end());
+  content.insert(content.end(), magnitude.begin() + static_cast<std::ptrdiff_t>(start), magnitude.end());
   return tlv(kInteger, content);
 }
 
@@ -168,8 +164,7 @@ Bytes ia5_string(std::string_view value) {
 
 base::Result<Bytes> oid(std::string_view dotted) {
   auto invalid = [&] {
-    return make_error(ErrorCode::InvalidArgument,
-                      "'" + std::string(dotted) + "' is not a valid object identifier");
+    return make_error(ErrorCode::InvalidArgument, "'" + std::string(dotted) + "' is not a valid object identifier");
   };
   std::vector<std::uint64_t> arcs;
   std::size_t pos = 0;
@@ -216,8 +211,7 @@ Bytes oid_constant(std::string_view dotted) {
 base::Result<Bytes> time(base::TimePoint t) {
   const int year = to_civil(t).year;
   if (year < 0 || year > 9999) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "time is outside the years 0000-9999 that GeneralizedTime can hold");
+    return make_error(ErrorCode::InvalidArgument, "time is outside the years 0000-9999 that GeneralizedTime can hold");
   }
   if (year >= 1950 && year <= 2049) return utc_time(t);
   return generalized_time(t);
@@ -238,8 +232,7 @@ bool is_printable_string(std::string_view value) {
 }
 
 bool is_ia5_string(std::string_view value) {
-  return std::all_of(value.begin(), value.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 bool is_valid_utf8(std::string_view value) {
@@ -342,12 +335,11 @@ base::Result<Tlv> Reader::read_any() {
 base::Result<Tlv> Reader::read(std::uint8_t tag, std::string_view field) {
   const auto next = peek_tag();
   if (!next) {
-    return make_error(ErrorCode::Malformed,
-                      m_what + ": expected " + std::string(field) + " but the data ends");
+    return make_error(ErrorCode::Malformed, m_what + ": expected " + std::string(field) + " but the data ends");
   }
   if (*next != tag) {
-    return make_error(ErrorCode::Malformed, m_what + ": expected " + std::string(field) + " (tag " +
-                                                hex_tag(tag) + "), found tag " + hex_tag(*next));
+    return make_error(ErrorCode::Malformed, m_what + ": expected " + std::string(field) + " (tag " + hex_tag(tag) +
+                                                "), found tag " + hex_tag(*next));
   }
   return read_any();
 }
@@ -360,9 +352,8 @@ base::Result<std::optional<Tlv>> Reader::read_optional(std::uint8_t tag) {
 
 base::Status Reader::expect_end() const {
   if (!at_end()) {
-    return make_error(
-        ErrorCode::Malformed,
-        m_what + ": unexpected data after the last element (tag " + hex_tag(m_data[m_pos]) + ")");
+    return make_error(ErrorCode::Malformed,
+                      m_what + ": unexpected data after the last element (tag " + hex_tag(m_data[m_pos]) + ")");
   }
   return {};
 }
@@ -415,12 +406,10 @@ base::Result<bool> decode_boolean(ByteView content, std::string_view what) {
 }
 
 base::Status check_integer(ByteView content, std::string_view what) {
-  if (content.empty())
-    return make_error(ErrorCode::Malformed, std::string(what) + ": INTEGER is empty");
-  if (content.size() > 1 && ((content[0] == 0x00 && (content[1] & 0x80) == 0) ||
-                             (content[0] == 0xFF && (content[1] & 0x80) != 0))) {
-    return make_error(ErrorCode::Malformed,
-                      std::string(what) + ": INTEGER is not minimally encoded (X.690 §8.3.2)");
+  if (content.empty()) return make_error(ErrorCode::Malformed, std::string(what) + ": INTEGER is empty");
+  if (content.size() > 1 &&
+      ((content[0] == 0x00 && (content[1] & 0x80) == 0) || (content[0] == 0xFF && (content[1] & 0x80) != 0))) {
+    return make_error(ErrorCode::Malformed, std::string(what) + ": INTEGER is not minimally encoded (X.690 §8.3.2)");
   }
   return {};
 }
@@ -461,11 +450,10 @@ base::Result<base::TimePoint> decode_time(const Tlv& tlv) {
   const int minute = digits(s, pos + 6, 2);
   const int second = digits(s, pos + 8, 2);
   using namespace std::chrono;
-  const year_month_day ymd{std::chrono::year(year),
-                           std::chrono::month(static_cast<unsigned>(month)),
+  const year_month_day ymd{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
                            std::chrono::day(static_cast<unsigned>(day))};
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || s.back() != 'Z' ||
-      !ymd.ok() || hour > 23 || minute > 59 || second > 59) {
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || s.back() != 'Z' || !ymd.ok() ||
+      hour > 23 || minute > 59 || second > 59) {
     return make_error(ErrorCode::Malformed, "time '" + std::string(s) + "' is not a valid date");
   }
   return base::TimePoint(sys_days(ymd)) + hours(hour) + minutes(minute) + seconds(second);

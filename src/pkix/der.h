@@ -103,8 +103,7 @@ struct Tlv {
 class Reader {
  public:
   // `what` names the enclosing structure in error messages.
-  explicit Reader(base::ByteView data, std::string_view what = "DER")
-      : m_data(data), m_what(what) {}
+  explicit Reader(base::ByteView data, std::string_view what = "DER") : m_data(data), m_what(what) {}
 
   bool at_end() const { return m_pos >= m_data.size(); }
   std::optional<std::uint8_t> peek_tag() const;

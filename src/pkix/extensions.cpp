@@ -44,11 +44,9 @@ base::Result<std::string> ip_to_text(ByteView octets) {
   if (octets.size() == 4) {
     if (inet_ntop(AF_INET, octets.data(), buf, sizeof buf) == nullptr) return malformed("bad IPv4");
   } else if (octets.size() == 16) {
-    if (inet_ntop(AF_INET6, octets.data(), buf, sizeof buf) == nullptr)
-      return malformed("bad IPv6");
+    if (inet_ntop(AF_INET6, octets.data(), buf, sizeof buf) == nullptr) return malformed("bad IPv6");
   } else {
-    return malformed("subjectAltName: iPAddress must be 4 or 16 octets, found " +
-                     std::to_string(octets.size()));
+    return malformed("subjectAltName: iPAddress must be 4 or 16 octets, found " + std::to_string(octets.size()));
   }
   return std::string(buf);
 }
@@ -60,8 +58,7 @@ base::Result<Bytes> ip_from_text(const std::string& text) {
     return out;
   }
   if (inet_pton(AF_INET6, text.c_str(), out.data()) == 1) return out;
-  return make_error(ErrorCode::InvalidArgument,
-                    "subjectAltName: '" + text + "' is not an IPv4 or IPv6 address");
+  return make_error(ErrorCode::InvalidArgument, "subjectAltName: '" + text + "' is not an IPv4 or IPv6 address");
 }
 
 // RFC 4108 §5: HardwareModuleName ::= SEQUENCE { hwType OID, hwSerialNum OCTET STRING },
@@ -145,8 +142,7 @@ Extension subject_key_identifier(ByteView key_id) {
 
 Extension authority_key_identifier(ByteView key_id) {
   // RFC 5280 §4.2.1.1: AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT ... }
-  return make(oid::kAuthorityKeyIdentifier, false,
-              der::sequence({der::tlv(kKeyIdentifier, key_id)}));
+  return make(oid::kAuthorityKeyIdentifier, false, der::sequence({der::tlv(kKeyIdentifier, key_id)}));
 }
 
 base::Result<Extension> subject_alt_name(const SubjectAltNames& names, bool critical) {
@@ -157,20 +153,18 @@ base::Result<Extension> subject_alt_name(const SubjectAltNames& names, bool crit
     auto hw_type = der::oid(hw.hw_type);
     if (!hw_type.ok()) return hw_type.take_error();
     const Bytes module = der::sequence({hw_type.value(), der::octet_string(hw.hw_serial)});
-    append(der::tlv(kOtherName, der::concat({der::oid_constant(oid::kHardwareModuleName),
-                                             der::explicit_tag(0, module)})));
+    append(
+        der::tlv(kOtherName, der::concat({der::oid_constant(oid::kHardwareModuleName), der::explicit_tag(0, module)})));
   }
   for (const auto& dns : names.dns) {
     if (dns.empty() || !der::is_ia5_string(dns)) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "subjectAltName: DNS name '" + dns + "' must be non-empty ASCII");
+      return make_error(ErrorCode::InvalidArgument, "subjectAltName: DNS name '" + dns + "' must be non-empty ASCII");
     }
     append(der::tlv(kDnsName, base::view(dns)));
   }
   for (const auto& uri : names.uri) {
     if (uri.empty() || !der::is_ia5_string(uri)) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "subjectAltName: URI '" + uri + "' must be non-empty ASCII");
+      return make_error(ErrorCode::InvalidArgument, "subjectAltName: URI '" + uri + "' must be non-empty ASCII");
     }
     append(der::tlv(kUri, base::view(uri)));
   }
@@ -179,8 +173,7 @@ base::Result<Extension> subject_alt_name(const SubjectAltNames& names, bool crit
     append(der::tlv(kIpAddress, octets));
   }
   if (content.empty()) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "subjectAltName needs at least one name (RFC 5280 §4.2.1.6)");
+    return make_error(ErrorCode::InvalidArgument, "subjectAltName needs at least one name (RFC 5280 §4.2.1.6)");
   }
   return make(oid::kSubjectAltName, critical, der::tlv(der::kSequence, content));
 }
@@ -197,18 +190,15 @@ base::Result<Bytes> encode_extensions(const std::vector<Extension>& extensions) 
   Bytes list;
   for (const auto& e : extensions) {
     auto id = der::oid(e.oid);
-    if (!id.ok())
-      return make_error(ErrorCode::InvalidArgument, "extension OID: " + id.error().detail);
+    if (!id.ok()) return make_error(ErrorCode::InvalidArgument, "extension OID: " + id.error().detail);
     if (std::find(seen.begin(), seen.end(), e.oid) != seen.end()) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "extension " + e.oid + " appears twice (RFC 5280 §4.2)");
+      return make_error(ErrorCode::InvalidArgument, "extension " + e.oid + " appears twice (RFC 5280 §4.2)");
     }
     seen.push_back(e.oid);
     // An encoder that met an invalid input leaves the value empty (see make()).
     der::Reader value(e.value, "extension value");
     if (e.value.empty() || !value.read_any().ok() || !value.expect_end().ok()) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "extension " + e.oid + " value is not one DER element");
+      return make_error(ErrorCode::InvalidArgument, "extension " + e.oid + " value is not one DER element");
     }
     const Bytes critical = e.critical ? der::boolean(true) : Bytes{};
     const Bytes ext = der::sequence({id.value(), critical, der::octet_string(e.value)});
@@ -253,8 +243,7 @@ base::Result<BasicConstraints> decode_basic_constraints(ByteView value) {
   HM_TRY(auto path_len, r.read_optional(der::kInteger));
   if (path_len) {
     HM_TRY(std::int64_t n, der::decode_integer(path_len->content, "basicConstraints pathLen"));
-    if (n < 0 || n > 0x7FFFFFFF)
-      return malformed("basicConstraints: pathLenConstraint is out of range");
+    if (n < 0 || n > 0x7FFFFFFF) return malformed("basicConstraints: pathLenConstraint is out of range");
     out.path_len = static_cast<int>(n);
   }
   HM_CHECK(r.expect_end());
@@ -345,8 +334,7 @@ base::Result<SubjectAltNames> decode_subject_alt_name(ByteView value) {
           HM_TRY(HardwareModuleName hw, decode_hardware_module_name(value_field));
           out.hardware_modules.push_back(std::move(hw));
         } else if (value_field.tag != der::context_tag(0, true)) {
-          return malformed("otherName " + type_id +
-                           " value lacks the [0] EXPLICIT wrapper (RFC 5280 §4.2.1.6)");
+          return malformed("otherName " + type_id + " value lacks the [0] EXPLICIT wrapper (RFC 5280 §4.2.1.6)");
         }
         out.other_name_types.push_back(std::move(type_id));
         break;

@@ -51,9 +51,7 @@ struct SubjectAltNames {
   std::vector<std::string> uri;
   std::vector<HardwareModuleName> hardware_modules;
   std::vector<std::string> other_name_types;  // decoded only: every otherName type-id seen
-  bool empty() const {
-    return dns.empty() && ip.empty() && uri.empty() && hardware_modules.empty();
-  }
+  bool empty() const { return dns.empty() && ip.empty() && uri.empty() && hardware_modules.empty(); }
 };
 
 namespace ext {

@@ -129,8 +129,7 @@ base::Status Name::add(std::string_view oid, std::string value) {
   if (!type.ok()) return type.take_error();
   const std::string label(short_name(oid));
   if (value.empty()) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "name attribute " + label + " has an empty value");
+    return make_error(ErrorCode::InvalidArgument, "name attribute " + label + " has an empty value");
   }
   Bytes encoded_value;
   // X.520: countryName and serialNumber are PrintableString; RFC 5280 §4.1.2.6
@@ -143,8 +142,7 @@ base::Status Name::add(std::string_view oid, std::string value) {
                             "space and '()+,-./:=?)");
     }
     if (oid == oid::kCountry && value.size() != 2) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "country '" + value + "' must be a two-letter ISO 3166 code");
+      return make_error(ErrorCode::InvalidArgument, "country '" + value + "' must be a two-letter ISO 3166 code");
     }
     encoded_value = der::printable_string(value);
   } else {

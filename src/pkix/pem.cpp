@@ -40,8 +40,7 @@ std::string excerpt(std::string_view s) {
       out += "...";
       break;
     }
-    out.push_back(
-        static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F ? c : '?');
+    out.push_back(static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F ? c : '?');
   }
   return out;
 }
@@ -49,10 +48,9 @@ std::string excerpt(std::string_view s) {
 base::Status check_outside_text(std::string_view text, PemText mode) {
   if (mode == PemText::Ignore || only_whitespace(text)) return {};
   const auto first = std::find_if_not(text.begin(), text.end(), is_space);
-  return make_error(ErrorCode::Malformed,
-                    "PEM data has text outside the PEM block ('" +
-                        excerpt(text.substr(static_cast<std::size_t>(first - text.begin()))) +
-                        "'); remove everything before -----BEGIN and after -----END");
+  return make_error(ErrorCode::Malformed, "PEM data has text outside the PEM block ('" +
+                                              excerpt(text.substr(static_cast<std::size_t>(first - text.begin()))) +
+                                              "'); remove everything before -----BEGIN and after -----END");
 }
 
 }  // namespace
@@ -63,13 +61,11 @@ bool looks_like_pem(ByteView data) {
   return s.substr(static_cast<std::size_t>(first - s.begin())).starts_with(kBegin);
 }
 
-base::Result<std::vector<Bytes>> pem_decode_all(ByteView data,
-                                                std::initializer_list<std::string_view> labels) {
+base::Result<std::vector<Bytes>> pem_decode_all(ByteView data, std::initializer_list<std::string_view> labels) {
   return pem_decode_all(data, labels, PemText::Refuse);
 }
 
-base::Result<std::vector<Bytes>> pem_decode_all(ByteView data,
-                                                std::initializer_list<std::string_view> labels,
+base::Result<std::vector<Bytes>> pem_decode_all(ByteView data, std::initializer_list<std::string_view> labels,
                                                 PemText text) {
   // RFC 7468 §2: "-----BEGIN label-----", base64 lines, "-----END label-----".
   const std::string_view s(reinterpret_cast<const char*>(data.data()), data.size());
@@ -87,8 +83,7 @@ base::Result<std::vector<Bytes>> pem_decode_all(ByteView data,
     const std::size_t label_end = s.find(kDashes, label_start);
     const std::size_t eol = s.find('\n', label_start);
     if (label_end == std::string_view::npos || (eol != std::string_view::npos && eol < label_end)) {
-      return make_error(ErrorCode::Malformed,
-                        "PEM begin line is not of the form -----BEGIN label-----");
+      return make_error(ErrorCode::Malformed, "PEM begin line is not of the form -----BEGIN label-----");
     }
     const std::string_view label = s.substr(label_start, label_end - label_start);
     const std::string end_line = std::string(kEnd) + std::string(label) + std::string(kDashes);
@@ -105,10 +100,9 @@ base::Result<std::vector<Bytes>> pem_decode_all(ByteView data,
     if (std::find(labels.begin(), labels.end(), label) == labels.end()) continue;
     auto decoded = base::base64_decode(body);
     if (!decoded.ok()) {
-      return make_error(
-          ErrorCode::Malformed,
-          "PEM block '" + std::string(label) + "' has a body that is not valid base64",
-          decoded.error().detail);
+      return make_error(ErrorCode::Malformed,
+                        "PEM block '" + std::string(label) + "' has a body that is not valid base64",
+                        decoded.error().detail);
     }
     if (decoded->empty()) {
       return make_error(ErrorCode::Malformed, "PEM block '" + std::string(label) + "' is empty");
@@ -125,8 +119,7 @@ base::Result<Bytes> to_der(ByteView data, std::initializer_list<std::string_view
   if (!looks_like_pem(data)) return Bytes(data.begin(), data.end());
   HM_TRY(auto blocks, pem_decode_all(data, labels));
   if (blocks.size() != 1) {
-    return make_error(ErrorCode::Malformed, "expected one PEM block labelled " +
-                                                describe_labels(labels) + ", found " +
+    return make_error(ErrorCode::Malformed, "expected one PEM block labelled " + describe_labels(labels) + ", found " +
                                                 std::to_string(blocks.size()));
   }
   return std::move(blocks.front());

@@ -42,8 +42,7 @@ base::Result<SpkiParts> parse_spki(ByteView der) {
   HM_CHECK(a.expect_end());
   // Every key encoding in use is a whole number of octets.
   if (bits.content.empty() || bits.content[0] != 0) {
-    return make_error(ErrorCode::Malformed,
-                      "SubjectPublicKeyInfo: subjectPublicKey must have 0 unused bits");
+    return make_error(ErrorCode::Malformed, "SubjectPublicKeyInfo: subjectPublicKey must have 0 unused bits");
   }
   parts.key_bits = bits.content.subspan(1);
   return parts;
@@ -56,22 +55,23 @@ std::string oid_name(const std::string& dotted) {
   return sn != nullptr ? std::string(sn) + " (" + dotted + ")" : dotted;
 }
 
-base::Result<ossl::PkeyPtr> decode_pkey(ByteView der) { return base::decode_public_key(der); }
+base::Result<ossl::PkeyPtr> decode_pkey(ByteView der) {
+  return base::decode_public_key(der);
+}
 
 }  // namespace
 
 base::Result<PublicKey> PublicKey::from_spki_der(ByteView der) {
   auto parts = parse_spki(der);
   if (!parts.ok()) {
-    return make_error(ErrorCode::Malformed,
-                      "public key is not a DER SubjectPublicKeyInfo: " + parts.error().detail);
+    return make_error(ErrorCode::Malformed, "public key is not a DER SubjectPublicKeyInfo: " + parts.error().detail);
   }
   // The key types we certify must also decode in OpenSSL (a point on the curve,
   // a well-formed RSA modulus). Others, and EC keys with explicit parameters,
   // are kept so that algorithm() can say precisely why they are refused rather
   // than calling a key OpenSSL 3.0 does not know (e.g. ML-DSA) malformed.
-  const bool named_ec = parts->algorithm == oid::kEcPublicKey && parts->parameters &&
-                        parts->parameters->tag == der::kOid;
+  const bool named_ec =
+      parts->algorithm == oid::kEcPublicKey && parts->parameters && parts->parameters->tag == der::kOid;
   PublicKey out;
   if (named_ec || parts->algorithm == oid::kRsaEncryption || parts->algorithm == oid::kEd25519) {
     HM_TRY(auto key, decode_pkey(der));
@@ -81,7 +81,9 @@ base::Result<PublicKey> PublicKey::from_spki_der(ByteView der) {
   return out;
 }
 
-base::Result<KeyAlgorithm> PublicKey::algorithm() const { return spki_algorithm(m_spki); }
+base::Result<KeyAlgorithm> PublicKey::algorithm() const {
+  return spki_algorithm(m_spki);
+}
 
 base::Result<KeyAlgorithm> spki_algorithm(ByteView spki) {
   HM_TRY(SpkiParts parts, parse_spki(spki));
@@ -90,17 +92,16 @@ base::Result<KeyAlgorithm> spki_algorithm(ByteView spki) {
     // specifiedCurve SEQUENCE }; RFC 5480 forbids the last two in certificates.
     if (!parts.parameters || parts.parameters->tag != der::kOid) {
       const bool explicit_params = parts.parameters && parts.parameters->tag == der::kSequence;
-      return make_error(
-          ErrorCode::Unsupported,
-          std::string("EC key ") +
-              (explicit_params ? "uses explicit EC parameters" : "has no named curve") +
-              "; use a named curve (P-256 or P-384, RFC 5480 §2.1.1)");
+      return make_error(ErrorCode::Unsupported,
+                        std::string("EC key ") +
+                            (explicit_params ? "uses explicit EC parameters" : "has no named curve") +
+                            "; use a named curve (P-256 or P-384, RFC 5480 §2.1.1)");
     }
     HM_TRY(std::string curve, der::decode_oid(parts.parameters->content));
     if (curve == oid::kSecp256r1) return KeyAlgorithm::EcP256;
     if (curve == oid::kSecp384r1) return KeyAlgorithm::EcP384;
-    return make_error(ErrorCode::Unsupported, "EC key on curve " + oid_name(curve) +
-                                                  " is not supported; use P-256 or P-384");
+    return make_error(ErrorCode::Unsupported,
+                      "EC key on curve " + oid_name(curve) + " is not supported; use P-256 or P-384");
   }
   if (parts.algorithm == oid::kRsaEncryption) {
     HM_TRY(auto key, decode_pkey(spki));
@@ -123,10 +124,9 @@ base::Result<KeyAlgorithm> spki_algorithm(ByteView spki) {
     }
     return KeyAlgorithm::Ed25519;
   }
-  return make_error(ErrorCode::Unsupported,
-                    "public key type " + oid_name(parts.algorithm) +
-                        " is not supported; use EC P-256, EC P-384, RSA (2048 bits or more) or "
-                        "Ed25519");
+  return make_error(ErrorCode::Unsupported, "public key type " + oid_name(parts.algorithm) +
+                                                " is not supported; use EC P-256, EC P-384, RSA (2048 bits or more) or "
+                                                "Ed25519");
 }
 
 base::Result<Bytes> spki_key_identifier(ByteView spki) {
@@ -144,8 +144,7 @@ Bytes PublicKey::fingerprint() const {
   return base::sha256(m_spki);
 }
 
-base::Status PublicKey::verify(base::SignatureAlgorithm alg, ByteView message,
-                               ByteView raw_signature) const {
+base::Status PublicKey::verify(base::SignatureAlgorithm alg, ByteView message, ByteView raw_signature) const {
   return base::verify_signature(m_spki, alg, message, raw_signature);
 }
 

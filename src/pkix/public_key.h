@@ -30,8 +30,7 @@ class PublicKey {
   // SHA-256 of the DER SubjectPublicKeyInfo (used to detect duplicate keys).
   base::Bytes fingerprint() const;
 
-  base::Status verify(base::SignatureAlgorithm alg, base::ByteView message,
-                      base::ByteView raw_signature) const;
+  base::Status verify(base::SignatureAlgorithm alg, base::ByteView message, base::ByteView raw_signature) const;
 
  private:
   friend base::Status verify_encoded_signature(const PublicKey& key, base::SignatureAlgorithm alg,

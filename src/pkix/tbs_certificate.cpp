@@ -41,8 +41,7 @@ base::Status check_spki(ByteView spki) {
 
 Bytes algorithm_identifier_der(SignatureAlgorithm alg) {
   const Bytes id = der::oid_constant(signature_algorithm_oid(alg));
-  const bool rsa =
-      alg == SignatureAlgorithm::RsaPkcs1Sha256 || alg == SignatureAlgorithm::RsaPkcs1Sha384;
+  const bool rsa = alg == SignatureAlgorithm::RsaPkcs1Sha256 || alg == SignatureAlgorithm::RsaPkcs1Sha384;
   return rsa ? der::sequence({id, der::null()}) : der::sequence({id});
 }
 
@@ -85,16 +84,15 @@ base::Result<Bytes> encode_tbs_certificate(const TbsCertificateSpec& spec) {
   });
 }
 
-base::Result<Certificate> assemble_certificate(ByteView tbs_der, SignatureAlgorithm alg,
-                                               ByteView raw_signature) {
+base::Result<Certificate> assemble_certificate(ByteView tbs_der, SignatureAlgorithm alg, ByteView raw_signature) {
   auto tbs_alg = tbs_signature_field(tbs_der);
   if (!tbs_alg.ok()) return invalid(tbs_alg.error().detail);
 
   // RFC 5280 §4.1.1.2: signatureAlgorithm MUST be identical to TBSCertificate.signature.
   const Bytes alg_id = algorithm_identifier_der(alg);
   if (!std::equal(alg_id.begin(), alg_id.end(), tbs_alg->begin(), tbs_alg->end())) {
-    return invalid("the TBSCertificate's signature algorithm differs from " +
-                   std::string(base::to_string(alg)) + " (RFC 5280 §4.1.1.2)");
+    return invalid("the TBSCertificate's signature algorithm differs from " + std::string(base::to_string(alg)) +
+                   " (RFC 5280 §4.1.1.2)");
   }
   if (raw_signature.empty()) return invalid("signature is empty");
   Bytes signature(raw_signature.begin(), raw_signature.end());

@@ -21,7 +21,7 @@ struct TbsCertificateSpec {
   Name subject;
   base::TimePoint not_before;
   base::TimePoint not_after;
-  bool no_expiry = false;  // notAfter = GeneralizedTime 99991231235959Z
+  bool no_expiry = false;               // notAfter = GeneralizedTime 99991231235959Z
   base::Bytes subject_public_key_info;  // DER
   std::vector<Extension> extensions;
 };
@@ -32,8 +32,7 @@ base::Result<base::Bytes> encode_tbs_certificate(const TbsCertificateSpec& spec)
 
 // Certificate ::= SEQUENCE { tbs, signatureAlgorithm, signatureValue } from the
 // TBS and the Signer's signature (ECDSA raw r||s is converted to DER here).
-base::Result<Certificate> assemble_certificate(base::ByteView tbs_der,
-                                               base::SignatureAlgorithm alg,
+base::Result<Certificate> assemble_certificate(base::ByteView tbs_der, base::SignatureAlgorithm alg,
                                                base::ByteView raw_signature);
 
 // The DER AlgorithmIdentifier for a signature algorithm (parameters absent for

@@ -45,15 +45,14 @@ base::Result<attest::DeviceIdentity> EnrollmentService::authenticate_device(cons
 }
 
 base::Result<pkix::Csr> EnrollmentService::check_csr(const EnrollmentPolicy& policy, const Authentication& auth,
-                                                     base::ByteView csr_data,
-                                                     const std::string& device_serial) const {
+                                                     base::ByteView csr_data, const std::string& device_serial) const {
   HM_TRY(auto csr, pkix::Csr::parse(csr_data));
   // The subject's serialNumber comes from the authenticated identity, never from
   // the CSR; a CSR that claims another one is an impersonation attempt.
   if (auto claimed = csr.subject().get(pkix::oid::kSerialNumber); claimed && *claimed != device_serial) {
     return make_error(ErrorCode::Forbidden, "the CSR claims serialNumber '" + *claimed +
-                                                "' but the client certificate authenticates device '" +
-                                                device_serial + "'");
+                                                "' but the client certificate authenticates device '" + device_serial +
+                                                "'");
   }
   if (policy.pop_linking) {
     // RFC 7030 §3.5: challengePassword = base64 of the channel binding
@@ -64,13 +63,13 @@ base::Result<pkix::Csr> EnrollmentService::check_csr(const EnrollmentPolicy& pol
     const auto expected = base::base64_encode(auth.channel_binding);
     const auto& got = csr.challenge_password();
     if (!got) {
-      return make_error(ErrorCode::Unauthenticated,
-                        "label '" + policy.label + "' requires proof-of-possession linking: put base64(" +
-                            auth.channel_binding_type + ") in the CSR's challengePassword");
+      return make_error(ErrorCode::Unauthenticated, "label '" + policy.label +
+                                                        "' requires proof-of-possession linking: put base64(" +
+                                                        auth.channel_binding_type + ") in the CSR's challengePassword");
     }
     if (*got != expected) {
-      return make_error(ErrorCode::Unauthenticated, "CSR challengePassword does not match this TLS connection's " +
-                                                        auth.channel_binding_type);
+      return make_error(ErrorCode::Unauthenticated,
+                        "CSR challengePassword does not match this TLS connection's " + auth.channel_binding_type);
     }
   }
   return csr;
@@ -138,9 +137,8 @@ base::Result<Enrolled> EnrollmentService::reenroll(const EnrollmentPolicy& polic
     if (r.profile == current.profile && r.status == "issued") newest = &r;  // oldest first
   }
   if (newest != nullptr && newest->serial != current.serial) {
-    return make_error(ErrorCode::Unauthenticated, "client certificate " + id.leaf_serial +
-                                                      " has been replaced by " + newest->serial +
-                                                      "; renew with the current certificate");
+    return make_error(ErrorCode::Unauthenticated, "client certificate " + id.leaf_serial + " has been replaced by " +
+                                                      newest->serial + "; renew with the current certificate");
   }
   HM_TRY(auto csr, check_csr(policy, auth, csr_data, current.device_serial));
   const auto& spki = csr.public_key().spki_der();

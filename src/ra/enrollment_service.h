@@ -24,11 +24,11 @@ namespace hallmark::ra {
 
 // Per-label policy (EST label, later ACME/CMP profiles).
 struct EnrollmentPolicy {
-  std::string label;             // as named on the wire ("" = default)
+  std::string label;  // as named on the wire ("" = default)
   std::string profile = "ldevid";
   std::string issuer = "runtime";
-  bool require_rekey = false;    // renewal must bring a new key
-  bool pop_linking = false;      // CSR challengePassword must carry the TLS channel binding
+  bool require_rekey = false;  // renewal must bring a new key
+  bool pop_linking = false;    // CSR challengePassword must carry the TLS channel binding
 };
 
 // What the transport established about the requester.
@@ -73,8 +73,8 @@ class EnrollmentService {
 
  private:
   base::Status check_not_revoked(const attest::DeviceIdentity& id) const;
-  base::Result<pkix::Csr> check_csr(const EnrollmentPolicy& policy, const Authentication& auth,
-                                    base::ByteView csr_data, const std::string& device_serial) const;
+  base::Result<pkix::Csr> check_csr(const EnrollmentPolicy& policy, const Authentication& auth, base::ByteView csr_data,
+                                    const std::string& device_serial) const;
   base::Status check_key(const std::string& spki_fingerprint, const std::string& device_serial) const;
   base::Result<Enrolled> issue(const EnrollmentPolicy& policy, const attest::DeviceIdentity& by,
                                const std::string& device_serial, const base::Bytes& spki);

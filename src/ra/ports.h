@@ -13,8 +13,8 @@ namespace hallmark::ra {
 
 // The facts about an issued certificate the RA decides on.
 struct CertificateRecord {
-  std::string serial;           // upper-case hex, as pkix::Certificate::serial_hex()
-  std::string issuer;           // issuer name in the registry ("factory", "runtime", a site)
+  std::string serial;  // upper-case hex, as pkix::Certificate::serial_hex()
+  std::string issuer;  // issuer name in the registry ("factory", "runtime", a site)
   std::string profile;
   std::string device_serial;
   std::string status;           // "pending" | "issued" | "revoked"

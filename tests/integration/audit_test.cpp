@@ -18,7 +18,9 @@ class AuditTamperTest : public CliTest {
     const auto csr = openssl_csr("dev");
     for (int i = 0; i < 4; ++i) {
       ASSERT_EQ(hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-" + std::to_string(i) +
-                         " --csr " + csr + " --out " + file("c.pem")).exit_code, 0);
+                         " --csr " + csr + " --out " + file("c.pem"))
+                    .exit_code,
+                0);
     }
     auto v = verify();
     ASSERT_EQ(v["verified"], true) << v.dump();
@@ -54,8 +56,9 @@ class AuditTamperTest : public CliTest {
         audit::Record r;
         r.sequence = static_cast<std::uint64_t>(sel.integer(0));
         r.time = base::TimePoint{std::chrono::seconds{sel.integer(1)}};
-        r.event = {sel.text(2), audit::parse_channel(sel.text(3)).value(), sel.text(4), sel.text(5), sel.text(6),
-                   sel.text(7), sel.text(8)};
+        r.event = {
+            sel.text(2), audit::parse_channel(sel.text(3)).value(), sel.text(4), sel.text(5), sel.text(6), sel.text(7),
+            sel.text(8)};
         r.hash = sel.blob(9);
         all.push_back(r);
       }
@@ -65,7 +68,9 @@ class AuditTamperTest : public CliTest {
         if (r.sequence >= from) {
           r.hash = audit::chain_hash(prev, r.sequence, r.time, r.event);
           auto& up = d.statement("UPDATE audit_records SET prev_hash = ?, hash = ? WHERE sequence = ?");
-          up.bind(1, base::ByteView(prev)).bind(2, base::ByteView(r.hash)).bind(3, static_cast<std::int64_t>(r.sequence));
+          up.bind(1, base::ByteView(prev))
+              .bind(2, base::ByteView(r.hash))
+              .bind(3, static_cast<std::int64_t>(r.sequence));
           HM_CHECK(up.run());
         }
         prev = r.hash;
@@ -141,7 +146,9 @@ TEST_F(AuditTamperTest, ExportVerifiesOfflineWithOnlyThePublicKey) {
 
   // Another key does not verify the checkpoints.
   ASSERT_EQ(run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | openssl pkey -pubout > " +
-                file("other.pub")).exit_code, 0);
+                file("other.pub"))
+                .exit_code,
+            0);
   auto other = hallmark("audit verify --json --export " + exported + " --pubkey " + file("other.pub"));
   EXPECT_EQ(other.exit_code, 1) << other.out << other.err;
 }

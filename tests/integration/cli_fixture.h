@@ -30,8 +30,8 @@ class CliTest : public ::testing::Test {
   std::string openssl_csr(const std::string& name, const std::string& subject = "/serialNumber=SN-1") {
     const auto key = file(name + ".key");
     const auto csr = file(name + ".csr");
-    auto r = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key +
-                 " -subj '" + subject + "' -out " + csr);
+    auto r = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key + " -subj '" +
+                 subject + "' -out " + csr);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return csr;
   }
@@ -39,8 +39,8 @@ class CliTest : public ::testing::Test {
   // `openssl verify -x509_strict` of a leaf against root + intermediate.
   CommandResult openssl_verify(const std::string& leaf, const std::string& intermediate,
                                const std::string& extra = "") {
-    return run("openssl verify -x509_strict " + extra + " -CAfile " + file("root.pem") + " -untrusted " +
-               intermediate + " " + leaf);
+    return run("openssl verify -x509_strict " + extra + " -CAfile " + file("root.pem") + " -untrusted " + intermediate +
+               " " + leaf);
   }
 
   TempDir m_tmp;

@@ -13,7 +13,7 @@ TEST_F(CliTest, KillBetweenLedgerAndSignatureLeavesPendingRecordAndNoDuplicate) 
   const auto csr = openssl_csr("dev");
   // The injected fault is SIGKILL; the env var is set for this process only.
   auto killed = run("HALLMARK_FAULT=after-reserve " + bin() + " issue --dir " + dir() +
-               " --profile idevid --serial-number SN-CRASH2 --csr " + csr + " --out " + file("never2.pem"));
+                    " --profile idevid --serial-number SN-CRASH2 --csr " + csr + " --out " + file("never2.pem"));
   EXPECT_EQ(killed.exit_code, 128 + 9) << killed.err;
   EXPECT_FALSE(std::filesystem::exists(file("never2.pem")));
 

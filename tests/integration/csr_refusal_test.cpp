@@ -9,8 +9,8 @@ namespace {
 
 struct BadCsr {
   const char* name;
-  const char* make;      // shell snippet writing $OUT (run in the test's folder)
-  const char* message;   // part of the error text the user sees
+  const char* make;     // shell snippet writing $OUT (run in the test's folder)
+  const char* message;  // part of the error text the user sees
 };
 
 const BadCsr kBadCsrs[] = {
@@ -18,8 +18,7 @@ const BadCsr kBadCsrs[] = {
      "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -subj /CN=x -outform DER -out c && "
      "python3 -c \"import sys;d=bytearray(open('c','rb').read());d[-3]^=0x55;open(sys.argv[1],'wb').write(d)\" $OUT",
      "signature does not verify"},
-    {"Rsa1024",
-     "openssl req -new -newkey rsa:1024 -nodes -keyout k -subj /CN=x -out $OUT", "2048"},
+    {"Rsa1024", "openssl req -new -newkey rsa:1024 -nodes -keyout k -subj /CN=x -out $OUT", "2048"},
     {"Sha1Signature",
      "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -subj /CN=x -sha1 -out $OUT",
      "SHA-1"},

@@ -42,8 +42,8 @@ class EstTest : public CliTest {
     const auto out = file("serve.out");
     m_pid = ::fork();
     if (m_pid == 0) {
-      const std::string cmd = "exec " + bin() + " serve --dir " + dir() + " --listen 127.0.0.1:0 > " + out + " 2> " +
-                              file("serve.err");
+      const std::string cmd =
+          "exec " + bin() + " serve --dir " + dir() + " --listen 127.0.0.1:0 > " + out + " 2> " + file("serve.err");
       ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
       ::_exit(127);
     }
@@ -133,7 +133,8 @@ TEST_F(EstTest, CurlEnrollsWithIdevidAndRenewsWithLdevid) {
   EXPECT_EQ(doc["profile"], "ldevid");
   EXPECT_EQ(doc["device_serial"], "SN-1");
   EXPECT_EQ(doc["evidence_digest"], "none");
-  auto fp = run("openssl x509 -noout -fingerprint -sha256 -in " + file("dev.pem") + " | cut -d= -f2 | tr -d ':\\n' | tr A-F a-f");
+  auto fp = run("openssl x509 -noout -fingerprint -sha256 -in " + file("dev.pem") +
+                " | cut -d= -f2 | tr -d ':\\n' | tr A-F a-f");
   EXPECT_EQ(doc["origin"], "est:" + fp.out);
 
   // Renewal with the LDevID and its current key: same subject.
@@ -147,7 +148,8 @@ TEST_F(EstTest, CurlEnrollsWithIdevidAndRenewsWithLdevid) {
   EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), file("ld.b64"), "simplereenroll")), 401);
   // Labelled path works the same way.
   EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), csr_b64("ld3", "/serialNumber=SN-1"),
-                                  "ldevid/simpleenroll")), 200);
+                                  "ldevid/simpleenroll")),
+            200);
 }
 
 TEST_F(EstTest, ImportedManufacturerIdevidIsAccepted) {
@@ -186,7 +188,9 @@ TEST_F(EstTest, RefusesWithTheRightStatusAndATextReason) {
   EXPECT_NE(body_of(cmc).find("roadmap"), std::string::npos);
   // An IDevID from a CA that is not a configured anchor: 401.
   ASSERT_EQ(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("rogue.key") +
-                " -subj '/serialNumber=SN-1' -days 30 -out " + file("rogue.pem")).exit_code, 0);
+                " -subj '/serialNumber=SN-1' -days 30 -out " + file("rogue.pem"))
+                .exit_code,
+            0);
   auto rogue = enroll_with(file("rogue.pem"), file("rogue.key"), csr);
   EXPECT_EQ(status_of(rogue), 401) << rogue.out;
 }
@@ -207,8 +211,9 @@ TEST_F(EstTest, RevokedIdevidIsRefusedAtOnce) {
 TEST_F(EstTest, ExpiredImportedIdevidIsRefused) {
   csr_b64("old", "/serialNumber=OLD-1");
   const auto ca = file("ca");
-  write_text(file("ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=" + ca + "-index.txt\nnew_certs_dir=" + m_tmp.path().string() +
-                                 "\nserial=" + ca + "-serial\ndefault_md=sha256\npolicy=p\n[p]\nserialNumber=optional\n");
+  write_text(file("ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=" + ca +
+                                 "-index.txt\nnew_certs_dir=" + m_tmp.path().string() + "\nserial=" + ca +
+                                 "-serial\ndefault_md=sha256\npolicy=p\n[p]\nserialNumber=optional\n");
   ASSERT_EQ(run("touch " + ca + "-index.txt && echo 01 > " + ca + "-serial").exit_code, 0);
   ASSERT_EQ(run("openssl req -inform DER -in " + file("old.der") + " -out " + file("old.csr.pem")).exit_code, 0);
   auto r = run("openssl ca -batch -config " + file("ca.cnf") + " -cert " + dir() + "/trust/idevid/acme.pem -keyfile " +

@@ -52,8 +52,9 @@ class FactoryTest : public CliTest {
     const auto out = file("auth-" + id);
     auto r = hallmark("site create --dir " + dir() + " --id " + id + " --serial-range " + range + " --quota " +
                       std::to_string(quota) + " --not-after 2040-01-01 --products sensor-v2,gateway-x1" +
-                      " --profiles idevid,ldevid " + (extra.find("--attestation") == std::string::npos ? "--attestation none " : "") +
-                      extra + " --out " + out);
+                      " --profiles idevid,ldevid " +
+                      (extra.find("--attestation") == std::string::npos ? "--attestation none " : "") + extra +
+                      " --out " + out);
     EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
     return out;
   }
@@ -79,20 +80,24 @@ class FactoryTest : public CliTest {
 
   CommandResult provision(const std::string& station, const std::string& manifest, const std::string& out,
                           const std::string& extra = "") {
-    return hallmark("station provision --quiet --dir " + station + " --input " + manifest + " --out " + out + " " + extra);
+    return hallmark("station provision --quiet --dir " + station + " --input " + manifest + " --out " + out + " " +
+                    extra);
   }
 
   // Replaces a bundle's signature line with one made by the station key (decrypted with openssl).
-  void resign_bundle(const std::string& station, const std::string& bundle, const std::vector<std::string>& body_lines) {
+  void resign_bundle(const std::string& station, const std::string& bundle,
+                     const std::vector<std::string>& body_lines) {
     const auto key = file("station-plain.pem");
-    ASSERT_EQ(run("openssl pkey -in " + station + "/keys/station.key -passin pass:" + kPass + " -out " + key).exit_code, 0);
+    ASSERT_EQ(run("openssl pkey -in " + station + "/keys/station.key -passin pass:" + kPass + " -out " + key).exit_code,
+              0);
     const auto body = file("bundle-body");
     write_lines(body, body_lines);
     auto sig = run("printf %s \"$(sha256sum " + body + " | cut -c1-64)\" | openssl dgst -sha256 -sign " + key +
                    " | base64 -w0");
     ASSERT_EQ(sig.exit_code, 0) << sig.err;
     auto lines = body_lines;
-    lines.push_back(nlohmann::json{{"type", "signature"}, {"algorithm", "ecdsa-with-SHA256"}, {"value", sig.out}}.dump());
+    lines.push_back(
+        nlohmann::json{{"type", "signature"}, {"algorithm", "ecdsa-with-SHA256"}, {"value", sig.out}}.dump());
     write_lines(bundle, lines);
   }
 

@@ -25,15 +25,19 @@ class LedgerTest : public FactoryTest {
   std::string forged_certificate_line(const std::string& station, const std::string& site, const std::string& device,
                                       const std::string& cert_serial) {
     const auto ca_key = file("site-ca-plain.pem");
-    EXPECT_EQ(run("openssl pkey -in " + station + "/keys/site-ca.key -passin pass:" + std::string(kPass) + " -out " + ca_key).exit_code, 0);
+    EXPECT_EQ(
+        run("openssl pkey -in " + station + "/keys/site-ca.key -passin pass:" + std::string(kPass) + " -out " + ca_key)
+            .exit_code,
+        0);
     auto r = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("forged.key") +
-                 " -subj '/O=Hallmark Example Devices/serialNumber=" + device + "' 2>/dev/null | openssl x509 -req -CA " +
-                 station + "/ca/site-ca.pem -CAkey " + ca_key + " -set_serial 0x" + cert_serial +
-                 " -days 3650 -outform DER 2>/dev/null | base64 -w0");
+                 " -subj '/O=Hallmark Example Devices/serialNumber=" + device +
+                 "' 2>/dev/null | openssl x509 -req -CA " + station + "/ca/site-ca.pem -CAkey " + ca_key +
+                 " -set_serial 0x" + cert_serial + " -days 3650 -outform DER 2>/dev/null | base64 -w0");
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return json{{"type", "certificate"}, {"serial", cert_serial}, {"profile", "idevid"}, {"device_serial", device},
-                {"product", "sensor-v2"}, {"origin", "site:" + site + "/station:1/batch:forged"},
-                {"evidence_digest", "none"}, {"created", 0}, {"der", r.out}}
+    return json{
+        {"type", "certificate"},     {"serial", cert_serial},  {"profile", "idevid"},
+        {"device_serial", device},   {"product", "sensor-v2"}, {"origin", "site:" + site + "/station:1/batch:forged"},
+        {"evidence_digest", "none"}, {"created", 0},           {"der", r.out}}
         .dump();
   }
 
@@ -46,7 +50,8 @@ class LedgerTest : public FactoryTest {
 
 TEST_F(LedgerTest, CleanBundleImportsWithChannelAndOriginAndReimportIsANoOp) {
   const auto st = init_station("a", create_site("a", "SN-00001000..SN-00001999", 100));
-  write_lines(file("m.jsonl"), {line(serial(1000), fresh_csr()), line(serial(1001), fresh_csr(), "sensor-v2", R"({"profiles":["ldevid"]})")});
+  write_lines(file("m.jsonl"), {line(serial(1000), fresh_csr()),
+                                line(serial(1001), fresh_csr(), "sensor-v2", R"({"profiles":["ldevid"]})")});
   ASSERT_EQ(provision(st, file("m.jsonl"), file("o"), "--batch b-1").exit_code, 0);
   ASSERT_EQ(hallmark("station export --dir " + st + " --out " + file("a1.bundle")).exit_code, 0);
   auto rep = import_json(file("a1.bundle"), 0);
@@ -55,10 +60,15 @@ TEST_F(LedgerTest, CleanBundleImportsWithChannelAndOriginAndReimportIsANoOp) {
   auto again = import_json(file("a1.bundle"), 0);
   EXPECT_EQ(again["imported"], 0);
   EXPECT_EQ(again["already_imported"], 3);
-  auto rows = run("sqlite3 " + dir() + "/hallmark.db \"SELECT channel, origin, issuer FROM certificates WHERE device_serial='SN-00001000'\"");
+  auto rows =
+      run("sqlite3 " + dir() +
+          "/hallmark.db \"SELECT channel, origin, issuer FROM certificates WHERE device_serial='SN-00001000'\"");
   EXPECT_EQ(rows.out, "factory|site:a/station:1/batch:b-1|site:a\n");
   // The imported IDevID verifies with openssl against the operator's own chain.
-  const auto cert = run("sqlite3 " + dir() + "/hallmark.db \"SELECT hex(der) FROM certificates WHERE device_serial='SN-00001000'\" | xxd -r -p | openssl x509 -inform DER -out " + file("i.pem"));
+  const auto cert = run("sqlite3 " + dir() +
+                        "/hallmark.db \"SELECT hex(der) FROM certificates WHERE device_serial='SN-00001000'\" | xxd -r "
+                        "-p | openssl x509 -inform DER -out " +
+                        file("i.pem"));
   ASSERT_EQ(cert.exit_code, 0);
   ASSERT_EQ(run(bin() + " ca export --dir " + dir() + " --issuer site:a > " + file("site-a.pem")).exit_code, 0);
   ASSERT_EQ(run("cat " + file("site-a.pem") + " " + file("factory.pem") + " > " + file("inter.pem")).exit_code, 0);
@@ -111,8 +121,8 @@ TEST_F(LedgerTest, RogueStationBundleReportsEveryFinding) {
   resign_bundle(sb, file("b.bundle"), body);
   auto rep = import_json(file("b.bundle"), 1);
   const auto found = codes(rep);
-  for (const char* code : {"duplicate_key", "duplicate_serial", "serial_out_of_range", "over_quota", "missing_certificate",
-                           "unrecorded_certificate", "chain_gap"}) {
+  for (const char* code : {"duplicate_key", "duplicate_serial", "serial_out_of_range", "over_quota",
+                           "missing_certificate", "unrecorded_certificate", "chain_gap"}) {
     EXPECT_TRUE(found.contains(code)) << code << " missing from " << rep.dump(2);
   }
   // The forged certificates exist in the world: they are imported so they can be revoked, and flagged.

@@ -20,7 +20,8 @@ TEST_F(FactoryTest, SiteCreateSplitsRangesAndQuotaBetweenStationsAndRefusesOverl
   EXPECT_EQ(a2["serial_ranges"], json::array({"SN-00001500..SN-00001999"}));
   EXPECT_EQ(a1["quota"].get<int>() + a2["quota"].get<int>(), 101);
   // The authorization is checkable by a third party with the factory CA's public key.
-  ASSERT_EQ(run("openssl x509 -in " + file("factory.pem") + " -pubkey -noout > " + file("factory-pub.pem")).exit_code, 0);
+  ASSERT_EQ(run("openssl x509 -in " + file("factory.pem") + " -pubkey -noout > " + file("factory-pub.pem")).exit_code,
+            0);
   auto v = run("openssl dgst -sha256 -verify " + file("factory-pub.pem") + " -signature " + auth +
                "/station-1/authorization.sig " + auth + "/station-1/authorization.json");
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
@@ -29,13 +30,17 @@ TEST_F(FactoryTest, SiteCreateSplitsRangesAndQuotaBetweenStationsAndRefusesOverl
   EXPECT_EQ(amb.exit_code, 3) << amb.err;
   init_station("st2", auth + "/station-2");
   // Overlap with an active site is refused.
-  auto overlap = hallmark("site create --dir " + dir() + " --id other --serial-range SN-00001900..SN-00002100 --quota 5"
-                          " --not-after 2040-01-01 --products sensor-v2 --attestation none --out " + file("auth-other"));
+  auto overlap = hallmark("site create --dir " + dir() +
+                          " --id other --serial-range SN-00001900..SN-00002100 --quota 5"
+                          " --not-after 2040-01-01 --products sensor-v2 --attestation none --out " +
+                          file("auth-other"));
   EXPECT_EQ(overlap.exit_code, 3);
   EXPECT_NE(overlap.err.find("overlaps"), std::string::npos) << overlap.err;
   // A window past the site CA is clamped, and the command says so.
-  auto clamp = hallmark("site create --dir " + dir() + " --id far --serial-range AB-100..AB-199 --quota 5"
-                        " --not-after 2999-01-01 --products sensor-v2 --attestation none --out " + file("auth-far"));
+  auto clamp = hallmark("site create --dir " + dir() +
+                        " --id far --serial-range AB-100..AB-199 --quota 5"
+                        " --not-after 2999-01-01 --products sensor-v2 --attestation none --out " +
+                        file("auth-far"));
   EXPECT_EQ(clamp.exit_code, 0) << clamp.err;
   EXPECT_NE(clamp.err.find("clamped"), std::string::npos) << clamp.err;
   auto list = hallmark("site list --json --dir " + dir());
@@ -52,42 +57,60 @@ TEST_F(FactoryTest, EveryRefusalReasonIsReportedPerLineAndTheBatchGoesOn) {
     der[der.size() - 5] ^= 0x01;  // inside the signature
     bad_sig = base::base64_encode(der);
   }
-  ASSERT_EQ(run("openssl req -new -newkey rsa:1024 -nodes -keyout " + file("rsa.key") + " -subj /CN=x -outform DER -out " +
-                file("rsa.der") + " 2>/dev/null").exit_code, 0);
+  ASSERT_EQ(run("openssl req -new -newkey rsa:1024 -nodes -keyout " + file("rsa.key") +
+                " -subj /CN=x -outform DER -out " + file("rsa.der") + " 2>/dev/null")
+                .exit_code,
+            0);
   const auto rsa1024 = run("base64 -w0 " + file("rsa.der")).out;
   std::vector<std::string> lines = {
-      line(serial(1000), dup_key),                                          // 1 issued
-      std::string(10 * 1024 * 1024, 'x'),                                  // 2 a 10 MB line
-      "{not json",                                                          // 3
-      R"({"serial":"SN-00001001","product":"sensor-v2"})",                 // 4 no csr
-      R"({"serial":42,"product":"sensor-v2","csr":"AAAA"})",               // 5 wrong type
-      line(serial(1002), "!!!not base64!!!"),                               // 6
-      line(serial(1003), bad_sig),                                          // 7
-      line(serial(1004), rsa1024),                                          // 8
-      line(serial(1005), fresh_csr(), "toaster"),                           // 9
+      line(serial(1000), dup_key),                                                     // 1 issued
+      std::string(10 * 1024 * 1024, 'x'),                                              // 2 a 10 MB line
+      "{not json",                                                                     // 3
+      R"({"serial":"SN-00001001","product":"sensor-v2"})",                             // 4 no csr
+      R"({"serial":42,"product":"sensor-v2","csr":"AAAA"})",                           // 5 wrong type
+      line(serial(1002), "!!!not base64!!!"),                                          // 6
+      line(serial(1003), bad_sig),                                                     // 7
+      line(serial(1004), rsa1024),                                                     // 8
+      line(serial(1005), fresh_csr(), "toaster"),                                      // 9
       line(serial(1006), fresh_csr(), "sensor-v2", R"({"profiles":["tls-server"]})"),  // 10
-      line(serial(5000), fresh_csr()),                                      // 11
-      line(serial(1000), fresh_csr()),                                      // 12 serial taken by another key
-      line(serial(1007), dup_key),                                          // 13 in-range serial, key of line 1
-      line(serial(1008), fresh_csr()),                                      // 14 issued (2)
+      line(serial(5000), fresh_csr()),                                                 // 11
+      line(serial(1000), fresh_csr()),                                                 // 12 serial taken by another key
+      line(serial(1007), dup_key),      // 13 in-range serial, key of line 1
+      line(serial(1008), fresh_csr()),  // 14 issued (2)
       line(serial(1009), fresh_csr(), "gateway-x1", R"({"profiles":["idevid","ldevid"]})"),  // 15 issued (3)
-      line(serial(1010), fresh_csr()),                                      // 16 (4)
-      line(serial(1011), fresh_csr()),                                      // 17 (5)
-      line(serial(1012), fresh_csr()),                                      // 18 (6)
-      line(serial(1013), fresh_csr()),                                      // 19 quota
+      line(serial(1010), fresh_csr()),                                                       // 16 (4)
+      line(serial(1011), fresh_csr()),                                                       // 17 (5)
+      line(serial(1012), fresh_csr()),                                                       // 18 (6)
+      line(serial(1013), fresh_csr()),                                                       // 19 quota
   };
   write_lines(file("m.jsonl"), lines);
   auto r = provision(st, file("m.jsonl"), file("out"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rows = results(file("out"));
   ASSERT_EQ(rows.size(), lines.size());
-  const std::vector<std::string> expected = {
-      "issued", "line_too_long", "invalid_json", "missing_field", "invalid_field", "bad_csr", "csr_signature",
-      "unsupported_csr", "product_not_allowed", "profile_not_allowed", "serial_out_of_range", "serial_already_issued",
-      "duplicate_key", "issued", "issued", "issued", "issued", "issued", "quota_exhausted"};
+  const std::vector<std::string> expected = {"issued",
+                                             "line_too_long",
+                                             "invalid_json",
+                                             "missing_field",
+                                             "invalid_field",
+                                             "bad_csr",
+                                             "csr_signature",
+                                             "unsupported_csr",
+                                             "product_not_allowed",
+                                             "profile_not_allowed",
+                                             "serial_out_of_range",
+                                             "serial_already_issued",
+                                             "duplicate_key",
+                                             "issued",
+                                             "issued",
+                                             "issued",
+                                             "issued",
+                                             "issued",
+                                             "quota_exhausted"};
   for (std::size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(rows[i]["line"], i + 1);
-    const auto got = rows[i]["status"] == "refused" ? rows[i]["reason_code"].get<std::string>() : rows[i]["status"].get<std::string>();
+    const auto got = rows[i]["status"] == "refused" ? rows[i]["reason_code"].get<std::string>()
+                                                    : rows[i]["status"].get<std::string>();
     EXPECT_EQ(got, expected[i]) << "line " << i + 1 << ": " << rows[i].dump();
     if (rows[i]["status"] == "refused") {
       EXPECT_FALSE(rows[i]["reason"].get<std::string>().empty());
@@ -101,7 +124,8 @@ TEST_F(FactoryTest, EveryRefusalReasonIsReportedPerLineAndTheBatchGoesOn) {
   auto get = hallmark("station bundle get --dir " + st + " " + serial(1009) + " --out " + file("dev.pem"));
   ASSERT_EQ(get.exit_code, 0) << get.err;
   ASSERT_EQ(run("openssl x509 -in " + file("dev.pem") + " -out " + file("leaf.pem")).exit_code, 0);
-  auto v = run("openssl verify -x509_strict -CAfile " + st + "/ca/root.pem -untrusted " + file("dev.pem") + " " + file("leaf.pem"));
+  auto v = run("openssl verify -x509_strict -CAfile " + st + "/ca/root.pem -untrusted " + file("dev.pem") + " " +
+               file("leaf.pem"));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   auto subj = run("openssl x509 -noout -subject -in " + file("leaf.pem"));
   EXPECT_NE(subj.out.find("SN-00001009"), std::string::npos) << subj.out;
@@ -112,8 +136,10 @@ TEST_F(FactoryTest, EveryRefusalReasonIsReportedPerLineAndTheBatchGoesOn) {
 }
 
 TEST_F(FactoryTest, AuthorizationWindowAndAttestationRequirementAreEnforced) {
-  const auto later = init_station("later", create_site("later", "SN-00003000..SN-00003099", 5, "--not-before 2039-01-01"));
-  const auto attest = init_station("attest", create_site("attest", "SN-00004000..SN-00004099", 5, "--attestation required"));
+  const auto later =
+      init_station("later", create_site("later", "SN-00003000..SN-00003099", 5, "--not-before 2039-01-01"));
+  const auto attest =
+      init_station("attest", create_site("attest", "SN-00004000..SN-00004099", 5, "--attestation required"));
   write_lines(file("m1.jsonl"), {line(serial(3000), fresh_csr())});
   write_lines(file("m2.jsonl"), {line(serial(4000), fresh_csr())});
   ASSERT_EQ(provision(later, file("m1.jsonl"), file("o1")).exit_code, 0);
@@ -154,7 +180,8 @@ TEST_F(FactoryTest, TenThousandDevicesWithTwoWorkersEqualInputOrderAndVerify) {
   for (const auto& sn : {serial(100000), serial(109998)}) {
     ASSERT_EQ(hallmark("station bundle get --dir " + st + " " + sn + " --out " + file("b.pem")).exit_code, 0);
     ASSERT_EQ(run("openssl x509 -in " + file("b.pem") + " -out " + file("l.pem")).exit_code, 0);
-    auto v = run("openssl verify -x509_strict -CAfile " + st + "/ca/root.pem -untrusted " + file("b.pem") + " " + file("l.pem"));
+    auto v = run("openssl verify -x509_strict -CAfile " + st + "/ca/root.pem -untrusted " + file("b.pem") + " " +
+                 file("l.pem"));
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   }
   // One stream of device bundles per batch, with a chain header.
@@ -177,7 +204,8 @@ TEST_F(FactoryTest, KillDashNineMidBatchThenRerunIssuesNothingTwiceAndLosesNothi
   }
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const auto done_before = std::stoi(run("sqlite3 " + st + "/station.db \"SELECT COUNT(*) FROM certificates WHERE status='issued'\"").out);
+  const auto done_before =
+      std::stoi(run("sqlite3 " + st + "/station.db \"SELECT COUNT(*) FROM certificates WHERE status='issued'\"").out);
   EXPECT_GT(done_before, 0);
   EXPECT_LT(done_before, 3000);
 
@@ -193,7 +221,9 @@ TEST_F(FactoryTest, KillDashNineMidBatchThenRerunIssuesNothingTwiceAndLosesNothi
   EXPECT_GE(existing, done_before);
   auto q = [&](const std::string& sql) { return run("sqlite3 " + st + "/station.db \"" + sql + "\"").out; };
   EXPECT_EQ(q("SELECT COUNT(*) FROM certificates WHERE status='issued' AND profile='idevid'"), "3000\n");
-  EXPECT_EQ(q("SELECT COUNT(*) FROM (SELECT device_serial FROM certificates WHERE status='issued' GROUP BY device_serial HAVING COUNT(*) > 1)"), "0\n");
+  EXPECT_EQ(q("SELECT COUNT(*) FROM (SELECT device_serial FROM certificates WHERE status='issued' GROUP BY "
+              "device_serial HAVING COUNT(*) > 1)"),
+            "0\n");
   EXPECT_EQ(q("SELECT COUNT(*) FROM certificates WHERE status='pending'"), "0\n");
 }
 
@@ -203,7 +233,8 @@ TEST_F(FactoryTest, ReservationLeftByACrashBeforeSigningIsCompletedOnRerun) {
   auto killed = run("HALLMARK_FAULT=after-reserve " + bin() + " station provision --quiet --dir " + st + " --input " +
                     file("m.jsonl") + " --out " + file("o1"));
   EXPECT_EQ(killed.exit_code, 128 + 9) << killed.err;
-  const auto pending = run("sqlite3 " + st + "/station.db \"SELECT serial FROM certificates WHERE status='pending'\"").out;
+  const auto pending =
+      run("sqlite3 " + st + "/station.db \"SELECT serial FROM certificates WHERE status='pending'\"").out;
   ASSERT_FALSE(pending.empty());
   ASSERT_EQ(provision(st, file("m.jsonl"), file("o2")).exit_code, 0);
   const auto rows = results(file("o2"));

@@ -61,8 +61,11 @@ TEST(CliInit, GeneratesPassphraseFileWhenNoneIsGiven) {
   auto csr_key = (tmp / "d.key").string();
   auto csr = (tmp / "d.csr").string();
   ASSERT_EQ(run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + csr_key +
-                " -subj /CN=x -out " + csr).exit_code, 0);
-  auto issued = hallmark("issue --dir " + (tmp / "pki").string() + " --profile ldevid --serial-number SN-9 --csr " + csr);
+                " -subj /CN=x -out " + csr)
+                .exit_code,
+            0);
+  auto issued =
+      hallmark("issue --dir " + (tmp / "pki").string() + " --profile ldevid --serial-number SN-9 --csr " + csr);
   EXPECT_EQ(issued.exit_code, 0) << issued.err;
   // A second init on the same folder is refused.
   EXPECT_EQ(hallmark("init --dir " + (tmp / "pki").string()).exit_code, 3);
@@ -71,8 +74,8 @@ TEST(CliInit, GeneratesPassphraseFileWhenNoneIsGiven) {
 TEST_F(CliTest, IdevidChainsAndEncodesHardwareModuleNameAndNoExpiry) {
   const auto csr = openssl_csr("dev", "/CN=ignored-by-profile");
   const auto out = file("idevid.pem");
-  auto r = hallmark("issue --dir " + dir() + " --profile idevid --serial-number SN-00001000 --product sensor-v2 --csr " +
-                    csr + " --out " + out);
+  auto r = hallmark("issue --dir " + dir() +
+                    " --profile idevid --serial-number SN-00001000 --product sensor-v2 --csr " + csr + " --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   auto v = openssl_verify(out, file("factory.pem"));
@@ -100,10 +103,9 @@ TEST_F(CliTest, IdevidChainsAndEncodesHardwareModuleNameAndNoExpiry) {
   }
   auto san = run("openssl asn1parse -i -in " + out + " -strparse " + offset);
   ASSERT_EQ(san.exit_code, 0) << san.err;
-  const std::vector<std::string> expected_in_order = {"cont [ 0 ]", "OBJECT            :1.3.6.1.5.5.7.8.4",
-                                                      "cont [ 0 ]", "SEQUENCE",
-                                                      "OBJECT            :1.3.6.1.4.1.65535.1.2",
-                                                      "OCTET STRING      :SN-00001000"};
+  const std::vector<std::string> expected_in_order = {
+      "cont [ 0 ]", "OBJECT            :1.3.6.1.5.5.7.8.4",     "cont [ 0 ]",
+      "SEQUENCE",   "OBJECT            :1.3.6.1.4.1.65535.1.2", "OCTET STRING      :SN-00001000"};
   std::size_t at = 0;
   for (const auto& piece : expected_in_order) {
     at = san.out.find(piece, at);
@@ -112,7 +114,8 @@ TEST_F(CliTest, IdevidChainsAndEncodesHardwareModuleNameAndNoExpiry) {
 
   // keyUsage digitalSignature critical, not a CA; lint is clean for the profile.
   auto text = run("openssl x509 -noout -text -in " + out);
-  EXPECT_NE(text.out.find("X509v3 Key Usage: critical\n                Digital Signature"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("X509v3 Key Usage: critical\n                Digital Signature"), std::string::npos)
+      << text.out;
   EXPECT_EQ(text.out.find("CA:TRUE"), std::string::npos);
   EXPECT_NE(text.out.find("X509v3 Authority Key Identifier"), std::string::npos);
   auto lint = hallmark("lint " + out + " --profile idevid --issuer " + file("factory.pem"));
@@ -162,7 +165,9 @@ TEST_F(CliTest, IdevidWithoutSerialNumberIsRefused) {
 TEST_F(CliTest, CertShowFindsSerialAsOpensslPrintsIt) {
   const auto csr = openssl_csr("dev");
   const auto out = file("c.pem");
-  ASSERT_EQ(hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-5 --csr " + csr + " --out " + out).exit_code, 0);
+  ASSERT_EQ(hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-5 --csr " + csr + " --out " + out)
+                .exit_code,
+            0);
   auto serial = run("openssl x509 -noout -serial -in " + out);
   ASSERT_EQ(serial.exit_code, 0);
   std::string hex = serial.out.substr(serial.out.find('=') + 1);
@@ -190,7 +195,9 @@ TEST_F(CliTest, SerialsArePositiveSixteenOctets) {
   const auto csr = openssl_csr("dev");
   for (int i = 0; i < 5; ++i) {
     const auto out = file("s" + std::to_string(i) + ".pem");
-    ASSERT_EQ(hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-1 --csr " + csr + " --out " + out).exit_code, 0);
+    ASSERT_EQ(hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-1 --csr " + csr + " --out " + out)
+                  .exit_code,
+              0);
     auto serial = run("openssl x509 -noout -serial -in " + out);
     const auto hex = serial.out.substr(serial.out.find('=') + 1, 32);
     EXPECT_EQ(hex.size(), 32u);
@@ -202,8 +209,8 @@ TEST_F(CliTest, ConcurrentCliProcessesShareTheLedger) {
   const auto csr = openssl_csr("dev");
   std::string cmd;
   for (int i = 0; i < 6; ++i) {
-    cmd += bin() + " issue --dir " + dir() + " --profile ldevid --serial-number SN-" + std::to_string(i) + " --csr " + csr +
-           " --out " + file("p" + std::to_string(i) + ".pem") + " & ";
+    cmd += bin() + " issue --dir " + dir() + " --profile ldevid --serial-number SN-" + std::to_string(i) + " --csr " +
+           csr + " --out " + file("p" + std::to_string(i) + ".pem") + " & ";
   }
   cmd += "wait";
   ASSERT_EQ(run(cmd).exit_code, 0);
@@ -227,8 +234,8 @@ TEST_F(CliTest, EveryCommandHasHelp) {
 }
 
 TEST_F(CliTest, JsonOutputIsOneDocument) {
-  for (const std::string& cmd : {"ca list --json --dir " + dir(), "audit verify --json --dir " + dir(),
-                                "cert list --json --dir " + dir()}) {
+  for (const std::string& cmd :
+       {"ca list --json --dir " + dir(), "audit verify --json --dir " + dir(), "cert list --json --dir " + dir()}) {
     auto r = hallmark(cmd);
     ASSERT_EQ(r.exit_code, 0) << cmd << r.err;
     EXPECT_TRUE(json::accept(r.out)) << cmd << r.out;

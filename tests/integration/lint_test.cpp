@@ -59,7 +59,8 @@ const LintCase kFailing[] = {
     {"hm-sig-alg.pem", "HM-SIG-ALG", "ldevid", true, "not allowed"},
     {"hm-sig-alg--outer-differs.pem", "HM-SIG-ALG", "ldevid", true, "differs from TBSCertificate.signature"},
     {"hm-idevid-not-after.pem", "HM-IDEVID-NOT-AFTER", "idevid", true, "99991231235959Z"},
-    {"hm-ext-duplicate.pem", "HM-EXT-DUPLICATE", "ldevid", true, "2.5.29.14"},    // 802.1AR exempts only notAfter: a no-expiry certificate must still start inside its issuer.
+    {"hm-ext-duplicate.pem", "HM-EXT-DUPLICATE", "ldevid", true,
+     "2.5.29.14"},  // 802.1AR exempts only notAfter: a no-expiry certificate must still start inside its issuer.
     {"hm-validity-issuer--no-expiry-starts-before-issuer.pem", "HM-VALIDITY-ISSUER", "idevid", true,
      "not inside the issuer"},
     // RFC 5280 §4.2.1.1 exempts only self-signed certificates, not self-issued rollover ones.
@@ -74,12 +75,14 @@ const LintCase kClean[] = {
     {"clean-intermediate.pem", "", "intermediate", true, ""},
 };
 
-
-
 // gtest prints the parameter of a failing case: name the fixture.
-void PrintTo(const LintCase& c, std::ostream* os) { *os << c.fixture; }
+void PrintTo(const LintCase& c, std::ostream* os) {
+  *os << c.fixture;
+}
 
-std::string lint_path(const std::string& name) { return test_data("lint/" + name).string(); }
+std::string lint_path(const std::string& name) {
+  return test_data("lint/" + name).string();
+}
 
 std::string lint_args(const LintCase& c) {
   std::string args = "lint " + shell_quote(lint_path(c.fixture));
@@ -102,9 +105,8 @@ std::string rule_of(const std::string& line) {
   const auto colon = line.find(": ");
   if (colon == std::string::npos || colon == 0) return "";
   const std::string id = line.substr(0, colon);
-  const bool id_like = std::all_of(id.begin(), id.end(), [](unsigned char ch) {
-    return std::isupper(ch) || std::isdigit(ch) || ch == '-';
-  });
+  const bool id_like = std::all_of(id.begin(), id.end(),
+                                   [](unsigned char ch) { return std::isupper(ch) || std::isdigit(ch) || ch == '-'; });
   return id_like ? id : "";
 }
 
@@ -193,10 +195,10 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, LintCleanFixtureTest, ::testing::ValuesIn(kCl
 
 TEST(LintRules, ListsEveryRuleTheIssueAsksFor) {
   const auto ids = listed_rules();
-  for (const char* id : {"HM-TIME-ENCODING", "HM-VALIDITY-ORDER", "HM-VALIDITY-ISSUER", "HM-SERIAL-POSITIVE",
-                         "HM-SERIAL-LENGTH", "HM-VERSION", "HM-AKI-PRESENT", "HM-SKI-PRESENT", "HM-KU-CA",
-                         "HM-BC-CA", "HM-SUBJECT-FIELDS", "HM-HWMODULE-ENCODING", "HM-KEY-ALLOWED", "HM-SIG-ALG",
-                         "HM-IDEVID-NOT-AFTER", "HM-EXT-DUPLICATE"}) {
+  for (const char* id :
+       {"HM-TIME-ENCODING", "HM-VALIDITY-ORDER", "HM-VALIDITY-ISSUER", "HM-SERIAL-POSITIVE", "HM-SERIAL-LENGTH",
+        "HM-VERSION", "HM-AKI-PRESENT", "HM-SKI-PRESENT", "HM-KU-CA", "HM-BC-CA", "HM-SUBJECT-FIELDS",
+        "HM-HWMODULE-ENCODING", "HM-KEY-ALLOWED", "HM-SIG-ALG", "HM-IDEVID-NOT-AFTER", "HM-EXT-DUPLICATE"}) {
     EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end()) << id << " is not listed by lint --rules";
   }
 }
@@ -208,9 +210,8 @@ TEST(LintRules, EveryListedRuleHasAFailingFixtureNamedAfterIt) {
   for (const auto& id : ids) {
     const std::string fixture = lower(id) + ".pem";
     EXPECT_TRUE(std::filesystem::exists(lint_path(fixture))) << id << ": no tests/data/lint/" << fixture;
-    const bool tested = std::any_of(std::begin(kFailing), std::end(kFailing), [&](const LintCase& c) {
-      return fixture == c.fixture && id == c.rule;
-    });
+    const bool tested = std::any_of(std::begin(kFailing), std::end(kFailing),
+                                    [&](const LintCase& c) { return fixture == c.fixture && id == c.rule; });
     EXPECT_TRUE(tested) << id << ": " << fixture << " is not in kFailing";
   }
 }
@@ -250,8 +251,8 @@ TEST(LintContext, ValidityNestingAppliesOnlyWithAnIssuer) {
 
 TEST(LintContext, NoExpiryNotAfterOutlivingTheIssuerIsAccepted) {
   // clean-idevid ends 99991231235959Z, its issuer 2036: IEEE 802.1AR's no-expiry value.
-  auto r = hallmark("lint " + shell_quote(lint_path("clean-idevid.pem")) + " --issuer " +
-                    shell_quote(lint_path("ca.pem")));
+  auto r =
+      hallmark("lint " + shell_quote(lint_path("clean-idevid.pem")) + " --issuer " + shell_quote(lint_path("ca.pem")));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
@@ -278,8 +279,8 @@ std::set<std::string> rules_reported(const std::string& args) {
 // CN in the subject, as the root profile asks. So they lint clean, alone and
 // with --profile root.
 TEST(LintVectors, MatterTestRootsLintCleanAsRoots) {
-  for (const char* f : {"Chip-Development-PAA-FFF1-Cert.pem", "Chip-Test-PAA-FFF1-Cert.pem",
-                        "Chip-Test-CD-Signing-Cert.pem"}) {
+  for (const char* f :
+       {"Chip-Development-PAA-FFF1-Cert.pem", "Chip-Test-PAA-FFF1-Cert.pem", "Chip-Test-CD-Signing-Cert.pem"}) {
     const auto path = shell_quote(test_data(std::string("vectors/matter/") + f).string());
     EXPECT_EQ(rules_reported("lint " + path), std::set<std::string>{}) << f;
     EXPECT_EQ(rules_reported("lint " + path + " --profile root"), std::set<std::string>{}) << f;
@@ -304,9 +305,9 @@ TEST(LintVectors, BrskiFountainIdevidLacksOnlyTheAuthorityKeyIdentifier) {
 // 802.1AR's 99991231235959Z (HM-IDEVID-NOT-AFTER).
 TEST(LintVectors, BrskiFountainIdevidFallsShortOfTheIdevidProfile) {
   const auto path = shell_quote(test_data("vectors/brski/fountain_idevid_00-D0-E5-F2-00-02_masa_url.crt").string());
-  EXPECT_EQ(rules_reported("lint " + path + " --profile idevid"),
-            (std::set<std::string>{"HM-AKI-PRESENT", "HM-SUBJECT-FIELDS", "HM-HWMODULE-ENCODING",
-                                   "HM-IDEVID-NOT-AFTER"}));
+  EXPECT_EQ(
+      rules_reported("lint " + path + " --profile idevid"),
+      (std::set<std::string>{"HM-AKI-PRESENT", "HM-SUBJECT-FIELDS", "HM-HWMODULE-ENCODING", "HM-IDEVID-NOT-AFTER"}));
 }
 
 }  // namespace

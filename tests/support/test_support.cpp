@@ -38,8 +38,10 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -48,8 +50,8 @@ CommandResult run(const std::string& command) {
   TempDir tmp;
   const auto out = tmp / "out";
   const auto err = tmp / "err";
-  const std::string full = "( " + command + " ) >" + shell_quote(out.string()) + " 2>" +
-                           shell_quote(err.string()) + " </dev/null";
+  const std::string full =
+      "( " + command + " ) >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string()) + " </dev/null";
   const int status = std::system(full.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -12,17 +12,24 @@ int status_for(ErrorCode code) {
     case ErrorCode::InvalidArgument:
     case ErrorCode::Malformed:
     case ErrorCode::Unsupported:
-    case ErrorCode::BadSignature: return 400;
-    case ErrorCode::Unauthenticated: return 401;  // RFC 7030 §3.2.3; libest uses 401 for PoP mismatch too
+    case ErrorCode::BadSignature:
+      return 400;
+    case ErrorCode::Unauthenticated:
+      return 401;  // RFC 7030 §3.2.3; libest uses 401 for PoP mismatch too
     case ErrorCode::Forbidden:
     case ErrorCode::PolicyDenied:
-    case ErrorCode::AlreadyExists: return 403;
-    case ErrorCode::NotFound: return 404;
-    case ErrorCode::TooLarge: return 413;
-    case ErrorCode::Unavailable: return 503;
+    case ErrorCode::AlreadyExists:
+      return 403;
+    case ErrorCode::NotFound:
+      return 404;
+    case ErrorCode::TooLarge:
+      return 413;
+    case ErrorCode::Unavailable:
+      return 503;
     case ErrorCode::Tampered:
     case ErrorCode::Io:
-    case ErrorCode::Internal: return 500;
+    case ErrorCode::Internal:
+      return 500;
   }
   return 500;
 }
@@ -32,8 +39,8 @@ http::Response error_response(const base::Error& error) {
   if (status >= 500) {
     base::log::error("est: " + error.describe());
     // Internal failures say nothing about internals to the client.
-    return http::Response::text(status, status == 503 ? error.detail + "\n"
-                                                      : "internal error; the server log has the details\n");
+    return http::Response::text(
+        status, status == 503 ? error.detail + "\n" : "internal error; the server log has the details\n");
   }
   if (!error.cause.empty()) base::log::debug("est: " + error.describe());
   return http::Response::text(status, error.detail + "\n");

@@ -157,8 +157,9 @@ http::Response EstService::handle(const http::Request& request) {
     return server_keygen(*policy, request);
   }
   if (op == "fullcmc") {
-    return http::Response::text(501, "fullcmc (RFC 7030 §4.3) is not implemented yet; it is on the roadmap. "
-                                     "Use simpleenroll / simplereenroll.\n");
+    return http::Response::text(501,
+                                "fullcmc (RFC 7030 §4.3) is not implemented yet; it is on the roadmap. "
+                                "Use simpleenroll / simplereenroll.\n");
   }
   return http::Response::text(404, "unknown EST operation '" + std::string(op) + "'\n");
 }
@@ -179,8 +180,8 @@ http::Response EstService::enroll(const ra::EnrollmentPolicy& policy, const http
     return error_response(csr.error());
   }
   const auto auth = authentication_of(request);
-  auto enrolled = renewal ? m_enrollment.reenroll(policy, auth, csr.value())
-                          : m_enrollment.enroll(policy, auth, csr.value());
+  auto enrolled =
+      renewal ? m_enrollment.reenroll(policy, auth, csr.value()) : m_enrollment.enroll(policy, auth, csr.value());
   if (!enrolled.ok()) return error_response(enrolled.error());
   // RFC 7030 §4.2.3: only the issued certificate.
   auto p7 = pkix::encode_certs_only({enrolled->certificate});
@@ -200,9 +201,10 @@ http::Response EstService::server_keygen(const ra::EnrollmentPolicy& policy, con
   // material we do not hold yet: say so rather than send the key in the clear.
   if (contains(csr_der.value(), pkix::der::oid_constant(kDecryptKeyIdentifier)) ||
       contains(csr_der.value(), pkix::der::oid_constant(kAsymmetricDecryptKeyIdentifier))) {
-    return http::Response::text(400, "the CSR asks for a CMS-encrypted key (DecryptKeyIdentifier / "
-                                     "AsymmetricDecryptKeyIdentifier); this server has no registered key-encryption "
-                                     "key for it: omit the attribute to receive application/pkcs8 inside TLS\n");
+    return http::Response::text(400,
+                                "the CSR asks for a CMS-encrypted key (DecryptKeyIdentifier / "
+                                "AsymmetricDecryptKeyIdentifier); this server has no registered key-encryption "
+                                "key for it: omit the attribute to receive application/pkcs8 inside TLS\n");
   }
   auto csr = pkix::Csr::parse(csr_der.value());
   if (!csr.ok()) return error_response(csr.error());
@@ -223,8 +225,8 @@ http::Response EstService::server_keygen(const ra::EnrollmentPolicy& policy, con
   const std::string boundary = "est-hallmark-" + enrolled->certificate.serial_hex();
   std::string body;
   body += "--" + boundary + "\r\nContent-Type: application/pkcs8\r\n\r\n" + base64_lines(pkcs8.value()) + "\r\n";
-  body += "--" + boundary + "\r\nContent-Type: " + std::string(kCertsOnly) + "\r\n\r\n" +
-          base64_lines(p7.value()) + "\r\n";
+  body +=
+      "--" + boundary + "\r\nContent-Type: " + std::string(kCertsOnly) + "\r\n\r\n" + base64_lines(p7.value()) + "\r\n";
   body += "--" + boundary + "--\r\n";
   base::log::info("est: server-generated key for device " + enrolled->device_serial + " serial " +
                   enrolled->certificate.serial_hex());

@@ -105,8 +105,8 @@ CREATE TABLE factory_station_state (
 base::Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::filesystem::path& path,
                                                                    Durability durability) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -145,7 +145,9 @@ base::Status SqliteDatabase::exec(const std::string& sql) const {
   return {};
 }
 
-std::int64_t SqliteDatabase::schema_version() { return static_cast<std::int64_t>(std::size(kMigrations)); }
+std::int64_t SqliteDatabase::schema_version() {
+  return static_cast<std::int64_t>(std::size(kMigrations));
+}
 
 base::Status SqliteDatabase::migrate() {
   // user_version holds the number of migrations applied. Applying under the
@@ -251,8 +253,12 @@ base::Bytes Statement::blob(int col) const {
   const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(m_stmt, col));
   return p ? base::Bytes(p, p + sqlite3_column_bytes(m_stmt, col)) : base::Bytes();
 }
-std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
-bool Statement::is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+std::int64_t Statement::integer(int col) const {
+  return sqlite3_column_int64(m_stmt, col);
+}
+bool Statement::is_null(int col) const {
+  return sqlite3_column_type(m_stmt, col) == SQLITE_NULL;
+}
 
 void Statement::reset() {
   sqlite3_reset(m_stmt);

@@ -39,7 +39,8 @@ base::Result<std::vector<ra::CertificateRecord>> SqliteEnrollmentStore::by_key_f
   return select("key_fingerprint = ?1 AND status <> 'pending'", fingerprint);
 }
 
-base::Result<std::vector<ra::CertificateRecord>> SqliteEnrollmentStore::by_device(const std::string& device_serial) const {
+base::Result<std::vector<ra::CertificateRecord>> SqliteEnrollmentStore::by_device(
+    const std::string& device_serial) const {
   return select("device_serial = ?1", device_serial);
 }
 

@@ -6,8 +6,12 @@ using base::ErrorCode;
 using base::make_error;
 
 namespace {
-std::int64_t secs(base::TimePoint t) { return t.time_since_epoch().count(); }
-base::TimePoint tp(std::int64_t s) { return base::TimePoint{std::chrono::seconds{s}}; }
+std::int64_t secs(base::TimePoint t) {
+  return t.time_since_epoch().count();
+}
+base::TimePoint tp(std::int64_t s) {
+  return base::TimePoint{std::chrono::seconds{s}};
+}
 }  // namespace
 
 base::Result<std::int64_t> SqliteFactoryStore::count(const std::string& sql, const std::string& arg) const {
@@ -61,7 +65,8 @@ base::Status SqliteFactoryStore::set_exported_up_to(std::uint64_t sequence) {
 
 // --- sites ------------------------------------------------------------------
 
-base::Status SqliteFactoryStore::add_site(const factory::SiteRecord& s, const std::vector<factory::StationRecord>& stations) {
+base::Status SqliteFactoryStore::add_site(const factory::SiteRecord& s,
+                                          const std::vector<factory::StationRecord>& stations) {
   return m_db.write_transaction([&]() -> base::Status {
     auto& st = m_db.statement("INSERT INTO factory_sites (id, status, scope, created, retired) VALUES (?,?,?,?,NULL)");
     st.bind(1, s.id).bind(2, s.status).bind(3, s.scope).bind(4, secs(s.created));
@@ -74,7 +79,10 @@ base::Status SqliteFactoryStore::add_site(const factory::SiteRecord& s, const st
       auto& ins = m_db.statement(
           "INSERT INTO factory_stations (site, station, statement, signature, last_sequence, last_hash) "
           "VALUES (?,?,?,?,0,X'')");
-      ins.bind(1, x.site).bind(2, static_cast<std::int64_t>(x.station)).bind(3, x.statement).bind(4, base::ByteView(x.signature));
+      ins.bind(1, x.site)
+          .bind(2, static_cast<std::int64_t>(x.station))
+          .bind(3, x.statement)
+          .bind(4, base::ByteView(x.signature));
       HM_CHECK(ins.run());
     }
     return {};
@@ -127,7 +135,8 @@ base::Result<std::vector<factory::StationRecord>> SqliteFactoryStore::stations(c
 
 base::Status SqliteFactoryStore::retire_site(const std::string& id, base::TimePoint when) {
   return m_db.write_transaction([&]() -> base::Status {
-    auto& st = m_db.statement("UPDATE factory_sites SET status = 'retired', retired = ? WHERE id = ? AND status = 'active'");
+    auto& st =
+        m_db.statement("UPDATE factory_sites SET status = 'retired', retired = ? WHERE id = ? AND status = 'active'");
     st.bind(1, secs(when)).bind(2, id);
     HM_CHECK(st.run());
     auto& ch = m_db.statement("SELECT changes()");
@@ -147,8 +156,8 @@ base::Result<std::optional<base::Bytes>> SqliteFactoryStore::station_record_hash
                                                                                  std::uint64_t sequence) const {
   std::optional<base::Bytes> out;
   HM_CHECK(m_db.read([&]() -> base::Status {
-    auto& st = m_db.statement(
-        "SELECT hash FROM factory_station_records WHERE site = ? AND station = ? AND sequence = ?");
+    auto& st =
+        m_db.statement("SELECT hash FROM factory_station_records WHERE site = ? AND station = ? AND sequence = ?");
     st.bind(1, site).bind(2, static_cast<std::int64_t>(station)).bind(3, static_cast<std::int64_t>(sequence));
     HM_TRY(bool row, st.step());
     if (row) out = st.blob(0);
@@ -158,8 +167,8 @@ base::Result<std::optional<base::Bytes>> SqliteFactoryStore::station_record_hash
   return out;
 }
 
-base::Status SqliteFactoryStore::add_station_records(const std::string& site, int station,
-                                                     const std::vector<std::pair<std::uint64_t, base::Bytes>>& records) {
+base::Status SqliteFactoryStore::add_station_records(
+    const std::string& site, int station, const std::vector<std::pair<std::uint64_t, base::Bytes>>& records) {
   return m_db.write_transaction([&]() -> base::Status {
     std::uint64_t last = 0;
     base::Bytes last_hash;
@@ -167,7 +176,10 @@ base::Status SqliteFactoryStore::add_station_records(const std::string& site, in
       auto& st = m_db.statement(
           "INSERT INTO factory_station_records (site, station, sequence, hash) VALUES (?,?,?,?) "
           "ON CONFLICT (site, station, sequence) DO NOTHING");
-      st.bind(1, site).bind(2, static_cast<std::int64_t>(station)).bind(3, static_cast<std::int64_t>(seq)).bind(4, base::ByteView(hash));
+      st.bind(1, site)
+          .bind(2, static_cast<std::int64_t>(station))
+          .bind(3, static_cast<std::int64_t>(seq))
+          .bind(4, base::ByteView(hash));
       HM_CHECK(st.run());
       if (seq >= last) {
         last = seq;
@@ -175,9 +187,13 @@ base::Status SqliteFactoryStore::add_station_records(const std::string& site, in
       }
     }
     auto& up = m_db.statement(
-        "UPDATE factory_stations SET last_sequence = ?, last_hash = ? WHERE site = ? AND station = ? AND last_sequence < ?");
-    up.bind(1, static_cast<std::int64_t>(last)).bind(2, base::ByteView(last_hash)).bind(3, site)
-        .bind(4, static_cast<std::int64_t>(station)).bind(5, static_cast<std::int64_t>(last));
+        "UPDATE factory_stations SET last_sequence = ?, last_hash = ? WHERE site = ? AND station = ? AND last_sequence "
+        "< ?");
+    up.bind(1, static_cast<std::int64_t>(last))
+        .bind(2, base::ByteView(last_hash))
+        .bind(3, site)
+        .bind(4, static_cast<std::int64_t>(station))
+        .bind(5, static_cast<std::int64_t>(last));
     return up.run();
   });
 }
@@ -240,15 +256,26 @@ base::Status SqliteFactoryStore::import_certificate(const ca::LedgerEntry& e, co
     // signed certificate exists, so tbs stays empty.
     auto& st = m_db.statement(
         "INSERT INTO certificates (serial, issuer, profile, device_serial, product, channel, origin, evidence_digest, "
-        "key_fingerprint, subject, tbs, der, status, created, not_after) VALUES (?,?,?,?,?,?,?,?,?,?,X'',?,'issued',?,?)");
-    st.bind(1, e.serial).bind(2, e.issuer).bind(3, e.profile).bind(4, e.device_serial).bind(5, e.product)
-        .bind(6, std::string(audit::to_string(e.channel))).bind(7, e.origin).bind(8, e.evidence_digest)
-        .bind(9, e.key_fingerprint).bind(10, e.subject).bind(11, base::ByteView(e.der)).bind(12, secs(e.created))
+        "key_fingerprint, subject, tbs, der, status, created, not_after) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,X'',?,'issued',?,?)");
+    st.bind(1, e.serial)
+        .bind(2, e.issuer)
+        .bind(3, e.profile)
+        .bind(4, e.device_serial)
+        .bind(5, e.product)
+        .bind(6, std::string(audit::to_string(e.channel)))
+        .bind(7, e.origin)
+        .bind(8, e.evidence_digest)
+        .bind(9, e.key_fingerprint)
+        .bind(10, e.subject)
+        .bind(11, base::ByteView(e.der))
+        .bind(12, secs(e.created))
         .bind(13, secs(e.not_after));
     HM_CHECK(st.run());
     if (e.profile == "idevid" && !e.device_serial.empty()) {
       auto& dev = m_db.statement(
-          "INSERT INTO devices (serial, product, idevid_serial, created) VALUES (?,?,?,?) ON CONFLICT (serial) DO NOTHING");
+          "INSERT INTO devices (serial, product, idevid_serial, created) VALUES (?,?,?,?) ON CONFLICT (serial) DO "
+          "NOTHING");
       dev.bind(1, e.device_serial).bind(2, e.product).bind(3, e.serial).bind(4, secs(e.created));
       HM_CHECK(dev.run());
     }

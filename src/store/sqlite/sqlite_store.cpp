@@ -7,8 +7,12 @@ using base::make_error;
 
 namespace {
 
-std::int64_t seconds(base::TimePoint t) { return t.time_since_epoch().count(); }
-base::TimePoint time_point(std::int64_t s) { return base::TimePoint{std::chrono::seconds{s}}; }
+std::int64_t seconds(base::TimePoint t) {
+  return t.time_since_epoch().count();
+}
+base::TimePoint time_point(std::int64_t s) {
+  return base::TimePoint{std::chrono::seconds{s}};
+}
 
 constexpr char kRecordColumns[] =
     "sequence, time, actor, channel, action, cert_serial, profile, evidence_digest, detail, prev_hash, hash";
@@ -65,8 +69,8 @@ ca::LedgerEntry read_entry(Statement& st) {
 // --- audit ---------------------------------------------------------------
 
 base::Result<std::optional<audit::Record>> SqliteAuditStore::head_unlocked() const {
-  auto& st = m_db.statement(std::string("SELECT ") + kRecordColumns +
-                            " FROM audit_records ORDER BY sequence DESC LIMIT 1");
+  auto& st =
+      m_db.statement(std::string("SELECT ") + kRecordColumns + " FROM audit_records ORDER BY sequence DESC LIMIT 1");
   HM_TRY(bool row, st.step());
   if (!row) return std::optional<audit::Record>{};
   HM_TRY(auto r, read_record(st));
@@ -74,14 +78,13 @@ base::Result<std::optional<audit::Record>> SqliteAuditStore::head_unlocked() con
   return std::optional<audit::Record>(std::move(r));
 }
 
-base::Result<audit::Record> SqliteAuditStore::append_in_transaction(const audit::Event& event,
-                                                                    base::TimePoint time) {
+base::Result<audit::Record> SqliteAuditStore::append_in_transaction(const audit::Event& event, base::TimePoint time) {
   // The head is read inside the caller's write transaction (BEGIN IMMEDIATE),
   // so two processes appending at once cannot fork the chain.
   HM_TRY(auto prev, head_unlocked());
   auto record = audit::seal(prev, time, event);
-  auto& st = m_db.statement(std::string("INSERT INTO audit_records (") + kRecordColumns +
-                            ") VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  auto& st =
+      m_db.statement(std::string("INSERT INTO audit_records (") + kRecordColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, static_cast<std::int64_t>(record.sequence))
       .bind(2, seconds(record.time))
       .bind(3, event.actor)
@@ -106,8 +109,7 @@ base::Result<audit::Record> SqliteAuditStore::append(const audit::Event& event, 
   return out;
 }
 
-base::Result<std::vector<audit::Record>> SqliteAuditStore::records(std::uint64_t from,
-                                                                   std::size_t limit) const {
+base::Result<std::vector<audit::Record>> SqliteAuditStore::records(std::uint64_t from, std::size_t limit) const {
   std::vector<audit::Record> out;
   HM_CHECK(m_db.read([&]() -> base::Status {
     auto& st = m_db.statement(std::string("SELECT ") + kRecordColumns +
@@ -157,8 +159,8 @@ base::Result<std::vector<audit::Checkpoint>> SqliteAuditStore::checkpoints() con
     for (;;) {
       HM_TRY(bool row, st.step());
       if (!row) break;
-      out.push_back({static_cast<std::uint64_t>(st.integer(0)), st.blob(1), time_point(st.integer(2)),
-                     st.text(3), st.blob(4)});
+      out.push_back(
+          {static_cast<std::uint64_t>(st.integer(0)), st.blob(1), time_point(st.integer(2)), st.text(3), st.blob(4)});
     }
     st.reset();
     return {};
@@ -192,11 +194,10 @@ base::Status SqliteLedger::reserve(const ca::LedgerEntry& e, const audit::Event&
   });
 }
 
-base::Status SqliteLedger::complete(const std::string& serial, base::ByteView der,
-                                    const audit::Event& signed_event) {
+base::Status SqliteLedger::complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) {
   return m_db.write_transaction([&]() -> base::Status {
-    auto& st = m_db.statement(
-        "UPDATE certificates SET der = ?, status = 'issued' WHERE serial = ? AND status = 'pending'");
+    auto& st =
+        m_db.statement("UPDATE certificates SET der = ?, status = 'issued' WHERE serial = ? AND status = 'pending'");
     st.bind(1, der).bind(2, serial);
     HM_CHECK(st.run());
     auto& changed = m_db.statement("SELECT changes()");
@@ -218,8 +219,7 @@ base::Status SqliteLedger::complete(const std::string& serial, base::ByteView de
   });
 }
 
-base::Result<std::vector<ca::LedgerEntry>> SqliteLedger::select(const std::string& where,
-                                                                const std::string& arg,
+base::Result<std::vector<ca::LedgerEntry>> SqliteLedger::select(const std::string& where, const std::string& arg,
                                                                 std::int64_t limit) const {
   std::vector<ca::LedgerEntry> out;
   HM_CHECK(m_db.read([&]() -> base::Status {
@@ -258,9 +258,14 @@ base::Result<std::vector<ca::LedgerEntry>> SqliteLedger::by_device(const std::st
 
 base::Status SqliteLedger::add_issuer(const ca::IssuerRecord& i) {
   return m_db.write_transaction([&]() -> base::Status {
-    auto& st = m_db.statement(
-        "INSERT INTO issuers (name, role, parent, cert_der, key_ref, status) VALUES (?,?,?,?,?,?)");
-    st.bind(1, i.name).bind(2, i.role).bind(3, i.parent).bind(4, base::ByteView(i.cert_der)).bind(5, i.key_ref).bind(6, i.status);
+    auto& st =
+        m_db.statement("INSERT INTO issuers (name, role, parent, cert_der, key_ref, status) VALUES (?,?,?,?,?,?)");
+    st.bind(1, i.name)
+        .bind(2, i.role)
+        .bind(3, i.parent)
+        .bind(4, base::ByteView(i.cert_der))
+        .bind(5, i.key_ref)
+        .bind(6, i.status);
     auto s = st.run();
     if (!s.ok() && s.error().code == ErrorCode::AlreadyExists) {
       return make_error(ErrorCode::AlreadyExists, "issuer '" + i.name + "' already exists");

@@ -35,8 +35,7 @@ class SqliteLedger final : public ca::Ledger, public ca::IssuerRegistry {
       : m_db(db), m_audit(audit), m_clock(clock) {}
 
   base::Status reserve(const ca::LedgerEntry& pending, const audit::Event& signing) override;
-  base::Status complete(const std::string& serial, base::ByteView der,
-                        const audit::Event& signed_event) override;
+  base::Status complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) override;
   base::Result<std::optional<ca::LedgerEntry>> find(const std::string& serial) const override;
   base::Result<std::vector<ca::LedgerEntry>> list(std::string_view status, std::size_t limit) const override;
   base::Result<std::vector<ca::LedgerEntry>> by_device(const std::string& device_serial) const override;

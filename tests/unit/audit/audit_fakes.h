@@ -54,9 +54,7 @@ class P256Signer : public CheckpointSigner {
     m_public.assign(der, der + len);
     OPENSSL_free(der);
   }
-  base::SignatureAlgorithm algorithm() const override {
-    return base::SignatureAlgorithm::EcdsaSha256;
-  }
+  base::SignatureAlgorithm algorithm() const override { return base::SignatureAlgorithm::EcdsaSha256; }
   const base::Bytes& public_key_der() const override { return m_public; }
   base::Result<base::Bytes> sign(base::ByteView message) const override {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);

@@ -33,8 +33,7 @@ Event event(int i) {
 void recompute_from(std::vector<Record>& records, std::size_t index) {
   for (std::size_t i = index; i < records.size(); ++i) {
     records[i].prev_hash = i == 0 ? genesis_hash() : records[i - 1].hash;
-    records[i].hash =
-        chain_hash(records[i].prev_hash, records[i].sequence, records[i].time, records[i].event);
+    records[i].hash = chain_hash(records[i].prev_hash, records[i].sequence, records[i].time, records[i].event);
   }
 }
 
@@ -107,8 +106,7 @@ TEST_F(AuditLogTest, CheckpointSignsTheHeadWithTheAuditKey) {
   EXPECT_EQ(cp.head_hash, store.records_.back().hash);
   EXPECT_EQ(cp.signature_algorithm, "ecdsa-with-SHA256");
   EXPECT_TRUE(base::verify_signature(signer.public_key_der(), base::SignatureAlgorithm::EcdsaSha256,
-                                     checkpoint_message(cp.sequence, cp.head_hash, cp.time),
-                                     cp.signature)
+                                     checkpoint_message(cp.sequence, cp.head_hash, cp.time), cp.signature)
                   .ok());
 }
 

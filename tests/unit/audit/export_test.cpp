@@ -95,8 +95,7 @@ TEST_F(ExportTest, LinesHaveTheDocumentedShape) {
   append(2);
   const auto lines = export_lines();
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_THAT(lines[0],
-              StartsWith(R"({"type":"record","sequence":1,"time":"2026-03-01T12:00:01Z",)"));
+  EXPECT_THAT(lines[0], StartsWith(R"({"type":"record","sequence":1,"time":"2026-03-01T12:00:01Z",)"));
   const auto rec = nlohmann::json::parse(lines[1]);
   EXPECT_EQ(rec["actor"], "station:site-1/station-2");
   EXPECT_EQ(rec["channel"], "factory");
@@ -173,8 +172,7 @@ TEST_F(ExportTest, RewrittenExportIsCaughtByItsCheckpoints) {
   }
   records[2].event.detail = "nothing happened";
   for (std::size_t i = 0; i < records.size(); ++i) {
-    records[i] = seal(i == 0 ? std::nullopt : std::optional<Record>(records[i - 1]),
-                      records[i].time, records[i].event);
+    records[i] = seal(i == 0 ? std::nullopt : std::optional<Record>(records[i - 1]), records[i].time, records[i].event);
     auto j = nlohmann::ordered_json::parse(lines[i]);
     j["detail"] = records[i].event.detail;
     j["prev_hash"] = base::hex_encode(records[i].prev_hash);

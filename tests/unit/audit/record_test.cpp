@@ -50,8 +50,7 @@ TEST(AuditRecord, CanonicalEncodingHasTagBigEndianIntegersAndLengthPrefixedField
   e.profile = "";
   e.evidence_digest = "none";
   e.detail = "";
-  const auto enc =
-      canonical_encoding(0x0102030405060708ULL, base::TimePoint{std::chrono::seconds{-1}}, e);
+  const auto enc = canonical_encoding(0x0102030405060708ULL, base::TimePoint{std::chrono::seconds{-1}}, e);
   std::string expected = "hallmark-audit-v1";
   expected += std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8);
   expected += std::string(8, '\xff');  // -1 in two's complement

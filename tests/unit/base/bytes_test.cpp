@@ -36,4 +36,6 @@ TEST(Base64, RefusesGarbageAndBadLength) {
   EXPECT_FALSE(base64_decode("ab=c").ok());
 }
 
-TEST(Base64Url, HasNoPadding) { EXPECT_EQ(base64url_encode(to_bytes("\xfb\xff")), "-_8"); }
+TEST(Base64Url, HasNoPadding) {
+  EXPECT_EQ(base64url_encode(to_bytes("\xfb\xff")), "-_8");
+}

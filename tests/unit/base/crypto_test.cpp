@@ -5,8 +5,7 @@
 using namespace hallmark::base;
 
 TEST(Digest, Sha256OfAbcMatchesFips180Vector) {
-  EXPECT_EQ(hex_encode(sha256(view("abc"))),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hex_encode(sha256(view("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(EcdsaFormat, RawToDerAndBackIsIdentity) {

@@ -78,16 +78,14 @@ class FakeLedger final : public Ledger {
     }
     for (const auto& e : entries) {
       if (e.serial == pending.serial) {
-        return base::make_error(base::ErrorCode::AlreadyExists,
-                                "serial " + pending.serial + " is taken");
+        return base::make_error(base::ErrorCode::AlreadyExists, "serial " + pending.serial + " is taken");
       }
     }
     entries.push_back(pending);
     return {};
   }
 
-  base::Status complete(const std::string& serial, base::ByteView der,
-                        const audit::Event& signed_event) override {
+  base::Status complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) override {
     m_timeline.push_back("complete");
     completes.push_back({serial, base::Bytes(der.begin(), der.end()), signed_event});
     for (auto& e : entries) {
@@ -97,8 +95,7 @@ class FakeLedger final : public Ledger {
         return {};
       }
     }
-    return base::make_error(base::ErrorCode::Internal,
-                            "ledger entry " + serial + " is not pending");
+    return base::make_error(base::ErrorCode::Internal, "ledger entry " + serial + " is not pending");
   }
 
   base::Result<std::optional<LedgerEntry>> find(const std::string& serial) const override {
@@ -107,16 +104,14 @@ class FakeLedger final : public Ledger {
     }
     return std::optional<LedgerEntry>{};
   }
-  base::Result<std::vector<LedgerEntry>> list(std::string_view status,
-                                              std::size_t limit) const override {
+  base::Result<std::vector<LedgerEntry>> list(std::string_view status, std::size_t limit) const override {
     std::vector<LedgerEntry> out;
     for (const auto& e : entries) {
       if ((status.empty() || to_string(e.status) == status) && out.size() < limit) out.push_back(e);
     }
     return out;
   }
-  base::Result<std::vector<LedgerEntry>> by_device(
-      const std::string& device_serial) const override {
+  base::Result<std::vector<LedgerEntry>> by_device(const std::string& device_serial) const override {
     std::vector<LedgerEntry> out;
     for (const auto& e : entries) {
       if (e.device_serial == device_serial) out.push_back(e);
@@ -141,9 +136,7 @@ class RecordingSigner final : public keys::Signer {
       : m_inner(inner), m_timeline(timeline), m_ledger(ledger) {}
 
   base::KeyAlgorithm key_algorithm() const override { return m_inner.key_algorithm(); }
-  base::SignatureAlgorithm signature_algorithm() const override {
-    return m_inner.signature_algorithm();
-  }
+  base::SignatureAlgorithm signature_algorithm() const override { return m_inner.signature_algorithm(); }
   const base::Bytes& public_key_der() const override { return m_inner.public_key_der(); }
   std::string reference() const override { return m_inner.reference(); }
 
@@ -179,8 +172,7 @@ inline std::unique_ptr<keys::Signer> golden_key(const std::string& name) {
   return std::move(signer).value();
 }
 
-inline std::unique_ptr<keys::Signer> ephemeral(
-    base::KeyAlgorithm alg = base::KeyAlgorithm::EcP256) {
+inline std::unique_ptr<keys::Signer> ephemeral(base::KeyAlgorithm alg = base::KeyAlgorithm::EcP256) {
   auto signer = keys::generate_ephemeral(alg);
   if (!signer.ok()) throw std::runtime_error(signer.error().describe());
   return std::move(signer).value();
@@ -201,8 +193,7 @@ struct CaCertSpec {
 
 // A CA certificate made with the pkix encoder and signed by `issuer_key`
 // (self-signed when `issuer` is null). Deterministic TBS for fixed inputs.
-inline pkix::Certificate make_ca_cert(const keys::Signer& subject_key,
-                                      const keys::Signer& issuer_key,
+inline pkix::Certificate make_ca_cert(const keys::Signer& subject_key, const keys::Signer& issuer_key,
                                       const pkix::Certificate* issuer, const CaCertSpec& c) {
   pkix::TbsCertificateSpec spec;
   spec.serial = c.serial;
@@ -217,8 +208,8 @@ inline pkix::Certificate make_ca_cert(const keys::Signer& subject_key,
   spec.not_after = c.not_after;
   spec.subject_public_key_info = subject_key.public_key_der();
   if (c.is_ca) spec.extensions.push_back(pkix::ext::basic_constraints(true, c.path_len));
-  spec.extensions.push_back(pkix::ext::key_usage(
-      c.is_ca ? (pkix::kKeyCertSign | pkix::kCrlSign) : pkix::kDigitalSignature, true));
+  spec.extensions.push_back(
+      pkix::ext::key_usage(c.is_ca ? (pkix::kKeyCertSign | pkix::kCrlSign) : pkix::kDigitalSignature, true));
   spec.extensions.push_back(pkix::ext::subject_key_identifier(key_id(subject_key)));
   spec.extensions.push_back(pkix::ext::authority_key_identifier(key_id(issuer_key)));
   auto tbs = pkix::encode_tbs_certificate(spec);

@@ -24,24 +24,17 @@ class IssuerTest : public ::testing::Test {
       : m_root_key(ephemeral()),
         m_ca_key(ephemeral()),
         m_device_key(ephemeral()),
-        m_root_cert(make_ca_cert(
-            *m_root_key, *m_root_key, nullptr,
-            {"Test Root", kNow - kYear, kNow + 20 * kYear, std::nullopt, true, {0x01}})),
-        m_ca_cert(
-            make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert,
-                         {"Test Issuing CA", kNow - days(1), kNow + 5 * kYear, 0, true, {0x02}})),
+        m_root_cert(make_ca_cert(*m_root_key, *m_root_key, nullptr,
+                                 {"Test Root", kNow - kYear, kNow + 20 * kYear, std::nullopt, true, {0x01}})),
+        m_ca_cert(make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert,
+                               {"Test Issuing CA", kNow - days(1), kNow + 5 * kYear, 0, true, {0x02}})),
         m_ca_signer(*m_ca_key, m_timeline, &m_ledger),
         m_issuer(m_settings, m_profiles, m_ledger, m_clock, m_rng,
                  [this](std::uint64_t n) { m_audit_appended.push_back(n); }) {}
 
-  SigningAuthority authority() const {
-    return SigningAuthority{"runtime", m_ca_cert, &m_ca_signer};
-  }
-  base::Result<IssuedCertificate> issue(const IssuanceRequest& r) {
-    return m_issuer.issue(authority(), r);
-  }
-  IssuanceRequest device(const std::string& profile, Channel channel,
-                         const std::string& serial = "SN-0001") {
+  SigningAuthority authority() const { return SigningAuthority{"runtime", m_ca_cert, &m_ca_signer}; }
+  base::Result<IssuedCertificate> issue(const IssuanceRequest& r) { return m_issuer.issue(authority(), r); }
+  IssuanceRequest device(const std::string& profile, Channel channel, const std::string& serial = "SN-0001") {
     return device_request(profile, *m_device_key, serial, channel);
   }
   void expect_nothing_reserved_or_signed() {
@@ -199,9 +192,7 @@ class FailingSigner final : public keys::Signer {
  public:
   explicit FailingSigner(const keys::Signer& inner) : m_inner(inner) {}
   base::KeyAlgorithm key_algorithm() const override { return m_inner.key_algorithm(); }
-  base::SignatureAlgorithm signature_algorithm() const override {
-    return m_inner.signature_algorithm();
-  }
+  base::SignatureAlgorithm signature_algorithm() const override { return m_inner.signature_algorithm(); }
   const base::Bytes& public_key_der() const override { return m_inner.public_key_der(); }
   std::string reference() const override { return "pkcs11:token=down"; }
   base::Result<base::Bytes> sign(base::ByteView) const override {
@@ -214,8 +205,7 @@ class FailingSigner final : public keys::Signer {
 
 TEST_F(IssuerTest, ASignerFailureLeavesThePendingEntryAndCompletesNothing) {
   FailingSigner failing(*m_ca_key);
-  auto issued =
-      m_issuer.issue({"runtime", m_ca_cert, &failing}, device("ldevid", Channel::Runtime));
+  auto issued = m_issuer.issue({"runtime", m_ca_cert, &failing}, device("ldevid", Channel::Runtime));
   ASSERT_FALSE(issued.ok());
   EXPECT_EQ(issued.error().code, ErrorCode::Unavailable);
   ASSERT_EQ(m_ledger.entries.size(), 1u);
@@ -320,9 +310,8 @@ TEST_F(IssuerTest, IdevidSubjectIsTheVendorAndTheDeviceSerialOnly) {
   auto issued = issue(req);
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   const auto& cert = issued->certificate;
-  EXPECT_EQ(cert.subject().attributes(),
-            (std::vector<NameAttribute>{{pkix::oid::kOrganization, "Acme Widgets"},
-                                        {pkix::oid::kSerialNumber, "SN-0077"}}));
+  EXPECT_EQ(cert.subject().attributes(), (std::vector<NameAttribute>{{pkix::oid::kOrganization, "Acme Widgets"},
+                                                                     {pkix::oid::kSerialNumber, "SN-0077"}}));
   EXPECT_EQ(cert.issuer(), m_ca_cert.subject());
   EXPECT_EQ(cert.public_key()->spki_der(), m_device_key->public_key_der());
 
@@ -348,14 +337,12 @@ TEST_F(IssuerTest, LdevidSubjectIsBoundToTheDeviceSerialFromTheRequest) {
   auto issued = issue(req);
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   const auto& cert = issued->certificate;
-  EXPECT_EQ(cert.subject().attributes(),
-            (std::vector<NameAttribute>{{pkix::oid::kOrganization, "Acme Devices Inc"},
-                                        {pkix::oid::kSerialNumber, "SN-0078"}}));
+  EXPECT_EQ(cert.subject().attributes(), (std::vector<NameAttribute>{{pkix::oid::kOrganization, "Acme Devices Inc"},
+                                                                     {pkix::oid::kSerialNumber, "SN-0078"}}));
   EXPECT_FALSE(cert.find_extension(pkix::oid::kSubjectAltName).has_value());
   auto eku = cert.find_extension(pkix::oid::kExtKeyUsage);
   ASSERT_TRUE(eku.has_value());
-  EXPECT_EQ(pkix::decode_ext_key_usage(eku->value).value(),
-            std::vector<std::string>{pkix::oid::kClientAuth});
+  EXPECT_EQ(pkix::decode_ext_key_usage(eku->value).value(), std::vector<std::string>{pkix::oid::kClientAuth});
 }
 
 TEST_F(IssuerTest, LdevidExtendedKeyUsageComesFromTheSettings) {
@@ -408,8 +395,7 @@ TEST_F(IssuerTest, AnUnknownProductWarnsAndUsesTheDefaultHwType) {
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   ASSERT_EQ(issued->warnings.size(), 1u);
   EXPECT_NE(issued->warnings[0].find("gizmo-x"), std::string::npos) << issued->warnings[0];
-  EXPECT_NE(issued->warnings[0].find(m_settings.default_hw_type), std::string::npos)
-      << issued->warnings[0];
+  EXPECT_NE(issued->warnings[0].find(m_settings.default_hw_type), std::string::npos) << issued->warnings[0];
   const auto san = san_of(issued->certificate);
   ASSERT_EQ(san.hardware_modules.size(), 1u);
   EXPECT_EQ(san.hardware_modules[0].hw_type, m_settings.default_hw_type);
@@ -490,16 +476,14 @@ TEST_F(IssuerTest, TlsServerDefaultsToTheConfiguredYear) {
   r.channel = Channel::Admin;
   auto issued = issue(r);
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
-  EXPECT_EQ(issued->certificate.not_after().time - issued->certificate.not_before().time,
-            days(365));
+  EXPECT_EQ(issued->certificate.not_after().time - issued->certificate.not_before().time, days(365));
 }
 
 TEST_F(IssuerTest, ValidityIsClampedToTheIssuersNotAfterWithAWarning) {
   const auto ca_end = kNow + days(30);
-  auto short_ca = make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert,
-                               {"Short-lived CA", kNow - days(1), ca_end, 0, true, {0x03}});
-  auto issued =
-      m_issuer.issue({"runtime", short_ca, &m_ca_signer}, device("ldevid", Channel::Runtime));
+  auto short_ca =
+      make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert, {"Short-lived CA", kNow - days(1), ca_end, 0, true, {0x03}});
+  auto issued = m_issuer.issue({"runtime", short_ca, &m_ca_signer}, device("ldevid", Channel::Runtime));
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   EXPECT_EQ(issued->certificate.not_after().time, ca_end);
   ASSERT_EQ(issued->warnings.size(), 1u);
@@ -510,8 +494,7 @@ TEST_F(IssuerTest, ValidityIsClampedToTheIssuersNotAfterWithAWarning) {
 TEST_F(IssuerTest, AnIdevidNeverExpiresEvenUnderAShorterLivedCa) {
   auto short_ca = make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert,
                                {"Factory CA", kNow - days(1), kNow + days(30), 0, true, {0x03}});
-  auto issued =
-      m_issuer.issue({"factory", short_ca, &m_ca_signer}, device("idevid", Channel::Factory));
+  auto issued = m_issuer.issue({"factory", short_ca, &m_ca_signer}, device("idevid", Channel::Factory));
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   const auto na = issued->certificate.not_after();
   EXPECT_TRUE(na.no_expiry);
@@ -530,8 +513,7 @@ TEST_F(IssuerTest, RootValidityComesFromTheRequestedLifetime) {
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   const auto& cert = issued->certificate;
   EXPECT_EQ(cert.not_before().time, kNow - seconds(60));
-  EXPECT_EQ(cert.not_after().time - cert.not_before().time,
-            std::chrono::duration_cast<seconds>(std::chrono::years(30)))
+  EXPECT_EQ(cert.not_after().time - cert.not_before().time, std::chrono::duration_cast<seconds>(std::chrono::years(30)))
       << "notBefore " << cert.not_before().text << " notAfter " << cert.not_after().text;
 }
 
@@ -545,8 +527,7 @@ TEST_F(IssuerTest, IntermediateValidityComesFromTheRequestedLifetime) {
   auto issued = m_issuer.issue({"root", m_root_cert, m_root_key.get()}, r);
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   const auto& cert = issued->certificate;
-  EXPECT_EQ(cert.not_after().time - cert.not_before().time,
-            std::chrono::duration_cast<seconds>(std::chrono::years(5)))
+  EXPECT_EQ(cert.not_after().time - cert.not_before().time, std::chrono::duration_cast<seconds>(std::chrono::years(5)))
       << "notBefore " << cert.not_before().text << " notAfter " << cert.not_after().text;
 }
 
@@ -584,10 +565,9 @@ TEST_F(IssuerTest, ARootIsSelfSignedWithTheCaExtensions) {
   auto issued = m_issuer.issue({"root", std::nullopt, m_root_key.get()}, r);
   ASSERT_TRUE(issued.ok()) << issued.error().describe();
   const auto& cert = issued->certificate;
-  EXPECT_EQ(cert.subject().attributes(),
-            (std::vector<NameAttribute>{{pkix::oid::kCountry, "US"},
-                                        {pkix::oid::kOrganization, "Acme Devices Inc"},
-                                        {pkix::oid::kCommonName, "Test Root 3"}}));
+  EXPECT_EQ(cert.subject().attributes(), (std::vector<NameAttribute>{{pkix::oid::kCountry, "US"},
+                                                                     {pkix::oid::kOrganization, "Acme Devices Inc"},
+                                                                     {pkix::oid::kCommonName, "Test Root 3"}}));
   EXPECT_TRUE(cert.is_self_issued());
   EXPECT_TRUE(cert.verify_signature(cert.public_key().value()).ok());
   ASSERT_TRUE(cert.basic_constraints().has_value());
@@ -663,14 +643,12 @@ TEST_F(IssuerTest, AnIssuerWithPathLenZeroCannotIssueAnIntermediate) {
 
 TEST_F(IssuerTest, ALintFindingStopsIssuanceBeforeTheLedger) {
   // An issuer whose validity starts in the future: the child cannot nest inside it.
-  auto future_ca = make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert,
-                                {"Future CA", kNow + days(1), kNow + kYear, 0, true, {0x05}});
-  auto issued =
-      m_issuer.issue({"runtime", future_ca, &m_ca_signer}, device("ldevid", Channel::Runtime));
+  auto future_ca =
+      make_ca_cert(*m_ca_key, *m_root_key, &m_root_cert, {"Future CA", kNow + days(1), kNow + kYear, 0, true, {0x05}});
+  auto issued = m_issuer.issue({"runtime", future_ca, &m_ca_signer}, device("ldevid", Channel::Runtime));
   ASSERT_FALSE(issued.ok());
   EXPECT_EQ(issued.error().code, ErrorCode::PolicyDenied);
-  EXPECT_NE(issued.error().detail.find("HM-VALIDITY-ISSUER"), std::string::npos)
-      << issued.error().detail;
+  EXPECT_NE(issued.error().detail.find("HM-VALIDITY-ISSUER"), std::string::npos) << issued.error().detail;
   expect_nothing_reserved_or_signed();
 }
 

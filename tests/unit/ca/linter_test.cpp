@@ -41,8 +41,7 @@ pkix::Name name(std::initializer_list<std::pair<const char*, const char*>> attrs
 // A TBSCertificate written field by field; defaults describe a valid LDevID.
 struct RawTbs {
   int version = 2;  // v3
-  Bytes serial =
-      der::unsigned_integer(Bytes{0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+  Bytes serial = der::unsigned_integer(Bytes{0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
   base::SignatureAlgorithm algorithm = base::SignatureAlgorithm::EcdsaSha256;
   pkix::Name issuer;
   pkix::Name subject;
@@ -64,9 +63,8 @@ struct RawTbs {
       std::vector<Bytes> exts;
       for (const auto& e : extensions) {
         const Bytes oid = must(der::oid(e.oid));
-        exts.push_back(e.critical
-                           ? der::sequence({oid, der::boolean(true), der::octet_string(e.value)})
-                           : der::sequence({oid, der::octet_string(e.value)}));
+        exts.push_back(e.critical ? der::sequence({oid, der::boolean(true), der::octet_string(e.value)})
+                                  : der::sequence({oid, der::octet_string(e.value)}));
       }
       parts.push_back(der::explicit_tag(3, der::tlv(der::kSequence, concat_all(exts))));
     }
@@ -93,15 +91,13 @@ class LinterTest : public ::testing::Test {
   LinterTest()
       : m_ca_key(ephemeral()),
         m_device_key(ephemeral()),
-        m_ca_cert(make_ca_cert(
-            *m_ca_key, *m_ca_key, nullptr,
-            {"Lint Issuing CA", kNow - days(1), kNow + days(3650), 0, true, {0x02}})) {}
+        m_ca_cert(make_ca_cert(*m_ca_key, *m_ca_key, nullptr,
+                               {"Lint Issuing CA", kNow - days(1), kNow + days(3650), 0, true, {0x02}})) {}
 
   RawTbs leaf() const {
     RawTbs t;
     t.issuer = m_ca_cert.subject();
-    t.subject =
-        name({{pkix::oid::kOrganization, "Acme Devices Inc"}, {pkix::oid::kSerialNumber, "SN-1"}});
+    t.subject = name({{pkix::oid::kOrganization, "Acme Devices Inc"}, {pkix::oid::kSerialNumber, "SN-1"}});
     t.spki = m_device_key->public_key_der();
     t.extensions = {pkix::ext::key_usage(pkix::kDigitalSignature, true),
                     pkix::ext::ext_key_usage({pkix::oid::kClientAuth}),
@@ -111,8 +107,7 @@ class LinterTest : public ::testing::Test {
   }
   RawTbs idevid() const {
     RawTbs t = leaf();
-    t.subject =
-        name({{pkix::oid::kOrganization, "Acme Widgets"}, {pkix::oid::kSerialNumber, "SN-1"}});
+    t.subject = name({{pkix::oid::kOrganization, "Acme Widgets"}, {pkix::oid::kSerialNumber, "SN-1"}});
     t.not_after = der::tlv(der::kGeneralizedTime, base::view("99991231235959Z"));
     t.remove(pkix::oid::kExtKeyUsage);
     t.remove(pkix::oid::kSubjectKeyIdentifier);
@@ -128,10 +123,9 @@ class LinterTest : public ::testing::Test {
     t.subject = name({{pkix::oid::kCountry, "US"}, {pkix::oid::kCommonName, "Sub CA"}});
     t.spki = key->public_key_der();
     t.not_after = der::utc_time(kNow + days(365));
-    t.extensions = {pkix::ext::basic_constraints(true, 0),
-                    pkix::ext::key_usage(pkix::kKeyCertSign | pkix::kCrlSign, true),
-                    pkix::ext::subject_key_identifier(key_id(*key)),
-                    pkix::ext::authority_key_identifier(key_id(*m_ca_key))};
+    t.extensions = {
+        pkix::ext::basic_constraints(true, 0), pkix::ext::key_usage(pkix::kKeyCertSign | pkix::kCrlSign, true),
+        pkix::ext::subject_key_identifier(key_id(*key)), pkix::ext::authority_key_identifier(key_id(*m_ca_key))};
     return t;
   }
 
@@ -150,8 +144,7 @@ class LinterTest : public ::testing::Test {
   std::set<std::string> lint_rules_of(const RawTbs& t, const char* profile_name = nullptr,
                                       bool with_issuer = true) const {
     const auto cert = t.certificate();
-    LintContext ctx{profile_name ? profile(profile_name) : nullptr,
-                    with_issuer ? &m_ca_cert : nullptr};
+    LintContext ctx{profile_name ? profile(profile_name) : nullptr, with_issuer ? &m_ca_cert : nullptr};
     return rules(lint(cert, ctx));
   }
 
@@ -164,8 +157,7 @@ using Rules = std::set<std::string>;
 
 TEST_F(LinterTest, WellFormedCertificatesHaveNoFindings) {
   for (const auto& [tbs, profile_name] :
-       {std::pair{leaf(), "ldevid"}, std::pair{idevid(), "idevid"},
-        std::pair{sub_ca(), "intermediate"}}) {
+       {std::pair{leaf(), "ldevid"}, std::pair{idevid(), "idevid"}, std::pair{sub_ca(), "intermediate"}}) {
     const auto cert = tbs.certificate();
     const auto findings = lint(cert, {profile(profile_name), &m_ca_cert});
     EXPECT_TRUE(findings.empty()) << profile_name << ":\n" << describe(findings);
@@ -200,15 +192,12 @@ TEST_F(LinterTest, AnIdevidWithoutHardwareModuleNameIsHmHwmoduleEncoding) {
 TEST_F(LinterTest, AHardwareModuleNameWithoutTheExplicitWrapperIsHmHwmoduleEncoding) {
   auto t = idevid();
   // otherName { type-id, value } with the value NOT wrapped in [0] EXPLICIT.
-  const Bytes hmn = der::sequence(
-      {must(der::oid("1.3.6.1.4.1.55555.1.2")), der::octet_string(base::view("SN-1"))});
+  const Bytes hmn = der::sequence({must(der::oid("1.3.6.1.4.1.55555.1.2")), der::octet_string(base::view("SN-1"))});
   const Bytes other_name =
-      der::tlv(der::context_tag(0, true),
-               der::concat({must(der::oid(pkix::oid::kHardwareModuleName)), hmn}));
+      der::tlv(der::context_tag(0, true), der::concat({must(der::oid(pkix::oid::kHardwareModuleName)), hmn}));
   t.replace(pkix::Extension{pkix::oid::kSubjectAltName, false, der::sequence({other_name})});
   EXPECT_TRUE(lint_rules_of(t, "idevid").contains("HM-HWMODULE-ENCODING"));
-  EXPECT_TRUE(
-      lint_rules_of(t).contains("HM-HWMODULE-ENCODING"));  // a structural rule, profile or not
+  EXPECT_TRUE(lint_rules_of(t).contains("HM-HWMODULE-ENCODING"));  // a structural rule, profile or not
 }
 
 TEST_F(LinterTest, AnEmptyHwSerialNumIsHmHwmoduleEncoding) {
@@ -233,8 +222,7 @@ TEST_F(LinterTest, AnIdevidMissingTheVendorIsHmSubjectFields) {
 
 TEST_F(LinterTest, ADeviceCertificateWithoutSerialNumberIsHmSubjectFields) {
   auto t = leaf();
-  t.subject =
-      name({{pkix::oid::kOrganization, "Acme Devices Inc"}, {pkix::oid::kCommonName, "device"}});
+  t.subject = name({{pkix::oid::kOrganization, "Acme Devices Inc"}, {pkix::oid::kCommonName, "device"}});
   EXPECT_EQ(lint_rules_of(t, "ldevid"), Rules{"HM-SUBJECT-FIELDS"});
 }
 
@@ -349,11 +337,10 @@ TEST_F(LinterTest, ADuplicateExtensionIsHmExtDuplicate) {
 
 TEST_F(LinterTest, AnUnsupportedSubjectKeyIsHmKeyAllowed) {
   hallmark::testing::TempDir dir;
-  for (const std::string gen : {"-algorithm EC -pkeyopt ec_paramgen_curve:secp256k1",
-                                "-algorithm RSA -pkeyopt rsa_keygen_bits:1024"}) {
+  for (const std::string gen :
+       {"-algorithm EC -pkeyopt ec_paramgen_curve:secp256k1", "-algorithm RSA -pkeyopt rsa_keygen_bits:1024"}) {
     const auto out = dir / "spki.der";
-    auto made = hallmark::testing::run("openssl genpkey " + gen +
-                                       " | openssl pkey -pubout -outform DER -out " +
+    auto made = hallmark::testing::run("openssl genpkey " + gen + " | openssl pkey -pubout -outform DER -out " +
                                        hallmark::testing::shell_quote(out.string()));
     ASSERT_EQ(made.exit_code, 0) << made.err;
     auto t = leaf();
@@ -365,9 +352,8 @@ TEST_F(LinterTest, AnUnsupportedSubjectKeyIsHmKeyAllowed) {
 
 TEST_F(LinterTest, OuterAndInnerSignatureAlgorithmsMustMatch) {
   const auto tbs = leaf().encode();
-  const Bytes cert =
-      der::sequence({tbs, pkix::algorithm_identifier_der(base::SignatureAlgorithm::EcdsaSha384),
-                     der::bit_string(Bytes{0x01})});
+  const Bytes cert = der::sequence(
+      {tbs, pkix::algorithm_identifier_der(base::SignatureAlgorithm::EcdsaSha384), der::bit_string(Bytes{0x01})});
   auto parsed = pkix::Certificate::parse(cert);
   ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
   EXPECT_EQ(rules(lint(*parsed, {nullptr, &m_ca_cert})), Rules{"HM-SIG-ALG"});

@@ -19,8 +19,7 @@ const Profile& get(const ProfileRegistry& r, const std::string& name) {
 
 TEST(ProfileRegistry, HoldsTheFiveBuiltInProfiles) {
   const auto r = testing::test_profiles();
-  EXPECT_EQ(r.names(),
-            (std::vector<std::string>{"idevid", "intermediate", "ldevid", "root", "tls-server"}));
+  EXPECT_EQ(r.names(), (std::vector<std::string>{"idevid", "intermediate", "ldevid", "root", "tls-server"}));
 }
 
 TEST(ProfileRegistry, AnUnknownProfileIsNotFoundAndTheErrorListsTheKnownOnes) {
@@ -30,8 +29,7 @@ TEST(ProfileRegistry, AnUnknownProfileIsNotFoundAndTheErrorListsTheKnownOnes) {
   EXPECT_EQ(p.error().code, ErrorCode::NotFound);
   EXPECT_NE(p.error().detail.find("'devid'"), std::string::npos) << p.error().detail;
   for (const auto& name : r.names()) {
-    EXPECT_NE(p.error().detail.find(name), std::string::npos)
-        << name << " missing from: " << p.error().detail;
+    EXPECT_NE(p.error().detail.find(name), std::string::npos) << name << " missing from: " << p.error().detail;
   }
 }
 
@@ -91,9 +89,8 @@ TEST(ProfileRegistry, SettingsConfigureTheRuntimeProfiles) {
   s.tls_server_validity_days = 1;
   const auto r = testing::test_profiles(s);
   EXPECT_EQ(get(r, "ldevid").validity, days(3650));
-  EXPECT_EQ(
-      get(r, "ldevid").ext_key_usage,
-      (std::vector<std::string>{pkix::oid::kClientAuth, pkix::oid::kCmcRa, "1.3.6.1.4.1.55555.9"}));
+  EXPECT_EQ(get(r, "ldevid").ext_key_usage,
+            (std::vector<std::string>{pkix::oid::kClientAuth, pkix::oid::kCmcRa, "1.3.6.1.4.1.55555.9"}));
   EXPECT_EQ(get(r, "tls-server").validity, days(1));
 }
 

@@ -44,7 +44,9 @@ TEST(EstCms, CertsOnlyRoundTripsAndOpensslReadsIt) {
   testing::TempDir tmp;
   const auto key = (tmp / "k.pem").string(), crt = (tmp / "c.pem").string();
   ASSERT_EQ(testing::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key +
-                         " -subj /CN=t -days 2 -out " + crt).exit_code, 0);
+                         " -subj /CN=t -days 2 -out " + crt)
+                .exit_code,
+            0);
   auto cert = pkix::Certificate::parse(base::to_bytes(testing::read_text(crt)));
   ASSERT_TRUE(cert.ok());
   auto der = pkix::encode_certs_only({cert.value()});

@@ -32,8 +32,7 @@ TEST(HttpClient, SeesTheSameTlsExporterBindingAsTheServerOverTls13) {
   ASSERT_TRUE(res.ok()) << res.error().describe();
   EXPECT_EQ((*client)->tls_version(), "TLSv1.3");
   EXPECT_EQ((*client)->channel_binding().size(), 32u);
-  EXPECT_EQ(res->body,
-            "tls-exporter " + base::hex_encode((*client)->channel_binding()));
+  EXPECT_EQ(res->body, "tls-exporter " + base::hex_encode((*client)->channel_binding()));
 }
 
 TEST(HttpClient, SeesTheSameTlsUniqueBindingAsTheServerOverTls12) {
@@ -82,8 +81,7 @@ TEST(HttpClient, RefusesAServerItsTrustAnchorsDoNotCover) {
   auto client = Client::connect("127.0.0.1", server->port(), config);
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.error().code, base::ErrorCode::Io);
-  EXPECT_NE(client.error().cause.find("certificate verify failed"), std::string::npos)
-      << client.error().describe();
+  EXPECT_NE(client.error().cause.find("certificate verify failed"), std::string::npos) << client.error().describe();
 }
 
 TEST(HttpClient, RefusesAServerCertificateForAnotherName) {

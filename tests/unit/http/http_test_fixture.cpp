@@ -33,14 +33,12 @@ Certs* make_certs() {
        " -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1");
   must("openssl req -x509" + ec + " -keyout " + p("clientca.key") + " -out " + p("clientca.pem") +
        " -days 2 -subj '/CN=Unrelated Client CA'");
-  must("openssl req -new" + ec + " -keyout " + p("client.key") + " -out " + p("client.csr") +
-       " -subj /CN=device-0001");
+  must("openssl req -new" + ec + " -keyout " + p("client.key") + " -out " + p("client.csr") + " -subj /CN=device-0001");
   testing::write_text(c->path("client.ext"),
                       "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
                       "extendedKeyUsage=clientAuth\n");
-  must("openssl x509 -req -in " + p("client.csr") + " -CA " + p("clientca.pem") + " -CAkey " +
-       p("clientca.key") + " -CAcreateserial -days 2 -extfile " + p("client.ext") + " -out " +
-       p("client.pem"));
+  must("openssl x509 -req -in " + p("client.csr") + " -CA " + p("clientca.pem") + " -CAkey " + p("clientca.key") +
+       " -CAcreateserial -days 2 -extfile " + p("client.ext") + " -out " + p("client.pem"));
   must("cat " + p("client.pem") + " " + p("clientca.pem") + " > " + p("client-chain.pem"));
   must("openssl x509 -in " + p("client.pem") + " -outform DER -out " + p("client.der"));
   must("openssl x509 -in " + p("clientca.pem") + " -outform DER -out " + p("clientca.der"));
@@ -104,12 +102,10 @@ std::unique_ptr<Server> start_server(ServerConfig config, Handler handler) {
   return std::move(server).value();
 }
 
-testing::CommandResult curl(std::uint16_t port, const std::string& path, const std::string& extra,
-                            bool tls) {
-  const std::string url =
-      std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + path;
-  return run("curl -sS --max-time 20 --cacert " + shell_quote(certs().path("server.pem")) +
-             " -w '\\n%{http_code}' " + extra + " " + shell_quote(url));
+testing::CommandResult curl(std::uint16_t port, const std::string& path, const std::string& extra, bool tls) {
+  const std::string url = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + path;
+  return run("curl -sS --max-time 20 --cacert " + shell_quote(certs().path("server.pem")) + " -w '\\n%{http_code}' " +
+             extra + " " + shell_quote(url));
 }
 
 int status_of(const testing::CommandResult& r) {
@@ -122,8 +118,7 @@ int status_of(const testing::CommandResult& r) {
 }
 
 testing::CommandResult s_client(std::uint16_t port, const std::string& options) {
-  return run("timeout 20 openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " " +
-             options);
+  return run("timeout 20 openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " " + options);
 }
 
 RawSocket::RawSocket(std::uint16_t port) {
@@ -156,8 +151,7 @@ RawSocket::ReadResult RawSocket::read_until_closed(std::chrono::milliseconds tim
   const auto start = Clock::now();
   ReadResult r;
   for (;;) {
-    const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    Clock::now() - start);
+    const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (left.count() <= 0) break;
     pollfd p{m_fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;

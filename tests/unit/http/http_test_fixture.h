@@ -20,8 +20,8 @@ namespace hallmark::http::test {
 
 struct Certs {
   testing::TempDir dir;
-  std::string server_pem, server_key;   // self-signed, SAN DNS:localhost, IP:127.0.0.1
-  std::string client_chain_pem;         // client leaf + client CA
+  std::string server_pem, server_key;  // self-signed, SAN DNS:localhost, IP:127.0.0.1
+  std::string client_chain_pem;        // client leaf + client CA
   std::string client_key;
   base::Bytes client_der, client_ca_der;
   std::string path(const std::string& name) const { return (dir / name).string(); }
@@ -50,8 +50,8 @@ std::unique_ptr<Server> start_server(ServerConfig config, Handler handler);
 // curl against https://127.0.0.1:<port><path> (or http:// when `tls` is false)
 // trusting the test certificate; `extra` is appended verbatim. Prints the body
 // then "\n<status>".
-testing::CommandResult curl(std::uint16_t port, const std::string& path,
-                            const std::string& extra = {}, bool tls = true);
+testing::CommandResult curl(std::uint16_t port, const std::string& path, const std::string& extra = {},
+                            bool tls = true);
 // The status code curl printed last (0 when none).
 int status_of(const testing::CommandResult& r);
 

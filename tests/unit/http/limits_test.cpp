@@ -27,8 +27,7 @@ TEST(HttpLimits, AnswersABodyOverTheLimitWith413WithoutCallingTheHandler) {
   EXPECT_EQ(status_of(big), 413) << big.out << big.err;
   // Chunked: no Content-Length up front, the limit is enforced while reading.
   auto chunked = curl(server->port(), "/up",
-                      "-H 'Transfer-Encoding: chunked' --data-binary @" +
-                          shell_quote((dir / "big").string()));
+                      "-H 'Transfer-Encoding: chunked' --data-binary @" + shell_quote((dir / "big").string()));
   EXPECT_EQ(status_of(chunked), 413) << chunked.out << chunked.err;
   EXPECT_TRUE(rec.seen().empty());
 
@@ -85,9 +84,8 @@ TEST(HttpLimits, DisconnectsASlowClientAtTheRequestDeadlineWhileServingOthers) {
   auto slow = std::async(std::launch::async, [&] {
     const auto start = std::chrono::steady_clock::now();
     // bash: process substitution, so only s_client's exit is waited for.
-    const std::string script =
-        "timeout 20 openssl s_client -quiet -connect 127.0.0.1:" + std::to_string(port) +
-        " < <(printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: '; sleep 8)";
+    const std::string script = "timeout 20 openssl s_client -quiet -connect 127.0.0.1:" + std::to_string(port) +
+                               " < <(printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: '; sleep 8)";
     auto r = testing::run("bash -c " + shell_quote(script));
     (void)r;
     return std::chrono::steady_clock::now() - start;

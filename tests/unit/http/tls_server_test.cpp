@@ -76,8 +76,8 @@ TEST(HttpsServer, HandsTheUnverifiedClientChainLeafFirstOverBothVersions) {
     ASSERT_TRUE(server);
     // The client CA is unknown to the server: the handshake still succeeds.
     auto r = curl(server->port(), "/enroll",
-                  version + " --cert " + shell_quote(certs().path("client-chain.pem")) +
-                      " --key " + shell_quote(certs().path("client.key")));
+                  version + " --cert " + shell_quote(certs().path("client-chain.pem")) + " --key " +
+                      shell_quote(certs().path("client.key")));
     ASSERT_EQ(r.exit_code, 0) << version << ": " << r.err;
     const auto seen = rec.seen();
     ASSERT_EQ(seen.size(), 1u);
@@ -91,8 +91,7 @@ TEST(HttpsServer, HandsTheUnverifiedClientChainLeafFirstOverBothVersions) {
 TEST(HttpsServer, WithoutClientCertificateTheHandlerDecidesAndAnswers401) {
   Recorder rec;
   rec.respond = [](const Request& req) {
-    return req.peer_chain.empty() ? Response::text(401, "client certificate required\n")
-                                  : Response::text(200, "ok\n");
+    return req.peer_chain.empty() ? Response::text(401, "client certificate required\n") : Response::text(200, "ok\n");
   };
   auto server = start_server(tls_config(), rec.handler());
   ASSERT_TRUE(server);
@@ -122,13 +121,13 @@ TEST(HttpsServer, RefusesCipherSuitesWithoutEcdheAndAead) {
   Recorder rec;
   auto server = start_server(tls_config(), rec.handler());
   ASSERT_TRUE(server);
-  for (const char* weak : {"AES128-SHA", "AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA",
-                           "ECDHE-ECDSA-AES256-SHA384", "DHE-RSA-AES128-GCM-SHA256"}) {
+  for (const char* weak : {"AES128-SHA", "AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384",
+                           "DHE-RSA-AES128-GCM-SHA256"}) {
     auto r = s_client(server->port(), std::string("-tls1_2 -cipher ") + weak);
     EXPECT_NE(r.exit_code, 0) << weak << " was accepted";
   }
-  for (const char* good : {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
-                           "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
+  for (const char* good :
+       {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
     auto r = s_client(server->port(), std::string("-tls1_2 -cipher ") + good);
     EXPECT_EQ(r.exit_code, 0) << good << ": " << r.err;
   }
@@ -138,8 +137,10 @@ TEST(HttpsServer, AnswersAMalformedRequestLineWith400) {
   Recorder rec;
   auto server = start_server(tls_config(), rec.handler());
   ASSERT_TRUE(server);
-  auto r = testing::run("printf 'THIS IS NOT HTTP\\r\\n\\r\\n' | timeout 20 openssl s_client -quiet "
-                        "-connect 127.0.0.1:" + std::to_string(server->port()));
+  auto r = testing::run(
+      "printf 'THIS IS NOT HTTP\\r\\n\\r\\n' | timeout 20 openssl s_client -quiet "
+      "-connect 127.0.0.1:" +
+      std::to_string(server->port()));
   EXPECT_EQ(r.out.rfind("HTTP/1.1 400", 0), 0u) << r.out << r.err;
   EXPECT_TRUE(rec.seen().empty());
 }

@@ -39,18 +39,15 @@ TEST(SoftwareKeyStore, GenerateWritesAnEncryptedPkcs8FileReadableOnlyByTheOwner)
   EXPECT_EQ(text.find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
 
   // A third-party tool agrees: PBES2 with AES-256-CBC, and it opens with the passphrase only.
-  auto info = hallmark::testing::run("openssl asn1parse -in " +
-                                     hallmark::testing::shell_quote(path.string()));
+  auto info = hallmark::testing::run("openssl asn1parse -in " + hallmark::testing::shell_quote(path.string()));
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_NE(info.out.find("PBES2"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("aes-256-cbc"), std::string::npos) << info.out;
-  auto opened = hallmark::testing::run("openssl pkey -noout -in " +
-                                       hallmark::testing::shell_quote(path.string()) +
+  auto opened = hallmark::testing::run("openssl pkey -noout -in " + hallmark::testing::shell_quote(path.string()) +
                                        " -passin pass:'correct horse battery staple'");
   EXPECT_EQ(opened.exit_code, 0) << opened.err;
-  auto refused =
-      hallmark::testing::run("openssl pkey -noout -in " +
-                             hallmark::testing::shell_quote(path.string()) + " -passin pass:wrong");
+  auto refused = hallmark::testing::run("openssl pkey -noout -in " + hallmark::testing::shell_quote(path.string()) +
+                                        " -passin pass:wrong");
   EXPECT_NE(refused.exit_code, 0);
 }
 
@@ -69,12 +66,11 @@ TEST(SoftwareKeyStore, LoadWithTheRightPassphraseSignsVerifiably) {
   const auto message = view("to be signed");
   auto sig = (*loaded)->sign(message);
   ASSERT_TRUE(sig.ok()) << sig.error().describe();
-  EXPECT_TRUE(hallmark::base::verify_signature((*generated)->public_key_der(),
-                                               SignatureAlgorithm::EcdsaSha384, message, *sig)
-                  .ok());
+  EXPECT_TRUE(
+      hallmark::base::verify_signature((*generated)->public_key_der(), SignatureAlgorithm::EcdsaSha384, message, *sig)
+          .ok());
   // ... and the signature is bound to the message.
-  auto other = hallmark::base::verify_signature((*generated)->public_key_der(),
-                                                SignatureAlgorithm::EcdsaSha384,
+  auto other = hallmark::base::verify_signature((*generated)->public_key_der(), SignatureAlgorithm::EcdsaSha384,
                                                 view("something else"), *sig);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.error().code, ErrorCode::BadSignature);
@@ -137,8 +133,8 @@ TEST_P(EveryAlgorithm, GeneratedKeySignsAndVerifies) {
   const auto message = view("hallmark");
   auto sig = (*loaded)->sign(message);
   ASSERT_TRUE(sig.ok()) << sig.error().describe();
-  auto st = hallmark::base::verify_signature((*stored)->public_key_der(),
-                                             (*loaded)->signature_algorithm(), message, *sig);
+  auto st =
+      hallmark::base::verify_signature((*stored)->public_key_der(), (*loaded)->signature_algorithm(), message, *sig);
   EXPECT_TRUE(st.ok()) << st.error().describe();
 }
 
@@ -149,22 +145,19 @@ TEST_P(EveryAlgorithm, EphemeralKeySignsAndVerifies) {
   const auto message = view("hallmark");
   auto sig = (*signer)->sign(message);
   ASSERT_TRUE(sig.ok()) << sig.error().describe();
-  EXPECT_TRUE(hallmark::base::verify_signature((*signer)->public_key_der(),
-                                               (*signer)->signature_algorithm(), message, *sig)
-                  .ok());
+  EXPECT_TRUE(
+      hallmark::base::verify_signature((*signer)->public_key_der(), (*signer)->signature_algorithm(), message, *sig)
+          .ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Keys, EveryAlgorithm,
-                         ::testing::Values(KeyAlgorithm::EcP256, KeyAlgorithm::EcP384,
-                                           KeyAlgorithm::Rsa2048, KeyAlgorithm::Rsa3072,
-                                           KeyAlgorithm::Rsa4096, KeyAlgorithm::Ed25519),
-                         [](const auto& info) {
-                           return std::string(hallmark::base::to_string(info.param));
-                         });
+                         ::testing::Values(KeyAlgorithm::EcP256, KeyAlgorithm::EcP384, KeyAlgorithm::Rsa2048,
+                                           KeyAlgorithm::Rsa3072, KeyAlgorithm::Rsa4096, KeyAlgorithm::Ed25519),
+                         [](const auto& info) { return std::string(hallmark::base::to_string(info.param)); });
 
 TEST(SoftwareSigner, EcdsaSignaturesAreRawRConcatSOfFixedWidth) {
-  for (auto [alg, width] : {std::pair{KeyAlgorithm::EcP256, std::size_t{64}},
-                            std::pair{KeyAlgorithm::EcP384, std::size_t{96}}}) {
+  for (auto [alg, width] :
+       {std::pair{KeyAlgorithm::EcP256, std::size_t{64}}, std::pair{KeyAlgorithm::EcP384, std::size_t{96}}}) {
     auto signer = hallmark::keys::generate_ephemeral(alg);
     ASSERT_TRUE(signer.ok());
     // Many signatures so that short r or s values (leading zero octets) occur.
@@ -222,9 +215,8 @@ TEST(ExportUnencryptedPem, RoundTripsAnEphemeralKey) {
 TEST(LoadUnencryptedKey, ReadsAKeyMadeByOpenssl) {
   TempDir dir;
   const auto path = dir / "k.pem";
-  auto made = hallmark::testing::run(
-      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out " +
-      hallmark::testing::shell_quote(path.string()));
+  auto made = hallmark::testing::run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out " +
+                                     hallmark::testing::shell_quote(path.string()));
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const auto pem = hallmark::testing::read_text(path);
   auto signer = hallmark::keys::load_unencrypted_key(view(pem), path.string());
@@ -232,9 +224,8 @@ TEST(LoadUnencryptedKey, ReadsAKeyMadeByOpenssl) {
   EXPECT_EQ((*signer)->key_algorithm(), KeyAlgorithm::EcP384);
 
   // DER too.
-  auto der = hallmark::testing::run(
-      "openssl pkey -in " + hallmark::testing::shell_quote(path.string()) + " -outform DER -out " +
-      hallmark::testing::shell_quote((dir / "k.der").string()));
+  auto der = hallmark::testing::run("openssl pkey -in " + hallmark::testing::shell_quote(path.string()) +
+                                    " -outform DER -out " + hallmark::testing::shell_quote((dir / "k.der").string()));
   ASSERT_EQ(der.exit_code, 0) << der.err;
   const auto der_text = hallmark::testing::read_text(dir / "k.der");
   auto from_der = hallmark::keys::load_unencrypted_key(view(der_text), "k.der");
@@ -249,9 +240,8 @@ TEST(LoadUnencryptedKey, RejectsGarbageAndUnsupportedCurves) {
 
   TempDir dir;
   const auto path = dir / "k.pem";
-  auto made = hallmark::testing::run(
-      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out " +
-      hallmark::testing::shell_quote(path.string()));
+  auto made = hallmark::testing::run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out " +
+                                     hallmark::testing::shell_quote(path.string()));
   ASSERT_EQ(made.exit_code, 0) << made.err;
   auto k1 = hallmark::keys::load_unencrypted_key(view(hallmark::testing::read_text(path)), "k1");
   ASSERT_FALSE(k1.ok());

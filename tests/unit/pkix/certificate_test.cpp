@@ -22,20 +22,17 @@ std::string trim(std::string s) {
 }
 
 // A self-signed certificate made by `openssl req -x509` in `dir`.
-std::filesystem::path openssl_self_signed(const TempDir& dir, const std::string& name,
-                                          const std::string& extra = "") {
+std::filesystem::path openssl_self_signed(const TempDir& dir, const std::string& name, const std::string& extra = "") {
   const auto cert = dir / (name + ".pem");
-  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-           q(dir / (name + ".key")) + " -subj '/O=Acme/serialNumber=SN-1' -days 30 " + extra +
-           " -out " + q(cert));
+  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + q(dir / (name + ".key")) +
+           " -subj '/O=Acme/serialNumber=SN-1' -days 30 " + extra + " -out " + q(cert));
   return cert;
 }
 
 }  // namespace
 
 TEST(Certificate, ParsesTheRfc8995IdevidVector) {
-  auto cert = Certificate::parse(
-      read_file(test_data("vectors/brski/fountain_idevid_00-D0-E5-F2-00-02_masa_url.crt")));
+  auto cert = Certificate::parse(read_file(test_data("vectors/brski/fountain_idevid_00-D0-E5-F2-00-02_masa_url.crt")));
   ASSERT_TRUE(cert.ok()) << cert.error().describe();
   EXPECT_EQ(cert->version(), 3);
   EXPECT_EQ(cert->subject().get(oid::kSerialNumber), "00-D0-E5-F2-00-02");
@@ -56,8 +53,7 @@ TEST(Certificate, ParsesTheRfc8995IdevidVector) {
   auto san = decode_subject_alt_name(cert->find_extension(oid::kSubjectAltName)->value);
   ASSERT_TRUE(san.ok()) << san.error().describe();
   EXPECT_EQ(san->other_name_types, std::vector<std::string>{"1.3.6.1.4.1.46930.1"});
-  EXPECT_EQ(base::hex_encode(cert->subject_key_identifier().value()),
-            "4588cc9696006437b0ba236564645408066c56ad");
+  EXPECT_EQ(base::hex_encode(cert->subject_key_identifier().value()), "4588cc9696006437b0ba236564645408066c56ad");
 }
 
 TEST(Certificate, MatchesWhatOpensslReportsForItsOwnCertificate) {
@@ -65,15 +61,13 @@ TEST(Certificate, MatchesWhatOpensslReportsForItsOwnCertificate) {
   const auto pem = openssl_self_signed(dir, "c", "-set_serial 0x8F0102");
   auto cert = Certificate::parse(read_file(pem));
   ASSERT_TRUE(cert.ok()) << cert.error().describe();
-  EXPECT_EQ("serial=" + cert->serial_hex(),
-            trim(must_run("openssl x509 -in " + q(pem) + " -noout -serial")));
+  EXPECT_EQ("serial=" + cert->serial_hex(), trim(must_run("openssl x509 -in " + q(pem) + " -noout -serial")));
   EXPECT_EQ(base::hex_encode(cert->serial()), "008f0102");
   EXPECT_FALSE(cert->serial_is_negative());
   EXPECT_FALSE(cert->serial_is_zero());
   std::string fp = trim(must_run("openssl x509 -in " + q(pem) + " -noout -fingerprint -sha256"));
   fp = fp.substr(fp.find('=') + 1);
-  EXPECT_EQ(base::hex_encode_upper(cert->fingerprint_sha256()),
-            base::hex_encode_upper(base::hex_decode(fp).value()));
+  EXPECT_EQ(base::hex_encode_upper(cert->fingerprint_sha256()), base::hex_encode_upper(base::hex_decode(fp).value()));
   EXPECT_EQ(cert->subject().to_string(), "O=Acme, serialNumber=SN-1");
   EXPECT_TRUE(cert->is_self_issued());
   EXPECT_TRUE(cert->is_ca());  // openssl req -x509 adds basicConstraints CA:TRUE
@@ -86,12 +80,10 @@ TEST(Certificate, MatchesWhatOpensslReportsForItsOwnCertificate) {
 TEST(Certificate, SerialHexMatchesOpensslForZeroAndNegativeSerials) {
   TempDir dir;
   for (const char* serial : {"0", "-5"}) {
-    const auto pem =
-        openssl_self_signed(dir, std::string("s") + serial, std::string("-set_serial ") + serial);
+    const auto pem = openssl_self_signed(dir, std::string("s") + serial, std::string("-set_serial ") + serial);
     auto cert = Certificate::parse(read_file(pem));
     ASSERT_TRUE(cert.ok()) << cert.error().describe();
-    EXPECT_EQ("serial=" + cert->serial_hex(),
-              trim(must_run("openssl x509 -in " + q(pem) + " -noout -serial")));
+    EXPECT_EQ("serial=" + cert->serial_hex(), trim(must_run("openssl x509 -in " + q(pem) + " -noout -serial")));
     EXPECT_EQ(cert->serial_is_zero(), std::string(serial) == "0");
     EXPECT_EQ(cert->serial_is_negative(), std::string(serial) == "-5");
   }
@@ -113,8 +105,7 @@ TEST(Certificate, ParseAllKeepsBundleOrder) {
   TempDir dir;
   const auto a = openssl_self_signed(dir, "a");
   const auto b = openssl_self_signed(dir, "b");
-  const std::string bundle =
-      hallmark::testing::read_text(a) + "\n# comment\n" + hallmark::testing::read_text(b);
+  const std::string bundle = hallmark::testing::read_text(a) + "\n# comment\n" + hallmark::testing::read_text(b);
   auto all = Certificate::parse_all(base::view(bundle));
   ASSERT_TRUE(all.ok()) << all.error().describe();
   ASSERT_EQ(all->size(), 2u);
@@ -128,8 +119,7 @@ TEST(Certificate, ParseAllKeepsBundleOrder) {
 TEST(Certificate, RefusesGarbageAndTrailingData) {
   EXPECT_EQ(Certificate::parse(base::view("")).error().code, ErrorCode::Malformed);
   EXPECT_EQ(Certificate::parse(base::view("hello")).error().code, ErrorCode::Malformed);
-  EXPECT_EQ(Certificate::parse(Bytes{0x30, 0x03, 0x02, 0x01, 0x01}).error().code,
-            ErrorCode::Malformed);
+  EXPECT_EQ(Certificate::parse(Bytes{0x30, 0x03, 0x02, 0x01, 0x01}).error().code, ErrorCode::Malformed);
   TempDir dir;
   const auto pem = openssl_self_signed(dir, "c");
   Bytes der = Certificate::parse(read_file(pem))->der();
@@ -160,12 +150,12 @@ TEST(Certificate, Sha1SignatureIsRefused) {
 
 TEST(Certificate, P384IssuerSigningWithSha256Verifies) {
   TempDir dir;
-  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout " +
-           q(dir / "ca.key") + " -subj /CN=CA -days 30 -sha256 -out " + q(dir / "ca.pem"));
-  must_run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-           q(dir / "l.key") + " -subj /CN=leaf -out " + q(dir / "l.csr"));
-  must_run("openssl x509 -req -in " + q(dir / "l.csr") + " -CA " + q(dir / "ca.pem") + " -CAkey " +
-           q(dir / "ca.key") + " -set_serial 7 -days 5 -sha256 -out " + q(dir / "l.pem"));
+  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout " + q(dir / "ca.key") +
+           " -subj /CN=CA -days 30 -sha256 -out " + q(dir / "ca.pem"));
+  must_run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + q(dir / "l.key") +
+           " -subj /CN=leaf -out " + q(dir / "l.csr"));
+  must_run("openssl x509 -req -in " + q(dir / "l.csr") + " -CA " + q(dir / "ca.pem") + " -CAkey " + q(dir / "ca.key") +
+           " -set_serial 7 -days 5 -sha256 -out " + q(dir / "l.pem"));
   auto ca = Certificate::parse(read_file(dir / "ca.pem")).value();
   auto leaf = Certificate::parse(read_file(dir / "l.pem")).value();
   auto verified = leaf.verify_signature(ca.public_key().value());
@@ -177,8 +167,8 @@ TEST(Certificate, P384IssuerSigningWithSha256Verifies) {
 
 TEST(Certificate, RsaSignedCertificateVerifies) {
   TempDir dir;
-  must_run("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + q(dir / "k") +
-           " -subj /CN=r -days 3 -out " + q(dir / "c.pem"));
+  must_run("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + q(dir / "k") + " -subj /CN=r -days 3 -out " +
+           q(dir / "c.pem"));
   auto cert = Certificate::parse(read_file(dir / "c.pem")).value();
   EXPECT_FALSE(cert.signature_algorithm_params_absent());  // NULL parameters for RSA
   EXPECT_TRUE(cert.verify_signature(cert.public_key().value()).ok());

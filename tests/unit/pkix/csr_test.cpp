@@ -24,8 +24,7 @@ Bytes openssl_csr(const TempDir& dir, const std::string& key_args, const std::st
                   const std::string& form = "DER") {
   const auto out = dir / "r.csr";
   must_run("openssl req -new " + key_args + " -nodes -keyout " + q(dir / "r.key") +
-           " -subj '/O=Acme/serialNumber=SN-42' " + extra + " -outform " + form + " -out " +
-           q(out));
+           " -subj '/O=Acme/serialNumber=SN-42' " + extra + " -outform " + form + " -out " + q(out));
   return read_file(out);
 }
 
@@ -80,13 +79,11 @@ TEST(CsrVectors, HighwayHeraIsDerDespiteItsNameAndValid) {
 
 TEST(Csr, OpensslCsrWithExtensionsAndChallengePasswordIsValid) {
   TempDir dir;
-  write_file(dir / "req.cnf",
-             std::string("[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n"
-                         "[dn]\nO = Acme\nserialNumber = SN-42\n"
-                         "[attrs]\nchallengePassword = s3cret-pass\n"));
+  write_file(dir / "req.cnf", std::string("[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n"
+                                          "[dn]\nO = Acme\nserialNumber = SN-42\n"
+                                          "[attrs]\nchallengePassword = s3cret-pass\n"));
   // No -subj: with it, openssl req leaves out the configured attributes.
-  must_run("openssl req -new " + kP256 + " -nodes -keyout " + q(dir / "r.key") + " -config " +
-           q(dir / "req.cnf") +
+  must_run("openssl req -new " + kP256 + " -nodes -keyout " + q(dir / "r.key") + " -config " + q(dir / "req.cnf") +
            " -addext subjectAltName=DNS:dev.example.com,IP:192.0.2.1"
            " -addext keyUsage=critical,digitalSignature -outform DER -out " +
            q(dir / "r.der"));
@@ -104,15 +101,13 @@ TEST(Csr, OpensslCsrWithExtensionsAndChallengePasswordIsValid) {
     EXPECT_EQ(san.ip, std::vector<std::string>{"192.0.2.1"});
     EXPECT_TRUE(csr->requested_extensions()[1].critical);
     EXPECT_EQ(decode_key_usage(csr->requested_extensions()[1].value).value(), kDigitalSignature);
-    EXPECT_EQ(csr->public_key().spki_der(),
-              PublicKey::from_spki_der(csr->public_key().spki_der())->spki_der());
+    EXPECT_EQ(csr->public_key().spki_der(), PublicKey::from_spki_der(csr->public_key().spki_der())->spki_der());
   }
 }
 
 TEST(Csr, OpensslP384Sha384AndEd25519AreValid) {
   TempDir dir;
-  auto p384 =
-      Csr::parse(openssl_csr(dir, "-newkey ec -pkeyopt ec_paramgen_curve:P-384", "-sha384"));
+  auto p384 = Csr::parse(openssl_csr(dir, "-newkey ec -pkeyopt ec_paramgen_curve:P-384", "-sha384"));
   ASSERT_TRUE(p384.ok()) << p384.error().describe();
   EXPECT_EQ(p384->key_algorithm(), KeyAlgorithm::EcP384);
   auto ed = Csr::parse(openssl_csr(dir, "-newkey ed25519"));
@@ -140,16 +135,14 @@ TEST(CsrRefusal, AlteredSubjectDoesNotVerify) {
 TEST(CsrRefusal, Rsa1024IsTooShort) {
   TempDir dir;
   auto r = Csr::parse(openssl_csr(dir, "-newkey rsa:1024"));
-  expect_error(r, ErrorCode::Unsupported,
-               "RSA-1024 key is too short: RSA keys must be at least 2048 bits");
+  expect_error(r, ErrorCode::Unsupported, "RSA-1024 key is too short: RSA keys must be at least 2048 bits");
 }
 
 TEST(CsrRefusal, Sha1SignatureIsNoLongerAccepted) {
   TempDir dir;
   auto r = Csr::parse(openssl_csr(dir, kP256, "-sha1"));
-  expect_error(
-      r, ErrorCode::Unsupported,
-      "CSR is signed with SHA-1, which is no longer accepted; sign with SHA-256 or stronger");
+  expect_error(r, ErrorCode::Unsupported,
+               "CSR is signed with SHA-1, which is no longer accepted; sign with SHA-256 or stronger");
   auto rsa = Csr::parse(openssl_csr(dir, "-newkey rsa:2048", "-sha1"));
   expect_error(rsa, ErrorCode::Unsupported, "SHA-1");
 }
@@ -169,10 +162,8 @@ TEST(CsrRefusal, VersionOtherThanZeroIsCheckedFirst) {
 
 TEST(CsrRefusal, ExplicitCurveParametersAreUnsupported) {
   TempDir dir;
-  must_run("openssl ecparam -name prime256v1 -param_enc explicit -genkey -out " +
-           q(dir / "ex.key"));
-  must_run("openssl req -new -key " + q(dir / "ex.key") + " -subj /CN=x -outform DER -out " +
-           q(dir / "ex.csr"));
+  must_run("openssl ecparam -name prime256v1 -param_enc explicit -genkey -out " + q(dir / "ex.key"));
+  must_run("openssl req -new -key " + q(dir / "ex.key") + " -subj /CN=x -outform DER -out " + q(dir / "ex.csr"));
   expect_error(Csr::parse(read_file(dir / "ex.csr")), ErrorCode::Unsupported,
                "uses explicit EC parameters; use a named curve");
 }
@@ -180,8 +171,7 @@ TEST(CsrRefusal, ExplicitCurveParametersAreUnsupported) {
 TEST(CsrRefusal, OtherCurveIsUnsupported) {
   TempDir dir;
   must_run("openssl ecparam -name secp256k1 -genkey -out " + q(dir / "k.key"));
-  must_run("openssl req -new -key " + q(dir / "k.key") + " -subj /CN=x -outform DER -out " +
-           q(dir / "k.csr"));
+  must_run("openssl req -new -key " + q(dir / "k.key") + " -subj /CN=x -outform DER -out " + q(dir / "k.csr"));
   expect_error(Csr::parse(read_file(dir / "k.csr")), ErrorCode::Unsupported, "secp256k1");
 }
 
@@ -214,16 +204,14 @@ TEST(CsrRefusal, TrailingDataAfterTheDer) {
 }
 
 TEST(CsrRefusal, GarbageIsNotACsr) {
-  expect_error(Csr::parse(base::view("this is not a CSR at all")), ErrorCode::Malformed,
-               "not a PKCS#10 CSR");
-  expect_error(Csr::parse(Bytes{0x30, 0x03, 0x02, 0x01, 0x00}), ErrorCode::Malformed,
-               "not a PKCS#10 CSR");
+  expect_error(Csr::parse(base::view("this is not a CSR at all")), ErrorCode::Malformed, "not a PKCS#10 CSR");
+  expect_error(Csr::parse(Bytes{0x30, 0x03, 0x02, 0x01, 0x00}), ErrorCode::Malformed, "not a PKCS#10 CSR");
 }
 
 TEST(CsrRefusal, CertificateIsNotACsr) {
   TempDir dir;
-  must_run("openssl req -x509 " + kP256 + " -nodes -keyout " + q(dir / "k") +
-           " -subj /CN=x -days 1 -out " + q(dir / "c.pem"));
+  must_run("openssl req -x509 " + kP256 + " -nodes -keyout " + q(dir / "k") + " -subj /CN=x -days 1 -out " +
+           q(dir / "c.pem"));
   expect_error(Csr::parse(read_file(dir / "c.pem")), ErrorCode::Malformed, "not a PKCS#10 CSR");
   must_run("openssl x509 -in " + q(dir / "c.pem") + " -outform DER -out " + q(dir / "c.der"));
   expect_error(Csr::parse(read_file(dir / "c.der")), ErrorCode::Malformed, "not a PKCS#10 CSR");
@@ -243,9 +231,8 @@ TEST(CsrRefusal, PemWithBadBase64) {
   TempDir dir;
   std::string pem = base::to_string(openssl_csr(dir, kP256, "", "PEM"));
   pem[40] = '*';
-  expect_error(
-      Csr::parse(base::view(pem)), ErrorCode::Malformed,
-      "CSR PEM is malformed: PEM block 'CERTIFICATE REQUEST' has a body that is not valid base64");
+  expect_error(Csr::parse(base::view(pem)), ErrorCode::Malformed,
+               "CSR PEM is malformed: PEM block 'CERTIFICATE REQUEST' has a body that is not valid base64");
 }
 
 TEST(CsrRefusal, PemWithTwoRequests) {
@@ -266,8 +253,7 @@ TEST(CsrBuild, EncodedAndSignedCsrVerifiesWithOpenssl) {
     ASSERT_TRUE(subject.add(oid::kSerialNumber, "SN-7").ok());
     SubjectAltNames san;
     san.dns = {"dev.example.com"};
-    const std::vector<Extension> exts = {ext::subject_alt_name(san).value(),
-                                         ext::key_usage(kDigitalSignature)};
+    const std::vector<Extension> exts = {ext::subject_alt_name(san).value(), ext::key_usage(kDigitalSignature)};
     auto info = encode_csr_info(subject, key.spki(), exts, std::string("pass word"));
     ASSERT_TRUE(info.ok()) << info.error().describe();
     const auto sig_alg = base::default_signature_algorithm(alg);
@@ -275,8 +261,7 @@ TEST(CsrBuild, EncodedAndSignedCsrVerifiesWithOpenssl) {
     ASSERT_TRUE(der.ok()) << der.error().describe();
 
     write_file(dir / "r.der", der.value());
-    const auto r = hallmark::testing::run("openssl req -inform DER -in " + q(dir / "r.der") +
-                                          " -verify -noout -text");
+    const auto r = hallmark::testing::run("openssl req -inform DER -in " + q(dir / "r.der") + " -verify -noout -text");
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE((r.out + r.err).find("verify OK"), std::string::npos) << r.out << r.err;
     EXPECT_NE(r.out.find("challengePassword"), std::string::npos) << r.out;
@@ -295,9 +280,9 @@ TEST(CsrBuild, WithoutAttributesTheSetIsEmpty) {
   const TestKey key = TestKey::generate(KeyAlgorithm::EcP256);
   const Bytes info = encode_csr_info(Name{}, key.spki()).value();
   EXPECT_EQ(base::hex_encode(base::ByteView(info).last(2)), "a000");
-  const Bytes der = assemble_csr(info, base::SignatureAlgorithm::EcdsaSha256,
-                                 key.sign(info, base::SignatureAlgorithm::EcdsaSha256))
-                        .value();
+  const Bytes der =
+      assemble_csr(info, base::SignatureAlgorithm::EcdsaSha256, key.sign(info, base::SignatureAlgorithm::EcdsaSha256))
+          .value();
   EXPECT_TRUE(Csr::parse(der).ok());
   EXPECT_FALSE(encode_csr_info(Name{}, Bytes{}).ok());
   EXPECT_FALSE(encode_csr_info(Name{}, key.spki(), {}, std::string()).ok());

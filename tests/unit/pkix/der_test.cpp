@@ -9,8 +9,7 @@ using namespace std::chrono;
 
 namespace {
 base::TimePoint at(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0) {
-  return base::TimePoint(sys_days(year(y) / month(m) / day(d))) + hours(hh) + minutes(mm) +
-         seconds(ss);
+  return base::TimePoint(sys_days(year(y) / month(m) / day(d))) + hours(hh) + minutes(mm) + seconds(ss);
 }
 }  // namespace
 
@@ -20,8 +19,7 @@ TEST(DerOid, EncodesTcgTpm20AsInStandardsDigest) {
 }
 
 TEST(DerOid, DecodesWhatItEncodes) {
-  for (const char* o :
-       {"1.2.840.10045.2.1", "2.5.4.5", "1.3.6.1.5.5.7.8.4", "2.999.3", "0.9.2342"}) {
+  for (const char* o : {"1.2.840.10045.2.1", "2.5.4.5", "1.3.6.1.5.5.7.8.4", "2.999.3", "0.9.2342"}) {
     const Bytes encoded = der::oid(o).value();
     auto tlv = der::parse_single(encoded, der::kOid, "oid").value();
     EXPECT_EQ(der::decode_oid(tlv.content).value(), o);

@@ -20,8 +20,7 @@ Bytes hex(const char* h) {
 TEST(KeyUsage, EncodesMinimalBitStrings) {
   EXPECT_EQ(base::hex_encode(ext::key_usage(kDigitalSignature).value), "03020780");
   EXPECT_EQ(base::hex_encode(ext::key_usage(kKeyCertSign | kCrlSign).value), "03020106");
-  EXPECT_EQ(base::hex_encode(ext::key_usage(kDigitalSignature | kKeyEncipherment).value),
-            "030205a0");
+  EXPECT_EQ(base::hex_encode(ext::key_usage(kDigitalSignature | kKeyEncipherment).value), "030205a0");
   EXPECT_EQ(base::hex_encode(ext::key_usage(kDecipherOnly).value), "0303070080");
   const Extension e = ext::key_usage(kDigitalSignature);
   EXPECT_EQ(e.oid, oid::kKeyUsage);
@@ -66,8 +65,7 @@ TEST(BasicConstraints, DecoderRefusesAnExplicitFalse) {
 TEST(ExtKeyUsage, RoundTripsAndRefusesAnEmptyList) {
   const Extension e = ext::ext_key_usage({oid::kClientAuth, oid::kServerAuth});
   EXPECT_FALSE(e.critical);
-  EXPECT_EQ(decode_ext_key_usage(e.value).value(),
-            (std::vector<std::string>{oid::kClientAuth, oid::kServerAuth}));
+  EXPECT_EQ(decode_ext_key_usage(e.value).value(), (std::vector<std::string>{oid::kClientAuth, oid::kServerAuth}));
   EXPECT_FALSE(decode_ext_key_usage(hex("3000")).ok());
 }
 
@@ -123,8 +121,7 @@ TEST(SubjectAltName, HardwareModuleNameWithoutExplicitWrapperIsMalformed) {
                                   "0403534e31"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::Malformed);
-  EXPECT_NE(r.error().detail.find("lacks the [0] EXPLICIT wrapper"), std::string::npos)
-      << r.error().detail;
+  EXPECT_NE(r.error().detail.find("lacks the [0] EXPLICIT wrapper"), std::string::npos) << r.error().detail;
 }
 
 TEST(SubjectAltName, HardwareModuleSerialThatIsNotAnOctetStringIsMalformed) {
@@ -138,8 +135,7 @@ TEST(SubjectAltName, HardwareModuleSerialThatIsNotAnOctetStringIsMalformed) {
                                   "0c03534e31"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::Malformed);
-  EXPECT_EQ(r.error().detail,
-            "HardwareModuleName hwSerialNum is not an OCTET STRING (RFC 4108 §5)");
+  EXPECT_EQ(r.error().detail, "HardwareModuleName hwSerialNum is not an OCTET STRING (RFC 4108 §5)");
 }
 
 TEST(SubjectAltName, DnsUriAndIpAddressesRoundTrip) {
@@ -173,16 +169,14 @@ TEST(SubjectAltName, RefusesBadAddressesAndEmptyNames) {
 TEST(SubjectAltName, HardwareModuleNameMadeByOpensslDecodes) {
   using namespace hallmark::pkix::testutil;
   hallmark::testing::TempDir dir;
-  write_file(dir / "ext.cnf",
-             std::string("[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n"
-                         "[dn]\nCN = t\n"
-                         "[ext]\nsubjectAltName = otherName:1.3.6.1.5.5.7.8.4;SEQUENCE:hmn\n"
-                         "[hmn]\nhwType = OID:2.23.133.1.2\n"
-                         "hwSerialNum = FORMAT:HEX,OCTETSTRING:0A0B0C\n"));
+  write_file(dir / "ext.cnf", std::string("[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n"
+                                          "[dn]\nCN = t\n"
+                                          "[ext]\nsubjectAltName = otherName:1.3.6.1.5.5.7.8.4;SEQUENCE:hmn\n"
+                                          "[hmn]\nhwType = OID:2.23.133.1.2\n"
+                                          "hwSerialNum = FORMAT:HEX,OCTETSTRING:0A0B0C\n"));
   // OpenSSL's otherName syntax adds the [0] EXPLICIT wrapper itself.
-  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-           q(dir / "k.pem") + " -config " + q(dir / "ext.cnf") + " -days 1 -outform DER -out " +
-           q(dir / "c.der"));
+  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + q(dir / "k.pem") +
+           " -config " + q(dir / "ext.cnf") + " -days 1 -outform DER -out " + q(dir / "c.der"));
   const std::string text = must_run("openssl asn1parse -inform DER -in " + q(dir / "c.der"));
   // Find the SAN value's offset in asn1parse's listing and decode that OCTET STRING.
   const auto san = text.find("X509v3 Subject Alternative Name");
@@ -190,8 +184,7 @@ TEST(SubjectAltName, HardwareModuleNameMadeByOpensslDecodes) {
   const auto line_start = text.find('\n', san) + 1;
   const int offset = std::stoi(text.substr(line_start, text.find(':', line_start) - line_start));
   const Bytes cert = read_file(dir / "c.der");
-  auto octets =
-      der::Reader(base::ByteView(cert).subspan(static_cast<std::size_t>(offset))).read_any();
+  auto octets = der::Reader(base::ByteView(cert).subspan(static_cast<std::size_t>(offset))).read_any();
   ASSERT_TRUE(octets.ok());
   auto names = decode_subject_alt_name(octets->content);
   ASSERT_TRUE(names.ok()) << names.error().describe();

@@ -72,10 +72,8 @@ TEST(Name, DecodesWhatItEncodesAndKeepsTheOctets) {
 TEST(Name, DecodesANameMadeByOpenssl) {
   using namespace hallmark::pkix::testutil;
   hallmark::testing::TempDir dir;
-  must_run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-           q(dir / "k.pem") +
-           " -subj '/C=US/ST=NC/L=RTP/O=Acme Devices/OU=Line 1/CN=dev+serialNumber=SN-7' -out " +
-           q(dir / "r.pem"));
+  must_run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + q(dir / "k.pem") +
+           " -subj '/C=US/ST=NC/L=RTP/O=Acme Devices/OU=Line 1/CN=dev+serialNumber=SN-7' -out " + q(dir / "r.pem"));
   must_run("openssl req -in " + q(dir / "r.pem") + " -outform DER -out " + q(dir / "r.der"));
   // The subject is the second element of CertificationRequestInfo.
   const Bytes csr = read_file(dir / "r.der");
@@ -87,8 +85,7 @@ TEST(Name, DecodesANameMadeByOpenssl) {
   auto name = Name::from_der(subject.encoded);
   ASSERT_TRUE(name.ok()) << name.error().describe();
   // The multi-valued last RDN is flattened in order.
-  EXPECT_EQ(name->to_string(),
-            "C=US, ST=NC, L=RTP, O=Acme Devices, OU=Line 1, CN=dev, serialNumber=SN-7");
+  EXPECT_EQ(name->to_string(), "C=US, ST=NC, L=RTP, O=Acme Devices, OU=Line 1, CN=dev, serialNumber=SN-7");
 }
 
 TEST(Name, RefusesMalformedDer) {

@@ -33,19 +33,17 @@ TEST(Pem, DetectsPemByContentNotByName) {
 }
 
 TEST(Pem, TextOutsideTheBlockIsMalformedInStrictMode) {
-  for (const std::string& text :
-       {"junk\n" + pem_encode(kData, "CSR"), pem_encode(kData, "CSR") + "trailer\n"}) {
+  for (const std::string& text : {"junk\n" + pem_encode(kData, "CSR"), pem_encode(kData, "CSR") + "trailer\n"}) {
     auto r = pem_decode_all(base::view(text), {"CSR"});
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::ErrorCode::Malformed);
-    EXPECT_NE(r.error().detail.find("text outside the PEM block"), std::string::npos)
-        << r.error().detail;
+    EXPECT_NE(r.error().detail.find("text outside the PEM block"), std::string::npos) << r.error().detail;
   }
 }
 
 TEST(Pem, IgnoreModeSkipsTextAroundAndBetweenBlocks) {
-  const std::string text = "Certificate:\n  Data: ...\n" + pem_encode(kData, "CERTIFICATE") +
-                           "subject=...\n" + pem_encode(Bytes{1, 2, 3}, "CERTIFICATE");
+  const std::string text = "Certificate:\n  Data: ...\n" + pem_encode(kData, "CERTIFICATE") + "subject=...\n" +
+                           pem_encode(Bytes{1, 2, 3}, "CERTIFICATE");
   auto r = pem_decode_all(base::view(text), {"CERTIFICATE"}, PemText::Ignore);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   ASSERT_EQ(r->size(), 2u);

@@ -88,8 +88,7 @@ base::Bytes TestKey::sign(base::ByteView message, base::SignatureAlgorithm alg) 
     return {};
   }
   sig.resize(len);
-  if (alg == base::SignatureAlgorithm::EcdsaSha256 ||
-      alg == base::SignatureAlgorithm::EcdsaSha384) {
+  if (alg == base::SignatureAlgorithm::EcdsaSha256 || alg == base::SignatureAlgorithm::EcdsaSha384) {
     const std::size_t width = m_impl->alg == base::KeyAlgorithm::EcP384 ? 48 : 32;
     auto raw = base::ecdsa_der_to_raw(sig, width);
     if (!raw.ok()) ADD_FAILURE() << raw.error().describe();
@@ -119,8 +118,7 @@ void write_file(const std::filesystem::path& path, base::ByteView data) {
 std::string must_run(const std::string& command) {
   const auto r = hallmark::testing::run(command);
   if (r.exit_code != 0) {
-    ADD_FAILURE() << "command failed (" << r.exit_code << "): " << command << "\n"
-                  << r.out << r.err;
+    ADD_FAILURE() << "command failed (" << r.exit_code << "): " << command << "\n" << r.out << r.err;
   }
   return r.out;
 }

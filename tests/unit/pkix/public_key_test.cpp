@@ -19,8 +19,7 @@ namespace {
 Bytes openssl_spki(const std::string& gen_command) {
   hallmark::testing::TempDir dir;
   must_run(gen_command + " -out " + q(dir / "k.pem"));
-  must_run("openssl pkey -in " + q(dir / "k.pem") + " -pubout -outform DER -out " +
-           q(dir / "p.der"));
+  must_run("openssl pkey -in " + q(dir / "k.pem") + " -pubout -outform DER -out " + q(dir / "p.der"));
   return read_file(dir / "p.der");
 }
 
@@ -33,29 +32,20 @@ base::Result<KeyAlgorithm> algorithm_of(const Bytes& spki) {
 }  // namespace
 
 TEST(PublicKey, RecognisesTheAcceptedAlgorithms) {
-  EXPECT_EQ(
-      algorithm_of(openssl_spki("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256"))
-          .value(),
-      KeyAlgorithm::EcP256);
-  EXPECT_EQ(
-      algorithm_of(openssl_spki("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384"))
-          .value(),
-      KeyAlgorithm::EcP384);
-  EXPECT_EQ(
-      algorithm_of(openssl_spki("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048"))
-          .value(),
-      KeyAlgorithm::Rsa2048);
-  EXPECT_EQ(algorithm_of(openssl_spki("openssl genpkey -algorithm ED25519")).value(),
-            KeyAlgorithm::Ed25519);
+  EXPECT_EQ(algorithm_of(openssl_spki("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256")).value(),
+            KeyAlgorithm::EcP256);
+  EXPECT_EQ(algorithm_of(openssl_spki("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384")).value(),
+            KeyAlgorithm::EcP384);
+  EXPECT_EQ(algorithm_of(openssl_spki("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048")).value(),
+            KeyAlgorithm::Rsa2048);
+  EXPECT_EQ(algorithm_of(openssl_spki("openssl genpkey -algorithm ED25519")).value(), KeyAlgorithm::Ed25519);
 }
 
 TEST(PublicKey, ExplicitEcParametersAreUnsupportedWithTheirOwnMessage) {
-  auto r =
-      algorithm_of(openssl_spki("openssl ecparam -name prime256v1 -param_enc explicit -genkey"));
+  auto r = algorithm_of(openssl_spki("openssl ecparam -name prime256v1 -param_enc explicit -genkey"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::Unsupported);
-  EXPECT_NE(r.error().detail.find("uses explicit EC parameters; use a named curve"),
-            std::string::npos)
+  EXPECT_NE(r.error().detail.find("uses explicit EC parameters; use a named curve"), std::string::npos)
       << r.error().detail;
 }
 
@@ -63,13 +53,11 @@ TEST(PublicKey, OtherCurvesAreUnsupported) {
   auto r = algorithm_of(openssl_spki("openssl ecparam -name secp256k1 -genkey"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::Unsupported);
-  EXPECT_NE(r.error().detail.find("EC key on curve secp256k1"), std::string::npos)
-      << r.error().detail;
+  EXPECT_NE(r.error().detail.find("EC key on curve secp256k1"), std::string::npos) << r.error().detail;
 }
 
 TEST(PublicKey, ShortRsaKeyIsTooShort) {
-  auto r =
-      algorithm_of(openssl_spki("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024"));
+  auto r = algorithm_of(openssl_spki("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::Unsupported);
   EXPECT_EQ(r.error().detail, "RSA-1024 key is too short: RSA keys must be at least 2048 bits");
@@ -101,18 +89,15 @@ TEST(PublicKey, MalformedInputIsRefused) {
 
 TEST(PublicKey, KeyIdentifierIsSha1OfTheKeyBitsLikeOpenssl) {
   hallmark::testing::TempDir dir;
-  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-           q(dir / "k.pem") + " -subj /CN=t -days 1 -out " + q(dir / "c.pem"));
-  const std::string text =
-      must_run("openssl x509 -in " + q(dir / "c.pem") + " -noout -ext subjectKeyIdentifier");
-  must_run("openssl pkey -in " + q(dir / "k.pem") + " -pubout -outform DER -out " +
-           q(dir / "p.der"));
+  must_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + q(dir / "k.pem") +
+           " -subj /CN=t -days 1 -out " + q(dir / "c.pem"));
+  const std::string text = must_run("openssl x509 -in " + q(dir / "c.pem") + " -noout -ext subjectKeyIdentifier");
+  must_run("openssl pkey -in " + q(dir / "k.pem") + " -pubout -outform DER -out " + q(dir / "p.der"));
   auto key = PublicKey::from_spki_der(read_file(dir / "p.der"));
   ASSERT_TRUE(key.ok());
   std::string expected;
   for (char c : text.substr(text.find('\n') + 1)) {
-    if (std::isxdigit(static_cast<unsigned char>(c)))
-      expected.push_back(static_cast<char>(std::tolower(c)));
+    if (std::isxdigit(static_cast<unsigned char>(c))) expected.push_back(static_cast<char>(std::tolower(c)));
   }
   EXPECT_EQ(base::hex_encode(key->key_identifier()), expected);
   EXPECT_EQ(key->fingerprint(), base::sha256(key->spki_der()));

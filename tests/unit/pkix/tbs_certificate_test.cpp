@@ -42,8 +42,7 @@ TbsCertificateSpec root_spec(const TestKey& key, KeyAlgorithm alg) {
   TbsCertificateSpec spec;
   spec.serial = {0x8A, 0x01, 0x02, 0x03};
   spec.signature_algorithm = base::default_signature_algorithm(alg);
-  spec.issuer =
-      name({{oid::kCountry, "CA"}, {oid::kOrganization, "Acme"}, {oid::kCommonName, "Acme Root"}});
+  spec.issuer = name({{oid::kCountry, "CA"}, {oid::kOrganization, "Acme"}, {oid::kCommonName, "Acme Root"}});
   spec.subject = spec.issuer;
   spec.not_before = at(2024, 1, 1);
   spec.no_expiry = true;
@@ -62,8 +61,7 @@ std::string write_pem(const TempDir& dir, const std::string& file, const Certifi
 }  // namespace
 
 TEST(TbsCertificate, SelfSignedRootPassesOpensslStrictVerification) {
-  for (auto alg :
-       {KeyAlgorithm::EcP256, KeyAlgorithm::EcP384, KeyAlgorithm::Rsa2048, KeyAlgorithm::Ed25519}) {
+  for (auto alg : {KeyAlgorithm::EcP256, KeyAlgorithm::EcP384, KeyAlgorithm::Rsa2048, KeyAlgorithm::Ed25519}) {
     SCOPED_TRACE(std::string(base::to_string(alg)));
     TempDir dir;
     const TestKey key = TestKey::generate(alg);
@@ -99,8 +97,7 @@ TEST(TbsCertificate, LeafIssuedUnderOurRootVerifiesWithOpenssl) {
 
   const std::string root_pem = write_pem(dir, "root.pem", root);
   const std::string leaf_pem = write_pem(dir, "leaf.pem", cert);
-  const auto r =
-      hallmark::testing::run("openssl verify -x509_strict -CAfile " + root_pem + " " + leaf_pem);
+  const auto r = hallmark::testing::run("openssl verify -x509_strict -CAfile " + root_pem + " " + leaf_pem);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(cert.verify_signature(root.public_key().value()).ok());
 
@@ -115,8 +112,7 @@ TEST(TbsCertificate, LeafIssuedUnderOurRootVerifiesWithOpenssl) {
   EXPECT_NE(asn1.find("OCTET STRING      :SN-00001000"), std::string::npos) << asn1;
   // Two cont [0]: the otherName and its value's explicit wrapper.
   std::size_t count = 0;
-  for (auto p = asn1.find("cont [ 0 ]"); p != std::string::npos; p = asn1.find("cont [ 0 ]", p + 1))
-    ++count;
+  for (auto p = asn1.find("cont [ 0 ]"); p != std::string::npos; p = asn1.find("cont [ 0 ]", p + 1)) ++count;
   EXPECT_EQ(count, 2u) << asn1;
 
   const std::string text = must_run("openssl x509 -in " + leaf_pem + " -noout -text");
@@ -219,12 +215,9 @@ TEST(TbsCertificate, AssembleRefusesASignatureAlgorithmOtherThanTheTbsOne) {
 }
 
 TEST(TbsCertificate, AlgorithmIdentifiersFollowRfc5758And4055) {
-  EXPECT_EQ(base::hex_encode(algorithm_identifier_der(SignatureAlgorithm::EcdsaSha256)),
-            "300a06082a8648ce3d040302");
-  EXPECT_EQ(base::hex_encode(algorithm_identifier_der(SignatureAlgorithm::EcdsaSha384)),
-            "300a06082a8648ce3d040303");
+  EXPECT_EQ(base::hex_encode(algorithm_identifier_der(SignatureAlgorithm::EcdsaSha256)), "300a06082a8648ce3d040302");
+  EXPECT_EQ(base::hex_encode(algorithm_identifier_der(SignatureAlgorithm::EcdsaSha384)), "300a06082a8648ce3d040303");
   EXPECT_EQ(base::hex_encode(algorithm_identifier_der(SignatureAlgorithm::RsaPkcs1Sha256)),
             "300d06092a864886f70d01010b0500");
-  EXPECT_EQ(base::hex_encode(algorithm_identifier_der(SignatureAlgorithm::Ed25519)),
-            "300506032b6570");
+  EXPECT_EQ(base::hex_encode(algorithm_identifier_der(SignatureAlgorithm::Ed25519)), "300506032b6570");
 }

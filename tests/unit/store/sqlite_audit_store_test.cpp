@@ -34,8 +34,8 @@ TEST(SqliteAuditStore, AppendLinksEachRecordToThePreviousHash) {
   EXPECT_EQ((*records)[0].prev_hash, audit::genesis_hash());
   for (std::size_t i = 1; i < records->size(); ++i) {
     EXPECT_EQ((*records)[i].prev_hash, (*records)[i - 1].hash);
-    EXPECT_EQ((*records)[i].hash, audit::chain_hash((*records)[i].prev_hash, (*records)[i].sequence,
-                                                    (*records)[i].time, (*records)[i].event));
+    EXPECT_EQ((*records)[i].hash, audit::chain_hash((*records)[i].prev_hash, (*records)[i].sequence, (*records)[i].time,
+                                                    (*records)[i].event));
   }
   const auto report = audit::verify_chain(*records, {}, {});
   EXPECT_TRUE(report.ok) << report.problem;
@@ -77,8 +77,8 @@ TEST(SqliteAuditStore, CheckpointsAreStoredAndListedBySequence) {
   hallmark::testing::TempDir dir;
   auto db = open_db(dir / "h.db");
   SqliteAuditStore store(*db);
-  audit::Checkpoint later{7, base::Bytes(32, 0x07), kT0 + std::chrono::seconds(9),
-                          "ecdsa-with-SHA256", base::Bytes{1, 2, 3}};
+  audit::Checkpoint later{7, base::Bytes(32, 0x07), kT0 + std::chrono::seconds(9), "ecdsa-with-SHA256",
+                          base::Bytes{1, 2, 3}};
   audit::Checkpoint earlier{3, base::Bytes(32, 0x03), kT0, "ecdsa-with-SHA256", base::Bytes{4, 5}};
   ASSERT_TRUE(store.add_checkpoint(later).ok());
   ASSERT_TRUE(store.add_checkpoint(earlier).ok());
@@ -143,8 +143,7 @@ TEST(SqliteAuditStore, TwoConnectionsAppendingConcurrentlyBuildOneUnbrokenChain)
   // The appends really interleaved (otherwise this test would prove nothing).
   int switches = 0;
   for (std::size_t i = 1; i < records->size(); ++i) {
-    if ((*records)[i].event.action.substr(0, 2) != (*records)[i - 1].event.action.substr(0, 2))
-      ++switches;
+    if ((*records)[i].event.action.substr(0, 2) != (*records)[i - 1].event.action.substr(0, 2)) ++switches;
   }
   RecordProperty("thread_switches", switches);
   EXPECT_GE(switches, 20) << "the two connections never interleaved";

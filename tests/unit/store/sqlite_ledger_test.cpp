@@ -15,8 +15,7 @@ using testing::pending_entry;
 
 class SqliteLedgerTest : public ::testing::Test {
  protected:
-  SqliteLedgerTest()
-      : m_db(open_db(m_dir / "hallmark.db")), m_audit(*m_db), m_ledger(*m_db, m_audit, m_clock) {}
+  SqliteLedgerTest() : m_db(open_db(m_dir / "hallmark.db")), m_audit(*m_db), m_ledger(*m_db, m_audit, m_clock) {}
 
   std::size_t audit_count() {
     auto r = m_audit.records(1, 1'000'000);
@@ -128,8 +127,7 @@ TEST_F(SqliteLedgerTest, ListFiltersByStatusOldestFirstAndHonoursTheLimit) {
   for (int i = 0; i < 5; ++i) {
     const std::string serial = "7B0" + std::to_string(i);
     ASSERT_TRUE(m_ledger
-                    .reserve(pending_entry(serial, "SN-" + std::to_string(i),
-                                           kT0 + std::chrono::seconds(10 - i)),
+                    .reserve(pending_entry(serial, "SN-" + std::to_string(i), kT0 + std::chrono::seconds(10 - i)),
                              event("signing", serial))
                     .ok());
   }
@@ -161,10 +159,8 @@ TEST_F(SqliteLedgerTest, ListFiltersByStatusOldestFirstAndHonoursTheLimit) {
 }
 
 TEST_F(SqliteLedgerTest, ByDeviceReturnsOnlyThatDevicesEntriesOldestFirst) {
-  ASSERT_TRUE(m_ledger
-                  .reserve(pending_entry("7C01", "SN-X", kT0 + std::chrono::seconds(5)),
-                           event("signing", "7C01"))
-                  .ok());
+  ASSERT_TRUE(
+      m_ledger.reserve(pending_entry("7C01", "SN-X", kT0 + std::chrono::seconds(5)), event("signing", "7C01")).ok());
   ASSERT_TRUE(m_ledger.reserve(pending_entry("7C02", "SN-Y"), event("signing", "7C02")).ok());
   ASSERT_TRUE(m_ledger.reserve(pending_entry("7C03", "SN-X", kT0), event("signing", "7C03")).ok());
 
@@ -187,8 +183,7 @@ TEST_F(SqliteLedgerTest, EntriesSurviveReopeningTheDatabase) {
   EXPECT_EQ((*found)->status, CertificateStatus::Pending);
 }
 
-ca::IssuerRecord issuer(const std::string& name, const std::string& role,
-                        const std::string& parent) {
+ca::IssuerRecord issuer(const std::string& name, const std::string& role, const std::string& parent) {
   ca::IssuerRecord r;
   r.name = name;
   r.role = role;
