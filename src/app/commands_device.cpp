@@ -7,6 +7,7 @@
 #include "keys/software_key_store.h"
 #include "pkix/certificate.h"
 #include "pkix/oid.h"
+#include "pkix/pem.h"
 
 namespace hallmark::app {
 
@@ -14,6 +15,7 @@ namespace {
 
 struct DeviceOptions {
   std::string server, cert, key, cacert, csr_key, new_key_out, out, label, tls;
+  std::string decrypt_key_id, recipient_key_id;  // serverkeygen: hex key identifiers
   bool insecure = false, rekey = false, pop = false;
 };
 
@@ -88,8 +90,8 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
     key = std::move(k.value());
     const auto dest = !o.new_key_out.empty() ? o.new_key_out : (o.out.empty() ? std::string() : o.out + ".key");
     if (dest.empty()) {
-      std::cerr
-          << "error: a new key is generated: give --new-key-out (or --out, which writes <out>.key), or --csr-key\n";
+      std::cerr << "error: a new key is generated: give --new-key-out (or --out, which writes "
+                   "<out>.key), or --csr-key\n";
       return kExitUsage;
     }
     auto pem = keys::export_unencrypted_pem(*key);
@@ -112,6 +114,53 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
   return kExitOk;
 }
 
+// /serverkeygen: the server makes the key. The CSR (signed by a throwaway key
+// of the wanted type) names the device and, optionally, how the key is to be
+// encrypted; the key goes to --new-key-out: PEM when plain, the DER CMS
+// EnvelopedData when encrypted (decrypt it with `openssl cms -decrypt`).
+int run_server_keygen(const DeviceOptions& o) {
+  auto cert_text = read_text_file(o.cert);
+  if (!cert_text.ok()) return report(cert_text.error());
+  auto cert = pkix::Certificate::parse(base::to_bytes(cert_text.value()));
+  if (!cert.ok()) return report(cert.error());
+  if (!o.decrypt_key_id.empty() && !o.recipient_key_id.empty()) {
+    std::cerr << "error: give --decrypt-key-id or --recipient-key-id, not both\n";
+    return kExitUsage;
+  }
+  std::optional<pkix::KeyEncryptionRequest> encryption;
+  if (!o.decrypt_key_id.empty() || !o.recipient_key_id.empty()) {
+    const bool symmetric = !o.decrypt_key_id.empty();
+    auto id = base::hex_decode(symmetric ? o.decrypt_key_id : o.recipient_key_id);
+    if (!id.ok()) return report(id.error());
+    encryption = pkix::KeyEncryptionRequest{
+        symmetric ? pkix::KeyEncryptionRequest::Kind::Symmetric : pkix::KeyEncryptionRequest::Kind::Asymmetric,
+        std::move(id).value()};
+  }
+  const auto key_out = !o.new_key_out.empty() ? o.new_key_out : (o.out.empty() ? std::string() : o.out + ".key");
+  if (key_out.empty()) {
+    std::cerr << "error: give --new-key-out (or --out, which writes <out>.key) for the "
+                 "server-generated key\n";
+    return kExitUsage;
+  }
+  auto throwaway = keys::generate_ephemeral(base::KeyAlgorithm::EcP256);
+  if (!throwaway.ok()) return report(throwaway.error());
+  const auto serial = cert->subject().get(pkix::oid::kSerialNumber).value_or("");
+  auto csr = device::make_csr(*throwaway.value(), serial, std::nullopt, encryption);
+  if (!csr.ok()) return report(csr.error());
+  auto client = connect(o, true);
+  if (!client.ok()) return report(client.error());
+  auto generated = client.value()->server_keygen(csr.value());
+  if (!generated.ok()) return report(generated.error());
+  auto key_file = generated->encrypted
+                      ? base::write_file(key_out, base::to_string(generated->key_der), 0600)
+                      : base::write_file(key_out, pkix::pem_encode(generated->key_der, "PRIVATE KEY"), 0600);
+  if (!key_file.ok()) return report(key_file.error());
+  if (auto w = write_or_print(o.out, generated->certificate.pem()); !w.ok()) return report(w.error());
+  std::cerr << "server-generated key (" << (generated->encrypted ? "CMS EnvelopedData, DER" : "PKCS#8 PEM") << ") -> "
+            << key_out << "\n";
+  return kExitOk;
+}
+
 void common_options(CLI::App* cmd, DeviceOptions& o) {
   cmd->add_option("--server", o.server, "EST server, e.g. https://127.0.0.1:8443")->required();
   cmd->add_option("--cacert", o.cacert, "PEM trust anchors for the server (hallmark ca export)");
@@ -126,7 +175,7 @@ void common_options(CLI::App* cmd, DeviceOptions& o) {
 void add_device_commands(CommandRegistry reg) {
   auto* device = reg.app.add_subcommand("device", "Device emulation over the wire (runtime protocols)");
   device->require_subcommand(1);
-  auto* est = device->add_subcommand("est", "EST client (RFC 7030): cacerts, enroll, reenroll");
+  auto* est = device->add_subcommand("est", "EST client (RFC 7030): cacerts, enroll, reenroll, serverkeygen");
   est->require_subcommand(1);
 
   auto oc = std::make_shared<DeviceOptions>();
@@ -151,6 +200,20 @@ void add_device_commands(CommandRegistry reg) {
     cmd->add_flag("--pop", o->pop, "Put the TLS channel binding in challengePassword (PoP linking)");
     cmd->callback([o, renewal, &exit_code = reg.exit_code] { exit_code = run_enroll(*o, renewal); });
   }
+
+  auto ok = std::make_shared<DeviceOptions>();
+  auto* keygen = est->add_subcommand("serverkeygen",
+                                     "Have the server generate the key (/serverkeygen), "
+                                     "authenticated by the IDevID");
+  common_options(keygen, *ok);
+  keygen->add_option("--cert", ok->cert, "IDevID certificate (PEM, chain allowed)")->required();
+  keygen->add_option("--key", ok->key, "Its unencrypted private key (PEM)")->required();
+  keygen->add_option("--new-key-out", ok->new_key_out, "Where to write the generated key (default <out>.key)");
+  keygen->add_option("--decrypt-key-id", ok->decrypt_key_id,
+                     "Ask for the key encrypted to this pre-provisioned symmetric key (hex identifier)");
+  keygen->add_option("--recipient-key-id", ok->recipient_key_id,
+                     "Ask for the key encrypted to this registered encryption certificate (hex SKI)");
+  keygen->callback([ok, &exit_code = reg.exit_code] { exit_code = run_server_keygen(*ok); });
 }
 
 }  // namespace hallmark::app

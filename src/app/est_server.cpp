@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "base/files.h"
@@ -57,6 +58,37 @@ bool covers(const pkix::Certificate& cert, const std::vector<std::string>& dns, 
     if (std::find(san->ip.begin(), san->ip.end(), i) == san->ip.end()) return false;
   }
   return true;
+}
+
+// Key-encryption material for serverkeygen (RFC 7030 §4.4.1), named by the
+// lower-case hex of the identifier the CSR carries:
+//   <dir>/est/kek/<id>.key         a pre-provisioned AES key, hex (32, 48 or 64 digits)
+//   <dir>/est/recipients/<id>.pem  a client's encryption certificate (id = its SKI)
+// Read per request, so keys can be provisioned while the server runs.
+base::Result<std::optional<base::Bytes>> find_kek(const fs::path& dir, base::ByteView id) {
+  const auto file = dir / "est" / "kek" / (base::hex_encode(id) + ".key");
+  if (!fs::exists(file)) return std::optional<base::Bytes>{};
+  HM_TRY(auto text, base::read_file(file, 1024));
+  std::string hex(text.begin(), text.end());
+  while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back()))) hex.pop_back();
+  auto key = base::hex_decode(hex);
+  if (!key.ok() || (key->size() != 16 && key->size() != 24 && key->size() != 32)) {
+    return make_error(ErrorCode::Internal, "the EST key-encryption key " + file.string() +
+                                               " is not 32, 48 or 64 hex digits (an AES-128/192/256 key)");
+  }
+  return std::optional<base::Bytes>(std::move(key).value());
+}
+
+base::Result<std::optional<pkix::Certificate>> find_recipient(const fs::path& dir, base::ByteView id) {
+  const auto file = dir / "est" / "recipients" / (base::hex_encode(id) + ".pem");
+  if (!fs::exists(file)) return std::optional<pkix::Certificate>{};
+  HM_TRY(auto pem, base::read_file(file, 64 * 1024));
+  auto cert = pkix::Certificate::parse(pem);
+  if (!cert.ok()) {
+    return make_error(ErrorCode::Internal, "the EST encryption certificate " + file.string() + " cannot be read",
+                      cert.error().detail);
+  }
+  return std::optional<pkix::Certificate>(std::move(cert).value());
 }
 
 }  // namespace
@@ -201,6 +233,8 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
   ec.ca_certs.push_back(*runtime.certificate);
   if (root) ec.ca_certs.push_back(*root);
   ec.server_keygen = est.server_keygen;
+  ec.symmetric_key = [dir = pki.paths().dir](base::ByteView id) { return find_kek(dir, id); };
+  ec.encryption_certificate = [dir = pki.paths().dir](base::ByteView id) { return find_recipient(dir, id); };
   s->m_est = std::make_unique<proto::est::EstService>(std::move(ec), *s->m_enrollment);
 
   http::ServerConfig sc;

@@ -14,6 +14,7 @@
 #include "http/client.h"
 #include "keys/signer.h"
 #include "pkix/certificate.h"
+#include "pkix/csr.h"
 
 namespace hallmark::device {
 
@@ -26,6 +27,13 @@ struct EstClientConfig {
   std::string key_pem;         // its unencrypted key
   std::string tls_version;     // "", "1.2", "1.3"
   std::chrono::milliseconds timeout{10'000};
+};
+
+// What /serverkeygen returns (RFC 7030 §4.4.2): the key part as sent and the certificate.
+struct ServerGeneratedKey {
+  bool encrypted = false;  // application/pkcs7-mime; smime-type=server-generated-key (EnvelopedData)
+  base::Bytes key_der;     // PKCS#8 (plain) or the CMS ContentInfo (encrypted)
+  pkix::Certificate certificate;
 };
 
 struct ParsedUrl {
@@ -45,6 +53,8 @@ class EstClient {
   // POST /simpleenroll and /simplereenroll: the issued certificate.
   [[nodiscard]] base::Result<pkix::Certificate> simple_enroll(base::ByteView csr_der);
   [[nodiscard]] base::Result<pkix::Certificate> simple_reenroll(base::ByteView csr_der);
+  // POST /serverkeygen: the server makes the key (the CSR's own key only sets its type).
+  [[nodiscard]] base::Result<ServerGeneratedKey> server_keygen(base::ByteView csr_der);
   // GET /csrattrs: the DER CsrAttrs.
   [[nodiscard]] base::Result<base::Bytes> csr_attributes();
   // A raw request to /.well-known/est[/<label>]/<op> (tests and diagnostics).
@@ -65,9 +75,15 @@ class EstClient {
 };
 
 // A PKCS#10 CSR signed by `key` with subject serialNumber=<device_serial>
-// (empty: an empty subject) and an optional challengePassword (PoP linking).
+// (empty: an empty subject), an optional challengePassword (PoP linking) and an
+// optional request that a server-generated key come back encrypted.
 base::Result<base::Bytes> make_csr(const keys::Signer& key, const std::string& device_serial,
-                                   const std::optional<std::string>& challenge_password = std::nullopt);
+                                   const std::optional<std::string>& challenge_password = std::nullopt,
+                                   const std::optional<pkix::KeyEncryptionRequest>& key_encryption = std::nullopt);
+
+// The parts of a multipart/mixed body (RFC 2046 §5.1.1): (Content-Type, body) each.
+base::Result<std::vector<std::pair<std::string, std::string>>> split_multipart(std::string_view content_type,
+                                                                               std::string_view body);
 
 // The error a non-200 EST response stands for: 400 Malformed, 401
 // Unauthenticated, 403 Forbidden, 404 NotFound, 413 TooLarge, 415

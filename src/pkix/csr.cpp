@@ -117,7 +117,8 @@ base::Result<std::string> directory_string(const der::Tlv& t) {
 
 // Attribute ::= SEQUENCE { type OID, values SET SIZE (1..MAX) OF ANY } (RFC 2986 §4.1).
 base::Status read_attributes(ByteView content, std::vector<Extension>& extensions,
-                             std::optional<std::string>& challenge_password) {
+                             std::optional<std::string>& challenge_password,
+                             std::optional<KeyEncryptionRequest>& key_encryption) {
   der::Reader r(content, "CSR attributes");
   bool seen_extensions = false;
   while (!r.at_end()) {
@@ -129,11 +130,17 @@ base::Status read_attributes(ByteView content, std::vector<Extension>& extension
     HM_TRY(std::string type_oid, der::decode_oid(type.content));
     const bool is_ext = type_oid == oid::kExtensionRequest;
     const bool is_pwd = type_oid == oid::kChallengePassword;
-    if (!is_ext && !is_pwd) continue;  // other attributes carry nothing we use
+    const bool is_kek = type_oid == oid::kDecryptKeyId || type_oid == oid::kAsymmetricDecryptKeyId;
+    if (!is_ext && !is_pwd && !is_kek) continue;  // other attributes carry nothing we use
     if ((is_ext && seen_extensions) || (is_pwd && challenge_password)) {
       return make_error(ErrorCode::Malformed, "CSR attribute " + type_oid + " appears twice");
     }
-    // Both are single-valued (RFC 2985 §5.4.1, §5.4.2).
+    if (is_kek && key_encryption) {
+      return make_error(ErrorCode::Malformed,
+                        "CSR asks for key encryption twice (DecryptKeyIdentifier / "
+                        "AsymmetricDecryptKeyIdentifier)");
+    }
+    // All are single-valued (RFC 2985 §5.4.1, §5.4.2, RFC 7030 §4.4.1).
     der::Reader v(values.content, "attribute values");
     HM_TRY(der::Tlv value, v.read_any());
     if (!v.at_end()) {
@@ -142,6 +149,15 @@ base::Status read_attributes(ByteView content, std::vector<Extension>& extension
     if (is_ext) {
       HM_TRY(extensions, decode_extensions(value.encoded));
       seen_extensions = true;
+    } else if (is_kek) {
+      // Both identifiers are OCTET STRINGs (RFC 4108 §2.2.5, RFC 7030 §4.4.1.2).
+      if (value.tag != der::kOctetString || value.content.empty() || value.content.size() > kMaxKeyIdentifierSize) {
+        return make_error(ErrorCode::Malformed, "CSR attribute " + type_oid + " must be an OCTET STRING of 1 to " +
+                                                    std::to_string(kMaxKeyIdentifierSize) + " octets");
+      }
+      key_encryption = KeyEncryptionRequest{type_oid == oid::kDecryptKeyId ? KeyEncryptionRequest::Kind::Symmetric
+                                                                           : KeyEncryptionRequest::Kind::Asymmetric,
+                                            Bytes(value.content.begin(), value.content.end())};
     } else {
       HM_TRY(std::string password, directory_string(value));
       challenge_password = std::move(password);
@@ -183,7 +199,8 @@ base::Result<Csr> Csr::parse(ByteView data, std::size_t max_size) {
   if (!subject.ok()) return not_a_csr("subject: " + subject.error().detail);
   csr.m_subject = std::move(subject).value();
   if (raw.attributes) {
-    auto attrs = read_attributes(raw.attributes->content, csr.m_requested, csr.m_challenge_password);
+    auto attrs =
+        read_attributes(raw.attributes->content, csr.m_requested, csr.m_challenge_password, csr.m_key_encryption);
     if (!attrs.ok()) return not_a_csr(attrs.error().detail);
   }
 
@@ -207,7 +224,8 @@ base::Result<Csr> Csr::parse(ByteView data, std::size_t max_size) {
 }
 
 base::Result<Bytes> encode_csr_info(const Name& subject, ByteView spki_der, const std::vector<Extension>& extensions,
-                                    const std::optional<std::string>& challenge_password) {
+                                    const std::optional<std::string>& challenge_password,
+                                    const std::optional<KeyEncryptionRequest>& key_encryption) {
   if (spki_der.empty() || !der::parse_single(spki_der, der::kSequence, "SPKI").ok()) {
     return make_error(ErrorCode::InvalidArgument, "CSR public key is not a DER SubjectPublicKeyInfo");
   }
@@ -228,6 +246,16 @@ base::Result<Bytes> encode_csr_info(const Name& subject, ByteView spki_der, cons
     // PrintableString when it fits (the widest-read form), else UTF8String.
     const Bytes value = der::is_printable_string(pwd) ? der::printable_string(pwd) : der::utf8_string(pwd);
     attributes.push_back(der::sequence({der::oid_constant(oid::kChallengePassword), der::set_of({value})}));
+  }
+  if (key_encryption) {
+    if (key_encryption->key_id.empty() || key_encryption->key_id.size() > kMaxKeyIdentifierSize) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "key identifier must be 1 to " + std::to_string(kMaxKeyIdentifierSize) + " octets");
+    }
+    const char* type = key_encryption->kind == KeyEncryptionRequest::Kind::Symmetric ? oid::kDecryptKeyId
+                                                                                     : oid::kAsymmetricDecryptKeyId;
+    attributes.push_back(
+        der::sequence({der::oid_constant(type), der::set_of({der::octet_string(key_encryption->key_id)})}));
   }
   // attributes [0] IMPLICIT SET OF Attribute: the SET's DER ordering applies.
   Bytes attribute_set = der::set_of(std::move(attributes));

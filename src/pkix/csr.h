@@ -15,6 +15,17 @@
 namespace hallmark::pkix {
 
 inline constexpr std::size_t kMaxCsrSize = 64 * 1024;
+inline constexpr std::size_t kMaxKeyIdentifierSize = 64;
+
+// RFC 7030 §4.4.1: how an EST client asks for its server-generated key to be
+// CMS-encrypted. Symmetric: DecryptKeyIdentifier names a pre-provisioned
+// symmetric key (KEKRecipientInfo). Asymmetric: AsymmetricDecryptKeyIdentifier
+// names the client's encryption certificate (here: its subjectKeyIdentifier).
+struct KeyEncryptionRequest {
+  enum class Kind { Symmetric, Asymmetric };
+  Kind kind = Kind::Symmetric;
+  base::Bytes key_id;  // 1..kMaxKeyIdentifierSize octets
+};
 
 class Csr {
  public:
@@ -38,6 +49,8 @@ class Csr {
   // Extensions asked for in the extensionRequest attribute (honoured only where a profile allows).
   const std::vector<Extension>& requested_extensions() const { return m_requested; }
   const std::optional<std::string>& challenge_password() const { return m_challenge_password; }
+  // DecryptKeyIdentifier / AsymmetricDecryptKeyIdentifier, when present (both at once: Malformed).
+  const std::optional<KeyEncryptionRequest>& key_encryption() const { return m_key_encryption; }
 
  private:
   base::Bytes m_der;
@@ -46,13 +59,16 @@ class Csr {
   base::KeyAlgorithm m_key_algorithm = base::KeyAlgorithm::EcP256;
   std::vector<Extension> m_requested;
   std::optional<std::string> m_challenge_password;
+  std::optional<KeyEncryptionRequest> m_key_encryption;
 };
 
 // DER CertificationRequestInfo (version 0) for `subject` and `spki_der`, with an
-// extensionRequest when `extensions` is not empty and a challengePassword when given.
+// extensionRequest when `extensions` is not empty, a challengePassword and a
+// key-encryption request when given.
 base::Result<base::Bytes> encode_csr_info(const Name& subject, base::ByteView spki_der,
                                           const std::vector<Extension>& extensions = {},
-                                          const std::optional<std::string>& challenge_password = {});
+                                          const std::optional<std::string>& challenge_password = {},
+                                          const std::optional<KeyEncryptionRequest>& key_encryption = {});
 // CertificationRequest from the info and the Signer's signature.
 base::Result<base::Bytes> assemble_csr(base::ByteView info_der, base::SignatureAlgorithm alg,
                                        base::ByteView raw_signature);

@@ -51,5 +51,10 @@ inline constexpr char kEcdsaWithSha1[] = "1.2.840.10045.4.1";
 // CSR attributes
 inline constexpr char kChallengePassword[] = "1.2.840.113549.1.9.7";
 inline constexpr char kExtensionRequest[] = "1.2.840.113549.1.9.14";
+// RFC 4108 §2.2.5 id-aa-decryptKeyID, RFC 7030 §4.4.1.2 id-aa-asymmDecryptKeyID.
+inline constexpr char kDecryptKeyId[] = "1.2.840.113549.1.9.16.2.37";
+inline constexpr char kAsymmetricDecryptKeyId[] = "1.2.840.113549.1.9.16.2.54";
+// RFC 5958 §3: id-ct-KP-aKeyPackage, the AsymmetricKeyPackage content type.
+inline constexpr char kAsymmetricKeyPackage[] = "2.16.840.1.101.2.1.2.78.5";
 
 }  // namespace hallmark::pkix::oid

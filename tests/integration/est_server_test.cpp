@@ -245,5 +245,115 @@ TEST_F(EstTest, DeviceCliEnrollsAndRenewsOverTheWire) {
   EXPECT_NE(dup.err.find("another device"), std::string::npos) << dup.err;
 }
 
+// /serverkeygen with `hallmark device est serverkeygen`; the key is checked
+// against the certificate with openssl (RFC 7030 §4.4).
+class EstServerKeygenTest : public EstTest {
+ protected:
+  // `hallmark device est serverkeygen` for dev.pem with extra arguments; key -> <name>.key.
+  CommandResult keygen(const std::string& name, const std::string& args = "") {
+    return hallmark("device est serverkeygen --server " + server_root() + " --cacert " + file("root.pem") + " --cert " +
+                    file("dev.pem") + " --key " + file("dev.key") + " --out " + file(name + ".pem") +
+                    " --new-key-out " + file(name + ".key") + " " + args);
+  }
+  // The public key of a certificate and of a DER/PEM private key, as openssl prints them.
+  std::string cert_pubkey(const std::string& cert) { return run("openssl x509 -noout -pubkey -in " + cert).out; }
+  std::string key_pubkey(const std::string& key, const std::string& form) {
+    return run("openssl pkey -pubout -inform " + form + " -in " + key).out;
+  }
+  // Decrypted AsymmetricKeyPackage (RFC 5958) -> the PKCS#8 inside, as <out>.
+  void unpack(const std::string& package, const std::string& out) {
+    auto r =
+        run("python3 -c \"import sys; d=open(sys.argv[1],'rb').read(); assert d[0]==0x30; "
+            "n=d[1]; h=2 if n<0x80 else 2+(n&0x7f); open(sys.argv[2],'wb').write(d[h:])\" " +
+            package + " " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+};
+
+TEST_F(EstServerKeygenTest, PlainKeyComesAsPkcs8MatchingTheCertificate) {
+  auto r = keygen("plain");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(openssl_verify(file("plain.pem"), file("runtime.pem")).exit_code, 0);
+  const auto pub = cert_pubkey(file("plain.pem"));
+  ASSERT_NE(pub.find("BEGIN PUBLIC KEY"), std::string::npos);
+  EXPECT_EQ(key_pubkey(file("plain.key"), "PEM"), pub);
+  // The raw response: multipart/mixed, the application/pkcs8 part first (curl).
+  auto c = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("t.key") +
+               " -subj '/serialNumber=SN-1' -outform DER -out " + file("t.der") + " && base64 " + file("t.der") +
+               " > " + file("t.b64"));
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto http = curl("serverkeygen", "-D " + file("h.txt") + " --cert " + file("dev.pem") + " --key " + file("dev.key") +
+                                       " -H 'Content-Type: application/pkcs10' --data-binary @" + file("t.b64"));
+  EXPECT_EQ(status_of(http), 200) << http.out;
+  EXPECT_NE(read_text(file("h.txt")).find("multipart/mixed; boundary="), std::string::npos);
+  const auto body = body_of(http);
+  EXPECT_LT(body.find("Content-Type: application/pkcs8"),
+            body.find("Content-Type: application/pkcs7-mime; smime-type=certs-only"));
+}
+
+TEST_F(EstServerKeygenTest, SymmetricKeyEncryptedKeyDecryptsWithOpensslCms) {
+  const std::string kek = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+  ASSERT_EQ(run("mkdir -p " + dir() + "/est/kek").exit_code, 0);
+  write_text(dir() + "/est/kek/c0ffee.key", kek + "\n");
+  auto r = keygen("sym", "--decrypt-key-id c0ffee");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("CMS EnvelopedData"), std::string::npos) << r.err;
+  // The key file is not a usable plain key...
+  EXPECT_NE(run("openssl pkey -inform DER -in " + file("sym.key") + " -noout").exit_code, 0);
+  // ...a wrong KEK cannot open it...
+  EXPECT_NE(run("openssl cms -decrypt -inform DER -in " + file("sym.key") + " -secretkeyid c0ffee -secretkey " +
+                std::string(64, 'a') + " -out " + file("bad.der"))
+                .exit_code,
+            0);
+  // ...and the right one gives the PKCS#8 of the certified key.
+  auto d = run("openssl cms -decrypt -inform DER -in " + file("sym.key") + " -secretkeyid c0ffee -secretkey " + kek +
+               " -out " + file("sym.pkg"));
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  unpack(file("sym.pkg"), file("sym.p8"));
+  EXPECT_EQ(key_pubkey(file("sym.p8"), "DER"), cert_pubkey(file("sym.pem")));
+}
+
+TEST_F(EstServerKeygenTest, CertificateEncryptedKeyDecryptsWithOpensslCms) {
+  ASSERT_EQ(run("mkdir -p " + dir() + "/est/recipients").exit_code, 0);
+  for (const std::string alg : {"rsa:2048", "ec -pkeyopt ec_paramgen_curve:P-256"}) {
+    SCOPED_TRACE(alg);
+    auto mk = run("openssl req -x509 -newkey " + alg + " -nodes -keyout " + file("rc.key") +
+                  " -subj '/CN=device encryption key' -days 30 -out " + file("rc.pem"));
+    ASSERT_EQ(mk.exit_code, 0) << mk.err;
+    auto ski = run("openssl x509 -noout -ext subjectKeyIdentifier -in " + file("rc.pem") +
+                   " | tail -1 | tr -d ' :\\n' | tr A-F a-f");
+    ASSERT_EQ(ski.exit_code, 0);
+    ASSERT_EQ(ski.out.size(), 40u) << ski.out;
+    ASSERT_EQ(run("cp " + file("rc.pem") + " " + dir() + "/est/recipients/" + ski.out + ".pem").exit_code, 0);
+    auto r = keygen("asym", "--recipient-key-id " + ski.out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto d = run("openssl cms -decrypt -inform DER -in " + file("asym.key") + " -recip " + file("rc.pem") + " -inkey " +
+                 file("rc.key") + " -out " + file("asym.pkg"));
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    unpack(file("asym.pkg"), file("asym.p8"));
+    EXPECT_EQ(key_pubkey(file("asym.p8"), "DER"), cert_pubkey(file("asym.pem")));
+  }
+}
+
+TEST_F(EstServerKeygenTest, UnknownKeyIdentifiersAreRefusedBeforeAnythingIsIssued) {
+  const auto before = hallmark("cert list --dir " + dir() + " --json");
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  auto sym = keygen("u1", "--decrypt-key-id 0badc0de");
+  EXPECT_EQ(sym.exit_code, 3) << sym.err;
+  EXPECT_NE(sym.err.find("400"), std::string::npos) << sym.err;
+  EXPECT_NE(sym.err.find("names no pre-provisioned key"), std::string::npos) << sym.err;
+  auto asym = keygen("u2", "--recipient-key-id 0badc0de");
+  EXPECT_EQ(asym.exit_code, 3) << asym.err;
+  EXPECT_NE(asym.err.find("names no registered encryption certificate"), std::string::npos) << asym.err;
+  EXPECT_EQ(hallmark("cert list --dir " + dir() + " --json").out, before.out);
+  // Without a client certificate: 401, and nothing about which identifiers exist.
+  auto c = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("t.key") +
+               " -subj '/serialNumber=SN-1' -outform DER -out " + file("t.der") + " && base64 " + file("t.der") +
+               " > " + file("t.b64"));
+  ASSERT_EQ(c.exit_code, 0);
+  auto anon = enroll_with("", "", file("t.b64"), "serverkeygen");
+  EXPECT_EQ(status_of(anon), 401) << anon.out;
+}
+
 }  // namespace
 }  // namespace hallmark::testing

@@ -22,8 +22,6 @@ namespace {
 constexpr char kCertsOnly[] = "application/pkcs7-mime; smime-type=certs-only";
 constexpr char kChallengePassword[] = "1.2.840.113549.1.9.7";
 // RFC 7030 §4.4.1.1 / §4.4.1.2: CSR attributes asking for a CMS-encrypted key.
-constexpr char kDecryptKeyIdentifier[] = "1.2.840.113549.1.9.16.2.37";
-constexpr char kAsymmetricDecryptKeyIdentifier[] = "1.2.840.113549.1.9.16.2.54";
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -69,10 +67,6 @@ base::Result<base::Bytes> csr_from_body(const http::Request& r) {
   }
   if (der->empty()) return make_error(ErrorCode::Malformed, "empty body: send the CSR as base64 of its DER");
   return std::move(der).value();
-}
-
-bool contains(base::ByteView hay, base::ByteView needle) {
-  return !needle.empty() && std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
 }
 
 }  // namespace
@@ -197,20 +191,15 @@ http::Response EstService::server_keygen(const ra::EnrollmentPolicy& policy, con
     if (csr_der.error().code == ErrorCode::Unsupported) return http::Response::text(415, csr_der.error().detail + "\n");
     return error_response(csr_der.error());
   }
-  // The CMS-encrypted variants (RFC 7030 §4.4.1.1/§4.4.1.2) need key-encryption
-  // material we do not hold yet: say so rather than send the key in the clear.
-  if (contains(csr_der.value(), pkix::der::oid_constant(kDecryptKeyIdentifier)) ||
-      contains(csr_der.value(), pkix::der::oid_constant(kAsymmetricDecryptKeyIdentifier))) {
-    return http::Response::text(400,
-                                "the CSR asks for a CMS-encrypted key (DecryptKeyIdentifier / "
-                                "AsymmetricDecryptKeyIdentifier); this server has no registered key-encryption "
-                                "key for it: omit the attribute to receive application/pkcs8 inside TLS\n");
-  }
   auto csr = pkix::Csr::parse(csr_der.value());
   if (!csr.ok()) return error_response(csr.error());
   const auto auth = authentication_of(request);
-  // Authenticate before spending a key generation on the requester.
+  // Authenticate before spending a key generation on the requester (and before
+  // telling it which key identifiers exist).
   if (auto id = m_enrollment.authenticate_device(auth); !id.ok()) return error_response(id.error());
+  // Refuse an encryption we cannot do before anything is issued.
+  auto encryption = key_encryption_for(csr.value());
+  if (!encryption.ok()) return error_response(encryption.error());
   auto key = keys::generate_ephemeral(csr->key_algorithm());
   if (!key.ok()) return error_response(key.error());
   auto enrolled = m_enrollment.enroll(policy, auth, csr_der.value(), key.value()->public_key_der());
@@ -219,18 +208,63 @@ http::Response EstService::server_keygen(const ra::EnrollmentPolicy& policy, con
   if (!pem.ok()) return error_response(pem.error());
   auto pkcs8 = pkix::to_der(base::to_bytes(pem.value()), {"PRIVATE KEY"});
   if (!pkcs8.ok()) return error_response(pkcs8.error());
+  auto key_part = encryption->seal(pkcs8.value());
+  if (!key_part.ok()) return error_response(key_part.error());
   auto p7 = pkix::encode_certs_only({enrolled->certificate});
   if (!p7.ok()) return error_response(p7.error());
   // RFC 7030 §4.4.2: multipart/mixed, the key part then the certificate part.
   const std::string boundary = "est-hallmark-" + enrolled->certificate.serial_hex();
   std::string body;
-  body += "--" + boundary + "\r\nContent-Type: application/pkcs8\r\n\r\n" + base64_lines(pkcs8.value()) + "\r\n";
+  body +=
+      "--" + boundary + "\r\nContent-Type: " + key_part->first + "\r\n\r\n" + base64_lines(key_part->second) + "\r\n";
   body +=
       "--" + boundary + "\r\nContent-Type: " + std::string(kCertsOnly) + "\r\n\r\n" + base64_lines(p7.value()) + "\r\n";
   body += "--" + boundary + "--\r\n";
   base::log::info("est: server-generated key for device " + enrolled->device_serial + " serial " +
                   enrolled->certificate.serial_hex());
   return http::Response::with(200, "multipart/mixed; boundary=" + boundary, body);
+}
+
+base::Result<EstService::KeyEncryption> EstService::key_encryption_for(const pkix::Csr& csr) const {
+  KeyEncryption out;
+  const auto& request = csr.key_encryption();
+  if (!request) return out;
+  out.key_id = request->key_id;
+  const std::string id_hex = base::hex_encode(request->key_id);
+  if (request->kind == pkix::KeyEncryptionRequest::Kind::Symmetric) {
+    if (m_config.symmetric_key) {
+      HM_TRY(out.kek, m_config.symmetric_key(request->key_id));
+    }
+    if (!out.kek) {
+      return make_error(ErrorCode::InvalidArgument, "the CSR's DecryptKeyIdentifier " + id_hex +
+                                                        " names no pre-provisioned key on this server; omit the "
+                                                        "attribute to receive application/pkcs8 inside TLS");
+    }
+    return out;
+  }
+  if (m_config.encryption_certificate) {
+    HM_TRY(out.recipient, m_config.encryption_certificate(request->key_id));
+  }
+  if (!out.recipient) {
+    return make_error(ErrorCode::InvalidArgument, "the CSR's AsymmetricDecryptKeyIdentifier " + id_hex +
+                                                      " names no registered encryption certificate on this server; "
+                                                      "omit the attribute to receive application/pkcs8 inside TLS");
+  }
+  return out;
+}
+
+base::Result<std::pair<std::string, base::Bytes>> EstService::KeyEncryption::seal(base::ByteView pkcs8) const {
+  if (!kek && !recipient) {
+    return std::pair<std::string, base::Bytes>{"application/pkcs8", base::Bytes(pkcs8.begin(), pkcs8.end())};
+  }
+  // RFC 7030 §4.4.2 / RFC 5958 §3: the key travels as an AsymmetricKeyPackage
+  // (a SEQUENCE OF OneAsymmetricKey; PKCS#8 is OneAsymmetricKey v1) in EnvelopedData.
+  const base::Bytes package = pkix::der::sequence({base::Bytes(pkcs8.begin(), pkcs8.end())});
+  auto enveloped = kek ? pkix::encrypt_for_kek(package, pkix::oid::kAsymmetricKeyPackage, *kek, key_id)
+                       : pkix::encrypt_for_certificate(package, pkix::oid::kAsymmetricKeyPackage, *recipient);
+  if (!enveloped.ok()) return enveloped.error();
+  return std::pair<std::string, base::Bytes>{"application/pkcs7-mime; smime-type=server-generated-key",
+                                             std::move(enveloped).value()};
 }
 
 }  // namespace hallmark::proto::est

@@ -9,12 +9,15 @@
 // a PEM-armoured CSR is accepted too. Responses are base64 with LF line ends.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "http/message.h"
 #include "pkix/certificate.h"
+#include "pkix/csr.h"
 #include "ra/enrollment_service.h"
 
 namespace hallmark::proto::est {
@@ -26,6 +29,10 @@ struct EstConfig {
   std::map<std::string, ra::EnrollmentPolicy> labels;  // /.well-known/est/<label>/...
   std::vector<pkix::Certificate> ca_certs;             // /cacerts: the issuing CA and its root
   bool server_keygen = true;
+  // Key-encryption material for serverkeygen (RFC 7030 §4.4.1), looked up per
+  // request by the identifier the CSR names; unset or not found: 400.
+  std::function<base::Result<std::optional<base::Bytes>>(base::ByteView key_id)> symmetric_key;
+  std::function<base::Result<std::optional<pkix::Certificate>>(base::ByteView key_id)> encryption_certificate;
 };
 
 class EstService {
@@ -40,6 +47,16 @@ class EstService {
   http::Response csrattrs(const ra::EnrollmentPolicy& policy) const;
   http::Response enroll(const ra::EnrollmentPolicy& policy, const http::Request& request, bool renewal);
   http::Response server_keygen(const ra::EnrollmentPolicy& policy, const http::Request& request);
+  // How a server-generated key is returned (RFC 7030 §4.4.2): plain PKCS#8
+  // inside TLS, or EnvelopedData for the KEK / certificate the CSR names.
+  struct KeyEncryption {
+    base::Bytes key_id;
+    std::optional<base::Bytes> kek;
+    std::optional<pkix::Certificate> recipient;
+    // (media type, DER) of the key part.
+    base::Result<std::pair<std::string, base::Bytes>> seal(base::ByteView pkcs8) const;
+  };
+  base::Result<KeyEncryption> key_encryption_for(const pkix::Csr& csr) const;
 
   EstConfig m_config;
   ra::EnrollmentService& m_enrollment;

@@ -61,5 +61,21 @@ TEST(EstCms, CertsOnlyRoundTripsAndOpensslReadsIt) {
   EXPECT_FALSE(pkix::decode_certs_only(base::to_bytes("garbage")).ok());
 }
 
+TEST(EstCms, EnvelopedDataForAKekDecryptsWithOpenssl) {
+  hallmark::testing::TempDir dir;
+  const base::Bytes kek(32, 0x42);
+  const base::Bytes id{0x01, 0x02};
+  const base::Bytes secret = base::to_bytes("the key package");
+  auto env = pkix::encrypt_for_kek(secret, "1.2.840.113549.1.7.1", kek, id);
+  ASSERT_TRUE(env.ok()) << env.error().describe();
+  hallmark::testing::write_text(dir / "e.der", base::to_string(env.value()));
+  auto r = hallmark::testing::run("openssl cms -decrypt -inform DER -in " + (dir / "e.der").string() +
+                                  " -secretkeyid 0102 -secretkey " + base::hex_encode(kek));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "the key package");
+  EXPECT_FALSE(pkix::encrypt_for_kek(secret, "1.2.840.113549.1.7.1", base::Bytes(15, 1), id).ok());
+  EXPECT_FALSE(pkix::encrypt_for_kek(secret, "1.2.840.113549.1.7.1", kek, {}).ok());
+}
+
 }  // namespace
 }  // namespace hallmark::proto::est

@@ -276,6 +276,37 @@ TEST(CsrBuild, EncodedAndSignedCsrVerifiesWithOpenssl) {
   }
 }
 
+TEST(CsrBuild, KeyEncryptionRequestRoundTripsAndOpensslReadsIt) {
+  const TestKey key = TestKey::generate(KeyAlgorithm::EcP256);
+  const auto sign = [&](const Bytes& info) {
+    return assemble_csr(info, base::SignatureAlgorithm::EcdsaSha256,
+                        key.sign(info, base::SignatureAlgorithm::EcdsaSha256))
+        .value();
+  };
+  for (auto kind : {KeyEncryptionRequest::Kind::Symmetric, KeyEncryptionRequest::Kind::Asymmetric}) {
+    const KeyEncryptionRequest want{kind, Bytes{0xc0, 0xff, 0xee}};
+    auto info = encode_csr_info(Name{}, key.spki(), {}, std::nullopt, want);
+    ASSERT_TRUE(info.ok()) << info.error().describe();
+    const Bytes der = sign(info.value());
+    TempDir dir;
+    write_file(dir / "r.der", der);
+    const auto r = hallmark::testing::run("openssl req -inform DER -in " + q(dir / "r.der") + " -verify -noout");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto csr = Csr::parse(der);
+    ASSERT_TRUE(csr.ok()) << csr.error().describe();
+    ASSERT_TRUE(csr->key_encryption().has_value());
+    EXPECT_EQ(csr->key_encryption()->kind, kind);
+    EXPECT_EQ(csr->key_encryption()->key_id, want.key_id);
+  }
+  // Empty or oversized identifiers cannot be encoded.
+  EXPECT_FALSE(encode_csr_info(Name{}, key.spki(), {}, std::nullopt,
+                               KeyEncryptionRequest{KeyEncryptionRequest::Kind::Symmetric, Bytes{}})
+                   .ok());
+  EXPECT_FALSE(encode_csr_info(Name{}, key.spki(), {}, std::nullopt,
+                               KeyEncryptionRequest{KeyEncryptionRequest::Kind::Symmetric, Bytes(65, 1)})
+                   .ok());
+}
+
 TEST(CsrBuild, WithoutAttributesTheSetIsEmpty) {
   const TestKey key = TestKey::generate(KeyAlgorithm::EcP256);
   const Bytes info = encode_csr_info(Name{}, key.spki()).value();
