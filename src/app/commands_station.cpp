@@ -221,7 +221,8 @@ int run_export(const std::string& dir, const std::string& out, bool final, bool 
 }  // namespace
 
 void add_station_commands(CommandRegistry reg) {
-  auto* station = reg.app.add_subcommand("station", "The offline factory station: init, provision, bundle get, export");
+  auto* station =
+      reg.app.add_subcommand("station", "The offline factory station: init, provision, serve, bundle get, export");
   station->require_subcommand(1);
 
   auto idir = std::make_shared<std::string>();
@@ -276,6 +277,8 @@ void add_station_commands(CommandRegistry reg) {
   exp->add_flag("--final", *efinal, "Mark the bundle as the station's last (contract end)");
   exp->add_flag("--json", *ejson, "Print one JSON document");
   exp->callback([=, &exit_code = reg.exit_code] { exit_code = run_export(*edir, *eout, *efinal, *ejson); });
+
+  add_station_serve_command(*station, reg.exit_code);
 }
 
 }  // namespace hallmark::app
