@@ -66,6 +66,10 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   const int clients = argc > 1 ? std::atoi(argv[1]) : 8;
   const int per_client = argc > 2 ? std::atoi(argv[2]) : 50;
+  if (clients <= 0 || per_client <= 0) {
+    std::cerr << "usage: est_enroll [clients=8] [enrollments_per_client=50]\n";
+    return 2;
+  }
   const std::string bin = HALLMARK_BINARY;
   const fs::path tmp = fs::temp_directory_path() / ("est_bench_" + std::to_string(::getpid()));
   fs::create_directories(tmp);

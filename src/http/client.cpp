@@ -88,6 +88,9 @@ struct Client::Impl {
     lowest().expires_after(config.timeout);
     ec = run([&](auto handler) { lowest().async_connect(endpoints, handler); });
     if (ec) return io_error("connecting to", ec);
+    // Requests go out as several small writes (TLS records, header then body):
+    // with Nagle on, the last one waits for the peer's delayed ACK (~40 ms).
+    lowest().socket().set_option(tcp::no_delay(true), ec);
 
     if (config.tls) {
       const auto& name = config.server_name.empty() ? host : config.server_name;

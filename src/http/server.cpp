@@ -395,6 +395,9 @@ struct Server::Impl {
       return;
     }
     if (shared->stopping) return;
+    // Responses are written as header + body records: without TCP_NODELAY the
+    // second waits for the client's delayed ACK (~40 ms per request).
+    socket.set_option(tcp::no_delay(true), ec);
     std::shared_ptr<SessionBase> session;
     {
       std::lock_guard lock(shared->mutex);
