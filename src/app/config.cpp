@@ -73,6 +73,8 @@ max_body = 65536
 profile = "ldevid"        # /.well-known/est/<op>
 require_rekey = false
 pop_linking = false       # when true, the CSR's challengePassword must carry tls-unique / tls-exporter
+http_basic = false        # when true, a device without an IDevID may enroll once with a per-device credential
+                          # from `hallmark est credential add` (never a shared secret)
 server_keygen = true
 # Trusted IDevID issuers: the factory and site CAs, plus imported manufacturer CAs:
 idevid_anchor_dir = "trust/idevid"   # every *.pem in it (relative to the data folder)
@@ -104,6 +106,7 @@ void read_label(const toml::table& t, EstLabelSettings& out) {
   if (auto v = t["profile"].value<std::string>()) out.profile = *v;
   if (auto v = t["require_rekey"].value<bool>()) out.require_rekey = *v;
   if (auto v = t["pop_linking"].value<bool>()) out.pop_linking = *v;
+  if (auto v = t["http_basic"].value<bool>()) out.http_basic = *v;
 }
 
 base::Status read_est(const toml::table& root, Config& c) {

@@ -18,6 +18,7 @@ struct EstLabelSettings {
   std::string profile = "ldevid";
   bool require_rekey = false;  // simplereenroll must bring a new key
   bool pop_linking = false;    // CSR challengePassword = TLS channel binding (RFC 7030 §3.5)
+  bool http_basic = false;     // simpleenroll without a client certificate by a single-use credential
 };
 struct EstSettings {
   EstLabelSettings default_label;                                  // /.well-known/est/<op>

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "base/files.h"
+#include "base/log.h"
 #include "keys/software_key_store.h"
 #include "keys/tls_key.h"
 #include "pkix/extensions.h"
@@ -204,6 +205,10 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
   s->m_enrollment = std::make_unique<ra::EnrollmentService>(
       pki.issuer(), [&pki](const std::string& name) { return pki.authority(name); }, *s->m_lookup, *s->m_devices,
       *s->m_renewals, "est");
+  s->m_enrollment->enable_http_basic(*s->m_lookup, [&pki](const audit::Event& e) {
+    if (auto a = pki.audit().append(e); !a.ok())
+      base::log::error("est: cannot audit a refusal: " + a.error().describe());
+  });
 
   const auto& est = pki.config().est;
   auto policy_of = [](const std::string& label, const EstLabelSettings& l) {
@@ -213,6 +218,7 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
     p.issuer = "runtime";
     p.require_rekey = l.require_rekey;
     p.pop_linking = l.pop_linking;
+    p.http_basic = l.http_basic;
     return p;
   };
   proto::est::EstConfig ec;

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_station_commands(reg);
   add_ledger_commands(reg);
   add_serve_command(reg);
+  add_est_commands(reg);
   add_device_commands(reg);
 
   try {

@@ -89,20 +89,22 @@ base::Status EnrollmentService::check_key(const std::string& fingerprint, const 
   return {};
 }
 
-base::Result<Enrolled> EnrollmentService::issue(const EnrollmentPolicy& policy, const attest::DeviceIdentity& by,
-                                                const std::string& device_serial, const base::Bytes& spki) {
+base::Result<Enrolled> EnrollmentService::issue(const EnrollmentPolicy& policy, const std::string& authenticator,
+                                                const std::string& device_serial, const base::Bytes& spki,
+                                                const Authentication* credential) {
   ca::IssuanceRequest req;
   req.profile = policy.profile;
   req.public_key_der = spki;
   req.device_serial = device_serial;
   req.channel = audit::Channel::Runtime;
   req.actor = m_protocol + ":device:" + device_serial;
-  req.origin = m_protocol + ":" + by.leaf_fingerprint;
+  req.origin = m_protocol + ":" + authenticator;
   req.evidence_digest = "none";
 
   std::lock_guard lock(m_issue_mutex);
   HM_CHECK(check_key(base::hex_encode(base::sha256(spki)), device_serial));
   HM_TRY(auto authority, m_authorities(policy.issuer));
+  if (credential != nullptr) HM_CHECK(use_credential(*credential));
   HM_TRY(auto issued, m_issuer.issue(authority, req));
   return Enrolled{std::move(issued.certificate), device_serial};
 }
@@ -110,9 +112,61 @@ base::Result<Enrolled> EnrollmentService::issue(const EnrollmentPolicy& policy, 
 base::Result<Enrolled> EnrollmentService::enroll(const EnrollmentPolicy& policy, const Authentication& auth,
                                                  base::ByteView csr_data,
                                                  const std::optional<base::Bytes>& server_key_spki) {
+  if (auth.peer_chain.empty() && auth.basic) return enroll_with_credential(policy, auth, csr_data, server_key_spki);
   HM_TRY(auto id, authenticate_device(auth));
   HM_TRY(auto csr, check_csr(policy, auth, csr_data, id.serial_number));
-  return issue(policy, id, id.serial_number, server_key_spki ? *server_key_spki : csr.public_key().spki_der());
+  return issue(policy, id.leaf_fingerprint, id.serial_number,
+               server_key_spki ? *server_key_spki : csr.public_key().spki_der());
+}
+
+void EnrollmentService::enable_http_basic(BootstrapCredentialStore& credentials, AuditSink audit_refusal) {
+  m_credentials = &credentials;
+  m_audit_refusal = std::move(audit_refusal);
+}
+
+base::Result<Enrolled> EnrollmentService::enroll_with_credential(const EnrollmentPolicy& policy,
+                                                                 const Authentication& auth, base::ByteView csr_data,
+                                                                 const std::optional<base::Bytes>& server_key_spki) {
+  if (!policy.http_basic || m_credentials == nullptr) {
+    return make_error(ErrorCode::Unauthenticated,
+                      "HTTP Basic authentication is not enabled for this label: present the IDevID as the TLS "
+                      "client certificate");
+  }
+  const auto& device_serial = auth.basic->user;
+  if (device_serial.empty())
+    return make_error(ErrorCode::Unauthenticated, "HTTP Basic user (the device serial) is empty");
+  // The CSR is checked before the credential is spent, so a malformed request
+  // does not burn it.
+  HM_TRY(auto csr, check_csr(policy, auth, csr_data, device_serial));
+  return issue(policy, "basic:" + device_serial, device_serial,
+               server_key_spki ? *server_key_spki : csr.public_key().spki_der(), &auth);
+}
+
+base::Status EnrollmentService::use_credential(const Authentication& auth) {
+  const auto& basic = *auth.basic;
+  const auto digest = base::hex_encode(base::sha256(base::to_bytes(basic.password)));
+  auto use = m_credentials->use_credential(basic.user, digest, base::SystemClock().now());
+  if (!use.ok()) {
+    return make_error(ErrorCode::Unavailable, "credential store is unavailable; retry later", use.error().describe());
+  }
+  switch (use.value()) {
+    case CredentialUse::Accepted:
+      return {};
+    case CredentialUse::Reused:
+      if (m_audit_refusal) {
+        m_audit_refusal({m_protocol + ":basic:" + basic.user, audit::Channel::Runtime, "credential-reused", "", "",
+                         "none",
+                         "device " + basic.user + ": single-use EST credential presented again from " +
+                             (auth.peer_address.empty() ? "?" : auth.peer_address)});
+      }
+      return make_error(ErrorCode::Unauthenticated,
+                        "this single-use credential was already used; ask the operator for a new one");
+    case CredentialUse::Expired:
+      return make_error(ErrorCode::Unauthenticated, "this credential has expired; ask the operator for a new one");
+    case CredentialUse::Unknown:
+      break;
+  }
+  return make_error(ErrorCode::Unauthenticated, "unknown device or wrong password");
 }
 
 base::Result<Enrolled> EnrollmentService::reenroll(const EnrollmentPolicy& policy, const Authentication& auth,
@@ -145,7 +199,7 @@ base::Result<Enrolled> EnrollmentService::reenroll(const EnrollmentPolicy& polic
   if (policy.require_rekey && spki == id.leaf.subject_public_key_info()) {
     return make_error(ErrorCode::Forbidden, "label '" + policy.label + "' requires a new key on renewal (rekey)");
   }
-  return issue(policy, id, current.device_serial, spki);
+  return issue(policy, id.leaf_fingerprint, current.device_serial, spki);
 }
 
 }  // namespace hallmark::ra

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "attest/idevid_verifier.h"
+#include "audit/record.h"
 #include "base/bytes.h"
 #include "base/result.h"
 #include "ca/issuer.h"
@@ -29,6 +30,13 @@ struct EnrollmentPolicy {
   std::string issuer = "runtime";
   bool require_rekey = false;  // renewal must bring a new key
   bool pop_linking = false;    // CSR challengePassword must carry the TLS channel binding
+  bool http_basic = false;     // a device without a client certificate may enroll with a single-use credential
+};
+
+// HTTP Basic credentials from the Authorization header (RFC 7617).
+struct BasicCredentials {
+  std::string user;  // the device serial
+  std::string password;
 };
 
 // What the transport established about the requester.
@@ -37,6 +45,7 @@ struct Authentication {
   std::string channel_binding_type;     // "tls-unique" | "tls-exporter" | ""
   base::Bytes channel_binding;
   std::string peer_address;
+  std::optional<BasicCredentials> basic;  // only when the request carried them
 };
 
 struct Enrolled {
@@ -71,13 +80,27 @@ class EnrollmentService {
   // Authenticates only (e.g. before generating a key server-side).
   [[nodiscard]] base::Result<attest::DeviceIdentity> authenticate_device(const Authentication& auth) const;
 
+  // Enables initial enrollment with single-use HTTP Basic credentials for the
+  // labels whose policy allows it; a reused credential is refused and
+  // `audit_refusal` records it. Call before serving.
+  using AuditSink = std::function<void(const audit::Event&)>;
+  void enable_http_basic(BootstrapCredentialStore& credentials, AuditSink audit_refusal);
+
  private:
   base::Status check_not_revoked(const attest::DeviceIdentity& id) const;
+  base::Result<Enrolled> enroll_with_credential(const EnrollmentPolicy& policy, const Authentication& auth,
+                                                base::ByteView csr_data,
+                                                const std::optional<base::Bytes>& server_key_spki);
+  base::Status use_credential(const Authentication& auth);
   base::Result<pkix::Csr> check_csr(const EnrollmentPolicy& policy, const Authentication& auth, base::ByteView csr_data,
                                     const std::string& device_serial) const;
   base::Status check_key(const std::string& spki_fingerprint, const std::string& device_serial) const;
-  base::Result<Enrolled> issue(const EnrollmentPolicy& policy, const attest::DeviceIdentity& by,
-                               const std::string& device_serial, const base::Bytes& spki);
+  // `authenticator`: what proved the device (recorded as the origin). With
+  // `credential`, the single-use credential is spent inside the critical
+  // section, after the last check that could refuse the request.
+  base::Result<Enrolled> issue(const EnrollmentPolicy& policy, const std::string& authenticator,
+                               const std::string& device_serial, const base::Bytes& spki,
+                               const Authentication* credential = nullptr);
 
   ca::Issuer& m_issuer;
   AuthorityProvider m_authorities;
@@ -85,6 +108,8 @@ class EnrollmentService {
   const attest::IdevidVerifier& m_devices;
   const attest::IdevidVerifier& m_renewals;
   std::string m_protocol;
+  BootstrapCredentialStore* m_credentials = nullptr;
+  AuditSink m_audit_refusal;
   // Issuance (the key check, ledger, signing, audit) is one critical section:
   // ca::Issuer and the audit log are not meant for concurrent callers, and the
   // duplicate-key check must not race with the issuance it guards.

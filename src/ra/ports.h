@@ -35,4 +35,24 @@ class CertificateStatusLookup {
       const std::string& device_serial) const = 0;
 };
 
+// HTTP Basic credentials for EST (RFC 7030 §3.2.3), the explicit opt-in for a
+// device that has no IDevID yet. Never a fleet-wide secret: one credential per
+// device, usable once; only the SHA-256 of the secret is stored.
+enum class CredentialUse {
+  Accepted,  // it was unused and valid: now it is used
+  Reused,    // right secret, already used once (audited by the RA)
+  Expired,   // right secret, past its expiry
+  Unknown,   // no credential for this device, or another secret
+};
+
+class BootstrapCredentialStore {
+ public:
+  virtual ~BootstrapCredentialStore() = default;
+  // Atomically marks the credential used: of two concurrent uses exactly one
+  // is Accepted, also across processes.
+  [[nodiscard]] virtual base::Result<CredentialUse> use_credential(const std::string& device_serial,
+                                                                   const std::string& secret_sha256_hex,
+                                                                   base::TimePoint now) = 0;
+};
+
 }  // namespace hallmark::ra

@@ -27,8 +27,10 @@ class EstTest : public CliTest {
     auto r = run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("tpca.key") +
                  " -subj '/CN=Acme IDevID CA' -days 3650 -out " + dir() + "/trust/idevid/acme.pem");
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    before_start();
     start_server();
   }
+  virtual void before_start() {}
 
   void TearDown() override {
     if (m_pid > 0) {
@@ -243,6 +245,73 @@ TEST_F(EstTest, DeviceCliEnrollsAndRenewsOverTheWire) {
                       " --out " + file("x.pem"));
   EXPECT_EQ(dup.exit_code, 3) << dup.err;
   EXPECT_NE(dup.err.find("another device"), std::string::npos) << dup.err;
+}
+
+// HTTP Basic (RFC 7030 §3.2.3): off by default, per device and single use
+// where a label enables it; driven by curl.
+class EstBasicTest : public EstTest {
+ protected:
+  void before_start() override {
+    std::ofstream(dir() + "/hallmark.toml", std::ios::app) << "\n[est.labels.boot]\nprofile = \"ldevid\"\n"
+                                                           << "http_basic = true\n";
+  }
+  std::string credential(const std::string& device) {
+    auto r = hallmark("est credential add --dir " + dir() + " --device " + device + " --json");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out).at("password").get<std::string>();
+  }
+  CommandResult basic_enroll(const std::string& label_op, const std::string& user_pass, const std::string& csr) {
+    return curl(label_op, "-u '" + user_pass + "' -H 'Content-Type: application/pkcs10' --data-binary @" + csr);
+  }
+  std::string certificates_of(const std::string& device) {
+    return run("sqlite3 " + dir() + "/hallmark.db \"SELECT count(*) FROM certificates WHERE device_serial='" + device +
+               "'\"")
+        .out;
+  }
+};
+
+TEST_F(EstBasicTest, ASingleUseCredentialEnrollsOnceAndItsReuseIsRefusedAndAudited) {
+  const auto password = credential("SN-9");
+  const auto csr = csr_b64("b1", "/serialNumber=SN-9");
+  auto ok = basic_enroll("boot/simpleenroll", "SN-9:" + password, csr);
+  ASSERT_EQ(status_of(ok), 200) << ok.out;
+  save_certs(ok, file("b1.pem"));
+  EXPECT_EQ(openssl_verify(file("b1.pem"), file("runtime.pem")).exit_code, 0);
+  EXPECT_NE(run("openssl x509 -noout -subject -in " + file("b1.pem")).out.find("serialNumber = SN-9"),
+            std::string::npos);
+  // The same credential again, with a fresh key: refused, audited, nothing issued.
+  auto again = basic_enroll("boot/simpleenroll", "SN-9:" + password, csr_b64("b2", "/serialNumber=SN-9"));
+  EXPECT_EQ(status_of(again), 401);
+  EXPECT_NE(body_of(again).find("already used"), std::string::npos) << again.out;
+  EXPECT_EQ(certificates_of("SN-9"), "1\n");
+  auto exported = hallmark("audit export --dir " + dir() + " --out " + file("audit.jsonl"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(read_text(file("audit.jsonl")).find("credential-reused"), std::string::npos);
+  EXPECT_EQ(hallmark("audit verify --dir " + dir()).exit_code, 0);
+}
+
+TEST_F(EstBasicTest, WrongOrDisabledBasicIsRefusedWith401AndBurnsNothing) {
+  const auto password = credential("SN-9");
+  const auto csr = csr_b64("b1", "/serialNumber=SN-9");
+  // Not enabled on the default label, even with a valid credential.
+  auto off = basic_enroll("simpleenroll", "SN-9:" + password, csr);
+  EXPECT_EQ(status_of(off), 401);
+  EXPECT_NE(body_of(off).find("not enabled"), std::string::npos) << off.out;
+  // Wrong password, unknown device: one message (no oracle), and the challenge header.
+  auto wrong = run("curl -sS -i --cacert " + file("root.pem") +
+                   " -u SN-9:nope -H 'Content-Type: application/pkcs10' --data-binary @" + csr + " " + m_url +
+                   "boot/simpleenroll");
+  EXPECT_NE(wrong.out.find("401"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("WWW-Authenticate: Basic"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("unknown device or wrong password"), std::string::npos) << wrong.out;
+  auto unknown = basic_enroll("boot/simpleenroll", "SN-404:" + password, csr_b64("u", "/serialNumber=SN-404"));
+  EXPECT_EQ(status_of(unknown), 401);
+  // A CSR naming another device: 403, and the credential is not spent by it.
+  auto forged = basic_enroll("boot/simpleenroll", "SN-9:" + password, csr_b64("f", "/serialNumber=SN-1"));
+  EXPECT_EQ(status_of(forged), 403) << forged.out;
+  EXPECT_EQ(certificates_of("SN-9"), "0\n");
+  auto ok = basic_enroll("boot/simpleenroll", "SN-9:" + password, csr);
+  EXPECT_EQ(status_of(ok), 200) << ok.out;
 }
 
 // /serverkeygen with `hallmark device est serverkeygen`; the key is checked

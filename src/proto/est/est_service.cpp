@@ -35,8 +35,21 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// HTTP Basic (RFC 7617): "Basic base64(user:password)"; anything else is no
+// credential at all (the label's policy then decides what is missing).
+std::optional<ra::BasicCredentials> basic_of(const http::Request& r) {
+  const auto value = r.header("Authorization");
+  if (!value || value->size() < 6 || lower(value->substr(0, 6)) != "basic ") return std::nullopt;
+  auto decoded = base::base64_decode(value->substr(6));
+  if (!decoded.ok()) return std::nullopt;
+  const std::string text = base::to_string(decoded.value());
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return ra::BasicCredentials{text.substr(0, colon), text.substr(colon + 1)};
+}
+
 ra::Authentication authentication_of(const http::Request& r) {
-  return {r.peer_chain, r.channel_binding_type, r.channel_binding, r.peer_address};
+  return {r.peer_chain, r.channel_binding_type, r.channel_binding, r.peer_address, basic_of(r)};
 }
 
 // The CSR from an EST request body: base64 of DER (RFC 8951: any whitespace;
@@ -176,7 +189,14 @@ http::Response EstService::enroll(const ra::EnrollmentPolicy& policy, const http
   const auto auth = authentication_of(request);
   auto enrolled =
       renewal ? m_enrollment.reenroll(policy, auth, csr.value()) : m_enrollment.enroll(policy, auth, csr.value());
-  if (!enrolled.ok()) return error_response(enrolled.error());
+  if (!enrolled.ok()) {
+    auto response = error_response(enrolled.error());
+    // RFC 7030 §3.2.3 / RFC 7235 §4.1: say which HTTP authentication would do.
+    if (response.status == 401 && policy.http_basic && !renewal) {
+      response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"hallmark-est\", charset=\"UTF-8\"");
+    }
+    return response;
+  }
   // RFC 7030 §4.2.3: only the issued certificate.
   auto p7 = pkix::encode_certs_only({enrolled->certificate});
   if (!p7.ok()) return error_response(p7.error());

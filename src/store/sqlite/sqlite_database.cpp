@@ -98,6 +98,16 @@ CREATE TABLE factory_station_state (
   value BIGINT NOT NULL
 );
 )sql",
+    // 3: single-use EST HTTP Basic credentials (issue 4), one per device; only the secret's hash.
+    R"sql(
+CREATE TABLE est_credentials (
+  device_serial TEXT PRIMARY KEY,
+  secret_sha256 TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  expires BIGINT NOT NULL,
+  used BIGINT
+);
+)sql",
 };
 
 }  // namespace

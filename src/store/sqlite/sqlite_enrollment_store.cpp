@@ -44,4 +44,59 @@ base::Result<std::vector<ra::CertificateRecord>> SqliteEnrollmentStore::by_devic
   return select("device_serial = ?1", device_serial);
 }
 
+namespace {
+std::int64_t seconds_of(base::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+}  // namespace
+
+base::Result<ra::CredentialUse> SqliteEnrollmentStore::use_credential(const std::string& device_serial,
+                                                                      const std::string& secret_sha256_hex,
+                                                                      base::TimePoint now) {
+  auto use = ra::CredentialUse::Unknown;
+  // Under the write lock (BEGIN IMMEDIATE): the check and the mark are one step
+  // for every process sharing the database.
+  HM_CHECK(m_db.write_transaction([&]() -> base::Status {
+    auto& st = m_db.statement("SELECT secret_sha256, expires, used FROM est_credentials WHERE device_serial = ?1");
+    st.bind(1, device_serial);
+    HM_TRY(bool row, st.step());
+    if (!row || st.text(0) != secret_sha256_hex) return {};
+    const bool used = !st.is_null(2);
+    const auto expires = st.integer(1);
+    st.reset();
+    if (used) {
+      use = ra::CredentialUse::Reused;
+      return {};
+    }
+    if (expires < seconds_of(now)) {
+      use = ra::CredentialUse::Expired;
+      return {};
+    }
+    HM_CHECK(m_db.statement("UPDATE est_credentials SET used = ?1 WHERE device_serial = ?2 AND used IS NULL")
+                 .bind(1, seconds_of(now))
+                 .bind(2, device_serial)
+                 .run());
+    use = ra::CredentialUse::Accepted;
+    return {};
+  }));
+  return use;
+}
+
+base::Status SqliteEnrollmentStore::put_credential(const std::string& device_serial,
+                                                   const std::string& secret_sha256_hex, base::TimePoint created,
+                                                   base::TimePoint expires) {
+  return m_db.write_transaction([&]() -> base::Status {
+    HM_CHECK(m_db.statement("DELETE FROM est_credentials WHERE device_serial = ?1").bind(1, device_serial).run());
+    return m_db
+        .statement(
+            "INSERT INTO est_credentials (device_serial, secret_sha256, created, expires) "
+            "VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, device_serial)
+        .bind(2, secret_sha256_hex)
+        .bind(3, seconds_of(created))
+        .bind(4, seconds_of(expires))
+        .run();
+  });
+}
+
 }  // namespace hallmark::store

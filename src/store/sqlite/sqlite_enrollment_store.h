@@ -8,12 +8,18 @@
 
 namespace hallmark::store {
 
-class SqliteEnrollmentStore final : public ra::CertificateStatusLookup {
+class SqliteEnrollmentStore final : public ra::CertificateStatusLookup, public ra::BootstrapCredentialStore {
  public:
   explicit SqliteEnrollmentStore(SqliteDatabase& db) : m_db(db) {}
   base::Result<std::optional<ra::CertificateRecord>> by_serial(const std::string& serial) const override;
   base::Result<std::vector<ra::CertificateRecord>> by_key_fingerprint(const std::string& fingerprint) const override;
   base::Result<std::vector<ra::CertificateRecord>> by_device(const std::string& device_serial) const override;
+
+  base::Result<ra::CredentialUse> use_credential(const std::string& device_serial, const std::string& secret_sha256_hex,
+                                                 base::TimePoint now) override;
+  // Sets the device's credential, replacing an earlier one (used or not).
+  base::Status put_credential(const std::string& device_serial, const std::string& secret_sha256_hex,
+                              base::TimePoint created, base::TimePoint expires);
 
  private:
   base::Result<std::vector<ra::CertificateRecord>> select(const char* where, const std::string& arg) const;
