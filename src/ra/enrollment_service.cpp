@@ -1,5 +1,7 @@
 #include "ra/enrollment_service.h"
 
+#include <algorithm>
+
 #include "base/crypto.h"
 #include "pkix/oid.h"
 
@@ -45,14 +47,15 @@ base::Result<attest::DeviceIdentity> EnrollmentService::authenticate_device(cons
 }
 
 base::Result<pkix::Csr> EnrollmentService::check_csr(const EnrollmentPolicy& policy, const Authentication& auth,
-                                                     base::ByteView csr_data, const std::string& device_serial) const {
+                                                     base::ByteView csr_data, const std::string& device_serial,
+                                                     std::string_view authenticated_by) const {
   HM_TRY(auto csr, pkix::Csr::parse(csr_data));
   // The subject's serialNumber comes from the authenticated identity, never from
   // the CSR; a CSR that claims another one is an impersonation attempt.
   if (auto claimed = csr.subject().get(pkix::oid::kSerialNumber); claimed && *claimed != device_serial) {
-    return make_error(ErrorCode::Forbidden, "the CSR claims serialNumber '" + *claimed +
-                                                "' but the client certificate authenticates device '" + device_serial +
-                                                "'");
+    return make_error(ErrorCode::Forbidden, "the CSR claims serialNumber '" + *claimed + "' but " +
+                                                std::string(authenticated_by) + " authenticates device '" +
+                                                device_serial + "'");
   }
   if (policy.pop_linking) {
     // RFC 7030 §3.5: challengePassword = base64 of the channel binding
@@ -104,7 +107,7 @@ base::Result<Enrolled> EnrollmentService::issue(const EnrollmentPolicy& policy, 
   std::lock_guard lock(m_issue_mutex);
   HM_CHECK(check_key(base::hex_encode(base::sha256(spki)), device_serial));
   HM_TRY(auto authority, m_authorities(policy.issuer));
-  if (credential != nullptr) HM_CHECK(use_credential(*credential));
+  if (credential != nullptr) HM_CHECK(check_credential(*credential, true));
   HM_TRY(auto issued, m_issuer.issue(authority, req));
   return Enrolled{std::move(issued.certificate), device_serial};
 }
@@ -133,19 +136,26 @@ base::Result<Enrolled> EnrollmentService::enroll_with_credential(const Enrollmen
                       "client certificate");
   }
   const auto& device_serial = auth.basic->user;
-  if (device_serial.empty())
-    return make_error(ErrorCode::Unauthenticated, "HTTP Basic user (the device serial) is empty");
-  // The CSR is checked before the credential is spent, so a malformed request
-  // does not burn it.
-  HM_TRY(auto csr, check_csr(policy, auth, csr_data, device_serial));
+  const bool printable =
+      std::all_of(device_serial.begin(), device_serial.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
+  if (device_serial.empty() || device_serial.size() > 64 || !printable) {
+    return make_error(ErrorCode::Unauthenticated,
+                      "the HTTP Basic user must be the device serial (1 to 64 printable characters)");
+  }
+  // Authenticate first (no CSR work for a stranger), but spend the credential
+  // only when the request will be issued, so a bad CSR does not burn it.
+  HM_CHECK(check_credential(auth, false));
+  HM_TRY(auto csr, check_csr(policy, auth, csr_data, device_serial, "the HTTP Basic credential"));
   return issue(policy, "basic:" + device_serial, device_serial,
                server_key_spki ? *server_key_spki : csr.public_key().spki_der(), &auth);
 }
 
-base::Status EnrollmentService::use_credential(const Authentication& auth) {
+base::Status EnrollmentService::check_credential(const Authentication& auth, bool spend) {
   const auto& basic = *auth.basic;
   const auto digest = base::hex_encode(base::sha256(base::to_bytes(basic.password)));
-  auto use = m_credentials->use_credential(basic.user, digest, base::SystemClock().now());
+  const auto now = base::SystemClock().now();
+  auto use = spend ? m_credentials->use_credential(basic.user, digest, now)
+                   : m_credentials->credential_state(basic.user, digest, now);
   if (!use.ok()) {
     return make_error(ErrorCode::Unavailable, "credential store is unavailable; retry later", use.error().describe());
   }

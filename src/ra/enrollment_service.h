@@ -91,9 +91,12 @@ class EnrollmentService {
   base::Result<Enrolled> enroll_with_credential(const EnrollmentPolicy& policy, const Authentication& auth,
                                                 base::ByteView csr_data,
                                                 const std::optional<base::Bytes>& server_key_spki);
-  base::Status use_credential(const Authentication& auth);
+  // `spend`: mark it used (inside the issuance critical section); otherwise only check it.
+  base::Status check_credential(const Authentication& auth, bool spend);
+  // `authenticated_by` names what proved the device, for the refusal text.
   base::Result<pkix::Csr> check_csr(const EnrollmentPolicy& policy, const Authentication& auth, base::ByteView csr_data,
-                                    const std::string& device_serial) const;
+                                    const std::string& device_serial,
+                                    std::string_view authenticated_by = "the client certificate") const;
   base::Status check_key(const std::string& spki_fingerprint, const std::string& device_serial) const;
   // `authenticator`: what proved the device (recorded as the origin). With
   // `credential`, the single-use credential is spent inside the critical

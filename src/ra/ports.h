@@ -48,6 +48,11 @@ enum class CredentialUse {
 class BootstrapCredentialStore {
  public:
   virtual ~BootstrapCredentialStore() = default;
+  // What use_credential would answer now, changing nothing (to authenticate
+  // before any other work, without spending the credential yet).
+  [[nodiscard]] virtual base::Result<CredentialUse> credential_state(const std::string& device_serial,
+                                                                     const std::string& secret_sha256_hex,
+                                                                     base::TimePoint now) const = 0;
   // Atomically marks the credential used: of two concurrent uses exactly one
   // is Accepted, also across processes.
   [[nodiscard]] virtual base::Result<CredentialUse> use_credential(const std::string& device_serial,

@@ -306,9 +306,16 @@ TEST_F(EstBasicTest, WrongOrDisabledBasicIsRefusedWith401AndBurnsNothing) {
   EXPECT_NE(wrong.out.find("unknown device or wrong password"), std::string::npos) << wrong.out;
   auto unknown = basic_enroll("boot/simpleenroll", "SN-404:" + password, csr_b64("u", "/serialNumber=SN-404"));
   EXPECT_EQ(status_of(unknown), 401);
+  // A stranger's CSR is not even looked at: the wrong password comes first (401, not 403).
+  auto stranger = basic_enroll("boot/simpleenroll", "SN-9:nope", csr_b64("s", "/serialNumber=SN-1"));
+  EXPECT_EQ(status_of(stranger), 401) << stranger.out;
+  // A user name that cannot be a device serial.
+  EXPECT_EQ(status_of(basic_enroll("boot/simpleenroll", "SN 9\x01:" + password, csr)), 401);
   // A CSR naming another device: 403, and the credential is not spent by it.
   auto forged = basic_enroll("boot/simpleenroll", "SN-9:" + password, csr_b64("f", "/serialNumber=SN-1"));
   EXPECT_EQ(status_of(forged), 403) << forged.out;
+  EXPECT_NE(body_of(forged).find("the HTTP Basic credential authenticates device 'SN-9'"), std::string::npos)
+      << forged.out;
   EXPECT_EQ(certificates_of("SN-9"), "0\n");
   auto ok = basic_enroll("boot/simpleenroll", "SN-9:" + password, csr);
   EXPECT_EQ(status_of(ok), 200) << ok.out;

@@ -181,12 +181,25 @@ base::Status SqliteDatabase::migrate() {
   });
 }
 
+base::Status SqliteDatabase::run_body(const std::function<base::Status()>& body) const {
+  ++m_depth;
+  auto status = body();
+  if (--m_depth == 0) {
+    // A statement left mid-result (a body that returned after its first row)
+    // would keep its read snapshot — and, in WAL mode, the WAL — pinned until it
+    // is next used, and make COMMIT fail. Every body ends with all of them reset.
+    for (auto* st : m_touched) st->reset();
+    m_touched.clear();
+  }
+  return status;
+}
+
 base::Status SqliteDatabase::write_transaction(const std::function<base::Status()>& body) {
   std::lock_guard lock(m_mutex);
   if (sqlite3_exec(m_db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return error("cannot begin a transaction (is another process holding the database?)");
   }
-  auto status = body();
+  auto status = run_body(body);
   if (!status.ok()) {
     sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
     return status;
@@ -201,7 +214,7 @@ base::Status SqliteDatabase::write_transaction(const std::function<base::Status(
 
 base::Status SqliteDatabase::read(const std::function<base::Status()>& body) const {
   std::lock_guard lock(m_mutex);
-  return body();
+  return run_body(body);
 }
 
 Statement& SqliteDatabase::statement(const std::string& sql) const {
@@ -216,6 +229,7 @@ Statement& SqliteDatabase::statement(const std::string& sql) const {
     it = m_statements.emplace(sql, std::make_unique<Statement>(m_db, stmt)).first;
   }
   it->second->reset();
+  m_touched.push_back(it->second.get());
   return *it->second;
 }
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -50,6 +51,8 @@ class SqliteDatabase {
  private:
   SqliteDatabase(sqlite3* db, std::filesystem::path path, Durability d);
   base::Status migrate();
+  // Runs a transaction or read body and resets the statements it used.
+  base::Status run_body(const std::function<base::Status()>& body) const;
   base::Error error(const std::string& what) const;
 
   sqlite3* m_db;
@@ -57,6 +60,8 @@ class SqliteDatabase {
   Durability m_durability;
   mutable std::recursive_mutex m_mutex;
   mutable std::map<std::string, std::unique_ptr<Statement>> m_statements;
+  mutable std::vector<Statement*> m_touched;  // used by the current body (reset when it ends)
+  mutable int m_depth = 0;                    // nesting of bodies on this connection
 };
 
 // A prepared statement: bind by 1-based index, step, read columns.

@@ -50,6 +50,33 @@ std::int64_t seconds_of(base::TimePoint t) {
 }
 }  // namespace
 
+namespace {
+// The answer for a stored credential (the row's hash, expiry and used mark).
+ra::CredentialUse judge(const std::string& stored_hash, std::int64_t expires, bool used,
+                        const std::string& secret_sha256_hex, base::TimePoint now) {
+  if (stored_hash != secret_sha256_hex) return ra::CredentialUse::Unknown;
+  if (used) return ra::CredentialUse::Reused;
+  if (expires < seconds_of(now)) return ra::CredentialUse::Expired;
+  return ra::CredentialUse::Accepted;
+}
+constexpr char kSelectCredential[] =
+    "SELECT secret_sha256, expires, used FROM est_credentials WHERE device_serial = ?1";
+}  // namespace
+
+base::Result<ra::CredentialUse> SqliteEnrollmentStore::credential_state(const std::string& device_serial,
+                                                                        const std::string& secret_sha256_hex,
+                                                                        base::TimePoint now) const {
+  auto use = ra::CredentialUse::Unknown;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(kSelectCredential);
+    st.bind(1, device_serial);
+    HM_TRY(bool row, st.step());
+    if (row) use = judge(st.text(0), st.integer(1), !st.is_null(2), secret_sha256_hex, now);
+    return {};
+  }));
+  return use;
+}
+
 base::Result<ra::CredentialUse> SqliteEnrollmentStore::use_credential(const std::string& device_serial,
                                                                       const std::string& secret_sha256_hex,
                                                                       base::TimePoint now) {
@@ -57,27 +84,15 @@ base::Result<ra::CredentialUse> SqliteEnrollmentStore::use_credential(const std:
   // Under the write lock (BEGIN IMMEDIATE): the check and the mark are one step
   // for every process sharing the database.
   HM_CHECK(m_db.write_transaction([&]() -> base::Status {
-    auto& st = m_db.statement("SELECT secret_sha256, expires, used FROM est_credentials WHERE device_serial = ?1");
+    auto& st = m_db.statement(kSelectCredential);
     st.bind(1, device_serial);
     HM_TRY(bool row, st.step());
-    if (!row || st.text(0) != secret_sha256_hex) return {};
-    const bool used = !st.is_null(2);
-    const auto expires = st.integer(1);
-    st.reset();
-    if (used) {
-      use = ra::CredentialUse::Reused;
-      return {};
-    }
-    if (expires < seconds_of(now)) {
-      use = ra::CredentialUse::Expired;
-      return {};
-    }
-    HM_CHECK(m_db.statement("UPDATE est_credentials SET used = ?1 WHERE device_serial = ?2 AND used IS NULL")
-                 .bind(1, seconds_of(now))
-                 .bind(2, device_serial)
-                 .run());
-    use = ra::CredentialUse::Accepted;
-    return {};
+    if (row) use = judge(st.text(0), st.integer(1), !st.is_null(2), secret_sha256_hex, now);
+    if (use != ra::CredentialUse::Accepted) return {};
+    return m_db.statement("UPDATE est_credentials SET used = ?1 WHERE device_serial = ?2 AND used IS NULL")
+        .bind(1, seconds_of(now))
+        .bind(2, device_serial)
+        .run();
   }));
   return use;
 }

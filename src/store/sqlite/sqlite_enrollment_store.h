@@ -15,6 +15,9 @@ class SqliteEnrollmentStore final : public ra::CertificateStatusLookup, public r
   base::Result<std::vector<ra::CertificateRecord>> by_key_fingerprint(const std::string& fingerprint) const override;
   base::Result<std::vector<ra::CertificateRecord>> by_device(const std::string& device_serial) const override;
 
+  base::Result<ra::CredentialUse> credential_state(const std::string& device_serial,
+                                                   const std::string& secret_sha256_hex,
+                                                   base::TimePoint now) const override;
   base::Result<ra::CredentialUse> use_credential(const std::string& device_serial, const std::string& secret_sha256_hex,
                                                  base::TimePoint now) override;
   // Sets the device's credential, replacing an earlier one (used or not).

@@ -64,5 +64,19 @@ TEST_F(CredentialStoreTest, ConcurrentUsesFromTwoConnectionsAcceptExactlyOne) {
   EXPECT_EQ(reused.load(), 39);
 }
 
+TEST_F(CredentialStoreTest, AWrongSecretLeavesNoStaleSnapshotThatBlocksLaterWrites) {
+  auto db1 = open_db(db_path());
+  auto db2 = open_db(db_path());
+  SqliteEnrollmentStore one(*db1), two(*db2);
+  ASSERT_TRUE(one.put_credential("SN-1", "aa", kT0, kT0 + std::chrono::hours(1)).ok());
+  EXPECT_EQ(one.use_credential("SN-1", "wrong", kT0).value(), CredentialUse::Unknown);
+  // Another process writes meanwhile (a new credential for another device).
+  ASSERT_TRUE(two.put_credential("SN-2", "bb", kT0, kT0 + std::chrono::hours(1)).ok());
+  // The first connection still writes: no read snapshot was left open by the refusal.
+  auto again = one.use_credential("SN-1", "aa", kT0);
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ(again.value(), CredentialUse::Accepted);
+}
+
 }  // namespace
 }  // namespace hallmark::store::testing
