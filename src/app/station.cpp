@@ -1,5 +1,12 @@
 #include "app/station.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <sys/stat.h>
 #include <toml++/toml.h>
 
@@ -143,6 +150,37 @@ base::Status Station::init(const fs::path& dir, const fs::path& authorization, s
   return {};
 }
 
+namespace {
+
+// flock() is released by the kernel when the process dies (kill -9 included),
+// so a crashed run never leaves the station locked.
+base::Result<int> lock_station(const fs::path& dir) {
+  const auto path = dir / "station.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(ErrorCode::Io, "cannot open " + path.string(), std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char holder[64] = {};
+    const auto n = ::pread(fd, holder, sizeof holder - 1, 0);
+    ::close(fd);
+    std::string pid = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "?";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return make_error(ErrorCode::Unavailable, "station '" + dir.string() +
+                                                  "' is in use by another hallmark process (pid " + pid +
+                                                  "); a station runs one provisioning process at a time");
+  }
+  const auto me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {
+    // The pid is only for the message above; the lock itself is held.
+  }
+  return fd;
+}
+
+}  // namespace
+
+Station::~Station() {
+  if (m_lock_fd >= 0) ::close(m_lock_fd);
+}
+
 base::Result<std::unique_ptr<Station>> Station::open(const fs::path& dir, bool need_keys) {
   std::unique_ptr<Station> s(new Station());
   s->m_paths = StationPaths{dir};
@@ -150,6 +188,9 @@ base::Result<std::unique_ptr<Station>> Station::open(const fs::path& dir, bool n
     return make_error(ErrorCode::NotFound, "'" + dir.string() +
                                                "' is not a station folder: run `hallmark station init --dir " +
                                                dir.string() + " --authorization AUTH`");
+  }
+  if (need_keys) {
+    HM_TRY(s->m_lock_fd, lock_station(dir));
   }
   HM_TRY(s->m_config, load_station_config(s->m_paths.config()));
   HM_TRY(auto files, factory::read_authorization(dir));

@@ -40,7 +40,13 @@ class Station {
   // or one of its station-N subfolders; with one station the folder itself).
   static base::Status init(const std::filesystem::path& dir, const std::filesystem::path& authorization,
                            std::vector<std::string>& messages);
+  // With `need_keys` (every command that issues or signs) the folder is locked
+  // for this process until the Station is destroyed: a station's decisions
+  // (serial not yet issued, key not yet used, quota) are made in its memory in
+  // input order, so two processes on one station could both issue the same
+  // serial. A second one is refused with Unavailable naming the holder.
   static base::Result<std::unique_ptr<Station>> open(const std::filesystem::path& dir, bool need_keys = true);
+  ~Station();
 
   const StationPaths& paths() const { return m_paths; }
   const StationConfig& config() const { return m_config; }
@@ -82,6 +88,7 @@ class Station {
   std::unique_ptr<ca::Issuer> m_issuer;
   std::unique_ptr<keys::Signer> m_station_key_owned;
   std::string m_site_pem, m_factory_pem, m_root_pem;
+  int m_lock_fd = -1;  // flock(LOCK_EX) on <dir>/station.lock while open with keys
 };
 
 }  // namespace hallmark::app

@@ -134,6 +134,26 @@ TEST_F(StationServeTest, ProvisionsWithATokenAndAnswersEveryKindOfRefusal) {
   EXPECT_EQ(nlohmann::json::parse(imp.out)["imported"], 1) << imp.out;
 }
 
+TEST_F(StationServeTest, ASecondProcessOnTheSameStationIsRefusedAndIssuesNothing) {
+  start();
+  ASSERT_FALSE(m_url.empty()) << read_text(file("serve.err"));
+  // The same serials through a batch while the server holds the station: two
+  // processes deciding "not yet issued" on their own would both issue them.
+  const auto manifest = file("m.jsonl");
+  write_lines(manifest, {line(serial(1000), fresh_csr()), line(serial(1001), fresh_csr())});
+  auto r = provision(m_station, manifest, file("out"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("in use by another hallmark process"), std::string::npos) << r.err;
+  EXPECT_EQ(run("sqlite3 " + m_station + "/station.db 'SELECT count(*) FROM certificates'").out, "0\n");
+  // Once the server is gone (even killed -9), the batch runs.
+  ::kill(m_pid, SIGKILL);
+  int status = 0;
+  ::waitpid(m_pid, &status, 0);
+  m_pid = -1;
+  auto again = provision(m_station, manifest, file("out2"));
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+}
+
 TEST_F(StationServeTest, RefusesToStartWithoutAToken) {
   start("");
   EXPECT_TRUE(m_url.empty());
