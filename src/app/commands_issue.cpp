@@ -1,9 +1,13 @@
 // `hallmark issue` (admin channel) and `hallmark cert show`.
+#include <unistd.h>
+
 #include <cctype>
+#include <filesystem>
 #include <iostream>
 
 #include "app/cli.h"
 #include "app/pki.h"
+#include "base/crypto.h"
 #include "base/files.h"
 #include "pkix/csr.h"
 #include "pkix/pem.h"
@@ -29,8 +33,29 @@ namespace {
 struct IssueOptions {
   std::string dir, profile, csr, device_serial, product, issuer, common_name, out;
   std::vector<std::string> dns, ip;
-  bool json = false;
+  bool json = false, reissue = false;
 };
+
+// --out must be writable before anything is issued: a certificate signed and
+// recorded but not delivered would make the retry issue a second one.
+base::Status check_out_path(const std::string& out) {
+  if (out.empty()) return {};
+  const std::filesystem::path path(out);
+  const auto parent = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(parent, ec)) {
+    return base::make_error(base::ErrorCode::Io,
+                            "cannot write --out " + out + ": folder " + parent.string() + " does not exist");
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    return base::make_error(base::ErrorCode::Io, "cannot write --out " + out + ": it is a folder");
+  }
+  if (::access(parent.c_str(), W_OK) != 0) {
+    return base::make_error(base::ErrorCode::Io,
+                            "cannot write --out " + out + ": folder " + parent.string() + " is not writable");
+  }
+  return {};
+}
 
 int run_issue(const IssueOptions& o) {
   auto pki_r = Pki::open(o.dir);
@@ -40,6 +65,21 @@ int run_issue(const IssueOptions& o) {
   if (!data.ok()) return report(data.error());
   auto csr = pkix::Csr::parse(data.value());
   if (!csr.ok()) return report(csr.error());
+  if (auto w = check_out_path(o.out); !w.ok()) return report(w.error());
+  if (o.profile == "idevid" && !o.device_serial.empty() && !o.reissue) {
+    // A device has one birth certificate; a second one for another key is
+    // almost always a mistake (or a clone), so it takes --reissue.
+    auto existing = pki.ledger().by_device(o.device_serial);
+    if (!existing.ok()) return report(existing.error());
+    const auto fingerprint = base::hex_encode(base::sha256(csr->public_key().spki_der()));
+    for (const auto& e : existing.value()) {
+      if (e.profile == "idevid" && e.status != ca::CertificateStatus::Pending && e.key_fingerprint != fingerprint) {
+        return report(base::make_error(base::ErrorCode::AlreadyExists,
+                                       "device " + o.device_serial + " already has IDevID " + e.serial +
+                                           " for another key; give --reissue to issue a second one"));
+      }
+    }
+  }
 
   ca::IssuanceRequest req;
   req.profile = o.profile;
@@ -169,6 +209,7 @@ void add_issue_commands(CommandRegistry reg) {
   cmd->add_option("--ip", o->ip, "IP address for the SAN (tls-server); repeatable");
   cmd->add_option("--out", o->out, "Write the certificate (PEM) here instead of stdout");
   cmd->add_flag("--json", o->json, "Print one JSON document");
+  cmd->add_flag("--reissue", o->reissue, "Allow a second IDevID for a device that has one for another key");
   cmd->footer(
       "The certificate is built from the profile, never copied from the CSR. The admin channel may issue "
       "idevid from any key; such certificates are recorded with evidence 'none'.");

@@ -244,3 +244,37 @@ TEST_F(CliTest, JsonOutputIsOneDocument) {
 
 }  // namespace
 }  // namespace hallmark::testing
+
+namespace hallmark::testing {
+namespace {
+
+std::string count_certificates(const std::string& dir) {
+  return run("sqlite3 " + dir + "/hallmark.db 'SELECT count(*) FROM certificates'").out;
+}
+
+TEST_F(CliTest, AnUnwritableOutIsRefusedBeforeAnythingIsIssued) {
+  const auto csr = openssl_csr("o", "/CN=x");
+  const auto before = count_certificates(dir());
+  auto r = hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-7 --csr " + csr + " --out " +
+                    file("no-such-folder/x.pem"));
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(count_certificates(dir()), before);
+}
+
+TEST_F(CliTest, ASecondIdevidForAnotherKeyNeedsReissue) {
+  auto first = hallmark("issue --dir " + dir() + " --profile idevid --serial-number SN-8 --product sensor-v2 --csr " +
+                        openssl_csr("a", "/CN=x") + " --out " + file("a.pem"));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto other = openssl_csr("b", "/CN=x");
+  auto second = hallmark("issue --dir " + dir() + " --profile idevid --serial-number SN-8 --product sensor-v2 --csr " +
+                         other + " --out " + file("b.pem"));
+  EXPECT_EQ(second.exit_code, 3);
+  EXPECT_NE(second.err.find("already has IDevID"), std::string::npos) << second.err;
+  auto forced = hallmark("issue --dir " + dir() + " --profile idevid --serial-number SN-8 --product sensor-v2 --csr " +
+                         other + " --reissue --out " + file("b.pem"));
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+}
+
+}  // namespace
+}  // namespace hallmark::testing
