@@ -198,12 +198,11 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
       HM_TRY(root, pkix::Certificate::parse(i.cert_der));
     }
   }
-  s->m_lookup = std::make_unique<store::SqliteEnrollmentStore>(pki.database());
   s->m_devices = std::make_unique<attest::IdevidVerifier>(std::move(anchors), s->m_clock);
   s->m_renewals = std::make_unique<attest::IdevidVerifier>(std::move(runtime_anchors), s->m_clock);
   s->m_enrollment = std::make_unique<ra::EnrollmentService>(
-      pki.issuer(), [&pki](const std::string& name) { return pki.authority(name); }, *s->m_lookup, *s->m_devices,
-      *s->m_renewals, "est");
+      pki.issuer(), [&pki](const std::string& name) { return pki.authority(name); }, pki.store().certificates(),
+      *s->m_devices, *s->m_renewals, "est");
 
   const auto& est = pki.config().est;
   auto policy_of = [](const std::string& label, const EstLabelSettings& l) {
