@@ -144,6 +144,10 @@ PgDatabase::PgDatabase(std::string dsn, std::size_t pool_size)
 base::Result<std::unique_ptr<PgDatabase>> PgDatabase::open(const std::string& dsn, std::size_t pool_size) {
   std::unique_ptr<PgDatabase> db(new PgDatabase(dsn, pool_size));
   HM_TRY(auto first, db->connect());
+  {
+    std::lock_guard lock(db->m_mutex);
+    ++db->m_open;  // counted like every pooled connection: release() may drop it
+  }
   db->release(std::move(first));
   HM_CHECK(db->migrate());
   return db;
