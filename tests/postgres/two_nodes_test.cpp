@@ -149,6 +149,24 @@ TEST_F(TwoNodesTest, EnrollmentsSpreadOverTwoNodesKeepOneVerifiableAuditChainAnd
   }
 }
 
+TEST_F(TwoNodesTest, ARevocationRecordedThroughOneNodeIsEnforcedByTheOtherAtItsNextRequest) {
+  PostgresDatabase db;
+  init_on(db.dsn());
+  idevid("dev", "SN-7");
+  ServeProcess a(node(1), file("a.out"), file("a.err"));
+  ServeProcess b(node(2), file("b.out"), file("b.err"));
+  ASSERT_FALSE(a.url().empty()) << a.errors();
+  ASSERT_FALSE(b.url().empty()) << b.errors();
+  EXPECT_EQ(curl_enroll(a, "dev"), 200);
+  EXPECT_EQ(curl_enroll(b, "dev"), 200);
+  // No `hallmark revoke` yet: the shared database directly, as an operator's tool would.
+  auto serial = run("openssl x509 -noout -serial -in " + file("dev.pem") + " | cut -d= -f2 | tr -d '\\n'");
+  ASSERT_EQ(serial.exit_code, 0);
+  db.query("UPDATE certificates SET status = 'revoked' WHERE serial = '" + serial.out + "'");
+  EXPECT_EQ(curl_enroll(b, "dev"), 401);
+  EXPECT_EQ(curl_enroll(a, "dev"), 401);
+}
+
 TEST_F(TwoNodesTest, WhilePostgresIsDownEnrollmentIs503AndItSucceedsAgainAfterTheRestart) {
   PrivatePostgres pg;
   init_on(pg.dsn());
