@@ -43,6 +43,25 @@ TEST(PostgresOutage, WritesAndReadsAreUnavailableWhileTheServerIsDownAndWorkAgai
   EXPECT_TRUE(audit::verify_chain(records, {}, {}).ok);
 }
 
+TEST(PostgresOutage, TheFirstReadAndWriteAfterAServerRestartReconnectInsteadOfFailing) {
+  hallmark::testing::PrivatePostgres pg;
+  base::FixedClock clock{kT0};
+  auto store = open_store({pg.dsn(), false, 1}, clock);
+  ASSERT_TRUE(store.ok()) << store.error().describe();
+  auto& s = **store;
+  ASSERT_TRUE(s.ledger().reserve(pending_entry("DB01"), event("signing", "DB01")).ok());
+  // The pooled connection goes stale while nothing uses it.
+  pg.pause();
+  pg.resume();
+  auto read = s.ledger().find("DB01");
+  ASSERT_TRUE(read.ok()) << read.error().describe();
+  EXPECT_TRUE(read->has_value());
+  pg.pause();
+  pg.resume();
+  auto write = s.ledger().reserve(pending_entry("DB02"), event("signing", "DB02"));
+  EXPECT_TRUE(write.ok()) << write.error().describe();
+}
+
 TEST(PostgresOutage, AWrongDsnIsAClearUnavailableErrorWithoutThePassword) {
   base::FixedClock clock{kT0};
   auto refused = open_store({"postgresql://hallmark:topsecret@127.0.0.1:1/hallmark"}, clock);
