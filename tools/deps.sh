@@ -9,7 +9,9 @@ packages=(
   g++ cmake ninja-build pkg-config make clang-format
   # libraries (DESIGN.md "Chosen dependencies")
   libssl-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev
-  libspdlog-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libspdlog-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
+  # the PostgreSQL server the `postgres` test tier starts (initdb/pg_ctl in a temp folder)
+  postgresql-15 postgresql-client-15
   # tools the tests and the demo call
   openssl curl sqlite3 python3 procps
   # peers the benchmarks compare with (bench/factory_batch)

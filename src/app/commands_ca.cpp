@@ -14,14 +14,19 @@ void add_init_commands(CommandRegistry reg) {
   auto config = std::make_shared<std::string>();
   cmd->add_option("--dir", *dir, "Data folder to create")->required();
   cmd->add_option("--config", *config, "TOML configuration (default: the embedded defaults)");
+  auto store = std::make_shared<std::string>();
+  cmd->add_option("--store", *store,
+                  "postgresql:// DSN: keep the store in PostgreSQL (written to [store] dsn) instead of "
+                  "<dir>/hallmark.db");
   cmd->footer(
       "Keys are PKCS#8 files encrypted with the passphrase from HALLMARK_KEY_PASSPHRASE, keys.passphrase_file, "
-      "or a random one generated into <dir>/passphrase (0600).");
-  cmd->callback([dir, config, &exit_code = reg.exit_code] {
+      "or a random one generated into <dir>/passphrase (0600). With --store, further nodes are copies of this "
+      "folder (keys, configuration) pointing at the same database.");
+  cmd->callback([dir, config, store, &exit_code = reg.exit_code] {
     std::vector<std::string> messages;
     std::optional<std::filesystem::path> cfg;
     if (!config->empty()) cfg = *config;
-    auto status = Pki::init(*dir, cfg, messages);
+    auto status = Pki::init(*dir, cfg, messages, *store);
     for (const auto& m : messages) std::cerr << m << "\n";
     if (!status.ok()) {
       exit_code = report(status.error());

@@ -7,7 +7,6 @@
 #include "app/pki.h"
 #include "base/crypto.h"
 #include "base/rng.h"
-#include "store/sqlite/sqlite_enrollment_store.h"
 
 namespace hallmark::app {
 
@@ -36,8 +35,8 @@ int run_credential_add(const CredentialOptions& o) {
   const auto secret = base::hex_encode(rng.bytes(16));
   const auto now = base::SystemClock().now();
   const auto expires = now + std::chrono::hours(o.valid_hours);
-  store::SqliteEnrollmentStore store(pki.database());
-  if (auto p = store.put_credential(o.device, base::hex_encode(base::sha256(base::to_bytes(secret))), now, expires);
+  if (auto p = pki.store().credentials().put_credential(
+          o.device, base::hex_encode(base::sha256(base::to_bytes(secret))), now, expires);
       !p.ok()) {
     return report(p.error());
   }

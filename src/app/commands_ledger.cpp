@@ -4,22 +4,18 @@
 #include "app/cli.h"
 #include "app/pki.h"
 #include "factory/ledger_bundle.h"
-#include "store/sqlite/sqlite_factory_store.h"
 
 namespace hallmark::app {
 
 using nlohmann::json;
 
 int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
-  auto factory_rec = pki.ledger().find_issuer("factory");
+  auto factory_rec = pki.issuer_registry().find_issuer("factory");
   if (!factory_rec.ok()) return report(factory_rec.error());
   if (!factory_rec.value()) return report(base::make_error(base::ErrorCode::NotFound, "no factory CA in this PKI"));
   auto factory_ca = pkix::Certificate::parse(factory_rec.value()->cert_der);
   if (!factory_ca.ok()) return report(factory_ca.error());
-  store::SqliteAuditStore audit_store(pki.database());
-  base::SystemClock clock;
-  store::SqliteFactoryStore store(pki.database(), audit_store, clock);
-  factory::ImportContext ctx{factory_ca.value(), store, store, "cli:ledger-import"};
+  factory::ImportContext ctx{factory_ca.value(), pki.store().sites(), pki.store().imports(), "cli:ledger-import"};
   auto rep = factory::import_bundle(bundle, ctx);
   if (!rep.ok()) return report(rep.error());
   const auto& r = rep.value();

@@ -14,7 +14,6 @@
 #include "factory/ledger_bundle.h"
 #include "factory/serial_range.h"
 #include "pkix/pem.h"
-#include "store/sqlite/sqlite_factory_store.h"
 
 namespace hallmark::app {
 
@@ -97,9 +96,8 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
   HM_TRY(auto attestation, factory::parse_attestation(o.attestation));
   HM_TRY(auto pki_ptr, Pki::open(o.dir));
   auto& pki = *pki_ptr;
-  store::SqliteAuditStore audit_store(pki.database());
+  auto& sites = pki.store().sites();
   base::SystemClock clock;
-  store::SqliteFactoryStore sites(pki.database(), audit_store, clock);
   HM_TRY(auto existing, sites.sites());
   for (const auto& s : existing) {
     if (s.id == o.id) return make_error(ErrorCode::AlreadyExists, "site '" + o.id + "' already exists");
@@ -175,7 +173,8 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
   HM_TRY(auto site_ca, pki.issuer().issue(factory_auth, req));
   const auto& site_cert = site_ca.certificate;
   const std::string issuer_name = "site:" + o.id;
-  HM_CHECK(pki.ledger().add_issuer({issuer_name, "site", "factory", site_cert.der(), "offline:" + o.id, "active"}));
+  HM_CHECK(
+      pki.issuer_registry().add_issuer({issuer_name, "site", "factory", site_cert.der(), "offline:" + o.id, "active"}));
 
   const auto site_end = site_cert.not_after().time;
   if (not_after > site_end) {
@@ -192,7 +191,7 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
 
   HM_TRY(auto shares, factory::split_ranges(ranges, static_cast<std::size_t>(o.stations)));
   const auto quotas = factory::split_quota(quota, static_cast<std::size_t>(o.stations));
-  HM_TRY(auto root_rec, pki.ledger().find_issuer("root"));
+  HM_TRY(auto root_rec, pki.issuer_registry().find_issuer("root"));
   const auto root_pem = pkix::pem_encode(root_rec->cert_der, "CERTIFICATE");
   const auto factory_pem = factory_auth.certificate->pem();
 
@@ -270,17 +269,17 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
   return pki.finish();
 }
 
-nlohmann::json site_doc(store::SqliteFactoryStore& store, const factory::SiteRecord& s) {
+nlohmann::json site_doc(store::Store& store, const factory::SiteRecord& s) {
   auto doc = nlohmann::json::parse(s.scope, nullptr, false);
   if (doc.is_discarded()) doc = nlohmann::json::object();
   doc["site"] = s.id;
   doc["status"] = s.status;
   doc["created"] = base::format_rfc3339(s.created);
   if (s.retired) doc["retired"] = base::format_rfc3339(*s.retired);
-  auto used = store.devices_with_origin("site:" + s.id + "/");
+  auto used = store.imports().devices_with_origin("site:" + s.id + "/");
   doc["devices_imported"] = used.ok() ? used.value() : 0;
   nlohmann::json st = nlohmann::json::array();
-  auto stations = store.stations(s.id);
+  auto stations = store.sites().stations(s.id);
   if (stations.ok()) {
     for (const auto& x : stations.value()) {
       auto a = factory::decode_statement(x.statement);
@@ -291,7 +290,7 @@ nlohmann::json site_doc(store::SqliteFactoryStore& store, const factory::SiteRec
         row["serial_ranges"] = rs;
         row["quota"] = a->quota;
       }
-      auto u = store.devices_with_origin("site:" + s.id + "/station:" + std::to_string(x.station) + "/");
+      auto u = store.imports().devices_with_origin("site:" + s.id + "/station:" + std::to_string(x.station) + "/");
       row["devices_imported"] = u.ok() ? u.value() : 0;
       st.push_back(row);
     }
@@ -358,10 +357,8 @@ void add_site_commands(CommandRegistry reg) {
       exit_code = report(pki.error());
       return;
     }
-    store::SqliteAuditStore audit_store(pki.value()->database());
-    base::SystemClock clock;
-    store::SqliteFactoryStore store(pki.value()->database(), audit_store, clock);
-    auto sites = store.sites();
+    auto& store = pki.value()->store();
+    auto sites = store.sites().sites();
     if (!sites.ok()) {
       exit_code = report(sites.error());
       return;
@@ -393,10 +390,8 @@ void add_site_commands(CommandRegistry reg) {
       exit_code = report(pki.error());
       return;
     }
-    store::SqliteAuditStore audit_store(pki.value()->database());
-    base::SystemClock clock;
-    store::SqliteFactoryStore store(pki.value()->database(), audit_store, clock);
-    auto s = store.find_site(*sid);
+    auto& store = pki.value()->store();
+    auto s = store.sites().find_site(*sid);
     if (!s.ok() || !s.value()) {
       exit_code = report(s.ok() ? make_error(ErrorCode::NotFound, "no site '" + *sid + "'") : s.error());
       return;
@@ -434,11 +429,10 @@ void add_site_commands(CommandRegistry reg) {
         return;
       }
     }
-    store::SqliteAuditStore audit_store(pki.value()->database());
+    auto& store = pki.value()->store();
     base::SystemClock clock;
-    store::SqliteFactoryStore store(pki.value()->database(), audit_store, clock);
     const auto when = clock.now();
-    auto s = store.retire_site(*rid, when);
+    auto s = store.sites().retire_site(*rid, when);
     if (!s.ok()) {
       exit_code = report(s.error());
       return;

@@ -62,6 +62,9 @@ checkpoint_every_seconds = 60
 
 [store]
 durability = "normal"     # SQLite WAL synchronous=NORMAL survives kill -9; "full" survives power loss
+# dsn = "postgresql://hallmark@db.example:5432/hallmark"   # PostgreSQL instead of <dir>/hallmark.db
+#   (several `hallmark serve` nodes may share it; keep the password in ~/.pgpass or PGPASSWORD)
+pool = 8                  # PostgreSQL connections per process
 
 [server]                  # `hallmark serve`
 listen = "127.0.0.1:8443"
@@ -215,6 +218,17 @@ base::Result<Config> parse_config(const std::string& text, const std::string& or
       return make_error(ErrorCode::InvalidArgument, "store.durability must be \"normal\" or \"full\"");
     }
     c.durability = *v;
+  }
+  if (auto v = root["store"]["dsn"].value<std::string>()) {
+    // Only PostgreSQL is configured by DSN; the SQLite file is always <dir>/hallmark.db.
+    if (!v->starts_with("postgresql://") && !v->starts_with("postgres://")) {
+      return make_error(ErrorCode::InvalidArgument, "store.dsn must start with postgresql://");
+    }
+    c.store_dsn = *v;
+  }
+  if (auto v = root["store"]["pool"].value<std::int64_t>()) {
+    if (*v < 1 || *v > 256) return make_error(ErrorCode::InvalidArgument, "store.pool must be between 1 and 256");
+    c.store_pool = static_cast<std::size_t>(*v);
   }
   return c;
 }

@@ -43,6 +43,8 @@ struct Config {
   audit::CheckpointPolicy checkpoints;
   std::filesystem::path passphrase_file;  // empty: env or generated file
   std::string durability = "normal";      // "normal" | "full" (SQLite synchronous)
+  std::string store_dsn;                  // [store] dsn: postgresql:// DSN; empty: SQLite <dir>/hallmark.db
+  std::size_t store_pool = 8;             // [store] pool: PostgreSQL connections per process
 };
 
 // The commented default configuration `hallmark init` writes.

@@ -199,13 +199,12 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
       HM_TRY(root, pkix::Certificate::parse(i.cert_der));
     }
   }
-  s->m_lookup = std::make_unique<store::SqliteEnrollmentStore>(pki.database());
   s->m_devices = std::make_unique<attest::IdevidVerifier>(std::move(anchors), s->m_clock);
   s->m_renewals = std::make_unique<attest::IdevidVerifier>(std::move(runtime_anchors), s->m_clock);
   s->m_enrollment = std::make_unique<ra::EnrollmentService>(
-      pki.issuer(), [&pki](const std::string& name) { return pki.authority(name); }, *s->m_lookup, *s->m_devices,
-      *s->m_renewals, "est");
-  s->m_enrollment->enable_http_basic(*s->m_lookup, [&pki](const audit::Event& e) {
+      pki.issuer(), [&pki](const std::string& name) { return pki.authority(name); }, pki.store().certificates(),
+      *s->m_devices, *s->m_renewals, "est");
+  s->m_enrollment->enable_http_basic(pki.store().credentials(), [&pki](const audit::Event& e) {
     if (auto a = pki.audit().append(e); !a.ok())
       base::log::error("est: cannot audit a refusal: " + a.error().describe());
   });

@@ -13,7 +13,6 @@
 #include "http/server.h"
 #include "proto/est/est_service.h"
 #include "ra/enrollment_service.h"
-#include "store/sqlite/sqlite_enrollment_store.h"
 
 namespace hallmark::app {
 
@@ -45,7 +44,6 @@ class EstServer {
  private:
   EstServer() = default;
   base::SystemClock m_clock;
-  std::unique_ptr<store::SqliteEnrollmentStore> m_lookup;
   std::unique_ptr<attest::IdevidVerifier> m_devices;
   std::unique_ptr<attest::IdevidVerifier> m_renewals;
   std::unique_ptr<ra::EnrollmentService> m_enrollment;

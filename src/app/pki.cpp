@@ -37,6 +37,22 @@ ca::IssuanceRequest ca_request(const ca::CaSettings& s, const std::string& profi
   return r;
 }
 
+// The configuration text with [store] dsn set (inserted at the top of the
+// [store] table, or as a new table).
+std::string with_store_dsn(const std::string& text, const std::string& dsn) {
+  std::string escaped;
+  for (char c : dsn) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  const std::string line = "dsn = \"" + escaped + "\"   # set by `hallmark init --store`\n";
+  const auto table = text.find("\n[store]\n");
+  if (table == std::string::npos) return text + "\n[store]\n" + line;
+  std::string out = text;
+  out.insert(table + 9, line);
+  return out;
+}
+
 }  // namespace
 
 std::string Pki::default_issuer_for(const std::string& profile) {
@@ -44,7 +60,7 @@ std::string Pki::default_issuer_for(const std::string& profile) {
 }
 
 base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& config_file,
-                       std::vector<std::string>& messages) {
+                       std::vector<std::string>& messages, const std::string& store) {
   Paths paths{dir};
   if (fs::exists(paths.database())) {
     return make_error(ErrorCode::AlreadyExists, "'" + dir.string() + "' already holds a Hallmark PKI");
@@ -54,15 +70,37 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
     HM_TRY(auto data, base::read_file(*config_file, 1 << 20));
     config_text = base::to_string(data);
   }
+  if (!store.empty()) {
+    if (!store::is_postgres_location(store)) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "--store must be a postgresql:// DSN (the SQLite store is always <dir>/hallmark.db)");
+    }
+    config_text = with_store_dsn(config_text, store);
+  }
   HM_TRY(auto config, parse_config(config_text, config_file ? config_file->string() : "embedded defaults"));
   HM_TRY(auto profiles, ca::ProfileRegistry::build(config.ca.profiles));
+  if (!config.store_dsn.empty()) {
+    // A shared database already initialised by another node: refuse before
+    // creating keys that would not match its CAs.
+    base::SystemClock clock;
+    HM_TRY(auto existing, store::open_store({config.store_dsn}, clock));
+    HM_TRY(auto known, existing->issuers().issuers());
+    if (!known.empty()) {
+      return make_error(ErrorCode::AlreadyExists,
+                        existing->location() +
+                            " already holds a Hallmark PKI: copy the data folder of a node that "
+                            "uses it instead of running init");
+    }
+  }
 
   std::error_code ec;
   fs::create_directories(paths.keys(), ec);
   if (ec) return make_error(ErrorCode::Io, "cannot create '" + paths.keys().string() + "'", ec.message());
   ::chmod(dir.c_str(), 0700);
   ::chmod(paths.keys().c_str(), 0700);
-  HM_CHECK(base::write_file(paths.config(), config_text, 0644));
+  // A DSN may carry a password: then the configuration is readable by its owner only.
+  const bool secret = config.store_dsn != store::printable_location(config.store_dsn);
+  HM_CHECK(base::write_file(paths.config(), config_text, secret ? 0600 : 0644));
 
   HM_TRY(auto pass, keys::resolve_passphrase({dir, config.passphrase_file}, true));
   if (pass.generated) {
@@ -83,13 +121,15 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
   auto& issuer = pki->issuer();
   HM_TRY(auto root,
          issuer.issue({"root", std::nullopt, root_key.get()}, ca_request(config.ca.root, "root", *root_key)));
-  HM_CHECK(pki->ledger().add_issuer({"root", "root", "", root.certificate.der(), root_key->reference(), "active"}));
+  HM_CHECK(
+      pki->issuer_registry().add_issuer({"root", "root", "", root.certificate.der(), root_key->reference(), "active"}));
   for (auto [name, settings, key] : {std::tuple{"factory", &config.ca.factory, factory_key.get()},
                                      std::tuple{"runtime", &config.ca.runtime, runtime_key.get()}}) {
     HM_TRY(auto cert,
            issuer.issue({"root", root.certificate, root_key.get()}, ca_request(*settings, "intermediate", *key)));
     for (const auto& w : cert.warnings) messages.push_back(std::string(name) + ": " + w);
-    HM_CHECK(pki->ledger().add_issuer({name, name, "root", cert.certificate.der(), key->reference(), "active"}));
+    HM_CHECK(
+        pki->issuer_registry().add_issuer({name, name, "root", cert.certificate.der(), key->reference(), "active"}));
   }
   audit::Event created;
   created.actor = "cli:init";
@@ -103,7 +143,7 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
   return {};
 }
 
-base::Result<std::unique_ptr<Pki>> Pki::open(const fs::path& dir, bool need_keys) {
+base::Result<std::unique_ptr<Pki>> Pki::open(const fs::path& dir, bool need_keys, const std::string& store) {
   std::unique_ptr<Pki> pki(new Pki());
   pki->m_paths = Paths{dir};
   if (!fs::exists(pki->m_paths.config())) {
@@ -113,31 +153,36 @@ base::Result<std::unique_ptr<Pki>> Pki::open(const fs::path& dir, bool need_keys
   }
   HM_TRY(pki->m_config, load_config(pki->m_paths.config()));
   HM_TRY(pki->m_profiles, ca::ProfileRegistry::build(pki->m_config.ca.profiles));
-  HM_TRY(pki->m_db, store::SqliteDatabase::open(pki->m_paths.database(), pki->m_config.durability == "full"
-                                                                             ? store::Durability::Full
-                                                                             : store::Durability::Normal));
-  pki->m_audit_store = std::make_unique<store::SqliteAuditStore>(*pki->m_db);
-  pki->m_ledger = std::make_unique<store::SqliteLedger>(*pki->m_db, *pki->m_audit_store, pki->m_clock);
+  if (!store.empty() && !store::is_postgres_location(store)) {
+    return make_error(ErrorCode::InvalidArgument, "--store must be a postgresql:// DSN");
+  }
+  store::StoreOptions so;
+  so.location = !store.empty()                     ? store
+                : !pki->m_config.store_dsn.empty() ? pki->m_config.store_dsn
+                                                   : pki->m_paths.database().string();
+  so.full_durability = pki->m_config.durability == "full";
+  so.pool_size = pki->m_config.store_pool;
+  HM_TRY(pki->m_store, store::open_store(so, pki->m_clock));
   if (need_keys) {
     HM_TRY(auto pass, keys::resolve_passphrase({dir, pki->m_config.passphrase_file}, false));
     pki->m_keys = std::make_unique<keys::SoftwareKeyStore>(pki->m_paths.keys(), pass.value);
     HM_TRY(auto audit_key, pki->m_keys->load(kAuditKey));
     pki->m_checkpoint_signer = std::make_unique<SignerCheckpointAdapter>(std::move(audit_key));
   }
-  pki->m_audit = std::make_unique<audit::AuditLog>(*pki->m_audit_store, pki->m_checkpoint_signer.get(), pki->m_clock,
+  pki->m_audit = std::make_unique<audit::AuditLog>(pki->m_store->audit(), pki->m_checkpoint_signer.get(), pki->m_clock,
                                                    pki->m_config.checkpoints);
   auto* audit_log = pki->m_audit.get();
   pki->m_issuer =
-      std::make_unique<ca::Issuer>(pki->m_config.ca, pki->m_profiles, *pki->m_ledger, pki->m_clock, pki->m_rng,
+      std::make_unique<ca::Issuer>(pki->m_config.ca, pki->m_profiles, pki->m_store->ledger(), pki->m_clock, pki->m_rng,
                                    [audit_log](std::uint64_t n) { audit_log->note_appended(n); });
   return pki;
 }
 
 base::Result<ca::SigningAuthority> Pki::authority(const std::string& name) {
-  HM_TRY(auto record, m_ledger->find_issuer(name));
+  HM_TRY(auto record, m_store->issuers().find_issuer(name));
   if (!record) {
     std::string known;
-    HM_TRY(auto all, m_ledger->issuers());
+    HM_TRY(auto all, m_store->issuers().issuers());
     for (const auto& i : all) known += (known.empty() ? "" : ", ") + i.name;
     return make_error(ErrorCode::NotFound, "no issuer named '" + name + "' (known: " + known + ")");
   }

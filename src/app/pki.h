@@ -17,8 +17,7 @@
 #include "ca/profile.h"
 #include "keys/signer.h"
 #include "keys/software_key_store.h"
-#include "store/sqlite/sqlite_database.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/store.h"
 
 namespace hallmark::app {
 
@@ -46,25 +45,31 @@ class Pki {
  public:
   // Creates the data folder, keys and CA hierarchy. `messages` receives what a
   // person should know (e.g. where a generated passphrase was written).
+  // `store` (a postgresql:// DSN) puts the store in PostgreSQL instead of
+  // <dir>/hallmark.db and is written to the configuration's [store] dsn.
   static base::Status init(const std::filesystem::path& dir, const std::optional<std::filesystem::path>& config_file,
-                           std::vector<std::string>& messages);
+                           std::vector<std::string>& messages, const std::string& store = {});
   // Opens an initialised folder. With `need_keys` false, no private key is loaded
-  // (read-only commands run without the passphrase).
-  static base::Result<std::unique_ptr<Pki>> open(const std::filesystem::path& dir, bool need_keys = true);
+  // (read-only commands run without the passphrase). A non-empty `store`
+  // overrides the configured store location (`--store`).
+  static base::Result<std::unique_ptr<Pki>> open(const std::filesystem::path& dir, bool need_keys = true,
+                                                 const std::string& store = {});
 
   const Config& config() const { return m_config; }
   const Paths& paths() const { return m_paths; }
   ca::Issuer& issuer() { return *m_issuer; }
   const ca::ProfileRegistry& profiles() const { return m_profiles; }
-  store::SqliteLedger& ledger() { return *m_ledger; }
+  ca::Ledger& ledger() { return m_store->ledger(); }
+  ca::IssuerRegistry& issuer_registry() { return m_store->issuers(); }
   audit::AuditLog& audit() { return *m_audit; }
-  store::SqliteDatabase& database() { return *m_db; }
+  // Every storage port (SQLite file or PostgreSQL).
+  store::Store& store() { return *m_store; }
 
   // The issuer a profile uses when none is named: idevid -> factory, others -> runtime.
   static std::string default_issuer_for(const std::string& profile);
   // The named issuer's certificate and signer (the key is loaded on first use).
   base::Result<ca::SigningAuthority> authority(const std::string& issuer_name);
-  base::Result<std::vector<ca::IssuerRecord>> issuers() const { return m_ledger->issuers(); }
+  base::Result<std::vector<ca::IssuerRecord>> issuers() const { return m_store->issuers().issuers(); }
   // The audit public key (DER SPKI) written at init.
   base::Result<base::Bytes> audit_public_key() const;
 
@@ -79,9 +84,7 @@ class Pki {
   base::SystemClock m_clock;
   base::SystemRng m_rng;
   std::unique_ptr<keys::SoftwareKeyStore> m_keys;
-  std::unique_ptr<store::SqliteDatabase> m_db;
-  std::unique_ptr<store::SqliteAuditStore> m_audit_store;
-  std::unique_ptr<store::SqliteLedger> m_ledger;
+  std::unique_ptr<store::Store> m_store;
   std::unique_ptr<SignerCheckpointAdapter> m_checkpoint_signer;
   std::unique_ptr<audit::AuditLog> m_audit;
   std::unique_ptr<ca::Issuer> m_issuer;

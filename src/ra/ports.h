@@ -58,6 +58,10 @@ class BootstrapCredentialStore {
   [[nodiscard]] virtual base::Result<CredentialUse> use_credential(const std::string& device_serial,
                                                                    const std::string& secret_sha256_hex,
                                                                    base::TimePoint now) = 0;
+  // Sets the device's credential (the operator's CLI), replacing an earlier one, used or not.
+  [[nodiscard]] virtual base::Status put_credential(const std::string& device_serial,
+                                                    const std::string& secret_sha256_hex, base::TimePoint created,
+                                                    base::TimePoint expires) = 0;
 };
 
 }  // namespace hallmark::ra

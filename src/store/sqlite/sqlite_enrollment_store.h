@@ -20,9 +20,8 @@ class SqliteEnrollmentStore final : public ra::CertificateStatusLookup, public r
                                                    base::TimePoint now) const override;
   base::Result<ra::CredentialUse> use_credential(const std::string& device_serial, const std::string& secret_sha256_hex,
                                                  base::TimePoint now) override;
-  // Sets the device's credential, replacing an earlier one (used or not).
   base::Status put_credential(const std::string& device_serial, const std::string& secret_sha256_hex,
-                              base::TimePoint created, base::TimePoint expires);
+                              base::TimePoint created, base::TimePoint expires) override;
 
  private:
   base::Result<std::vector<ra::CertificateRecord>> select(const char* where, const std::string& arg) const;

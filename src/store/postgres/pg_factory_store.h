@@ -1,0 +1,53 @@
+// PostgreSQL implementations of the factory ports (factory/ports.h), twin of
+// store/sqlite/sqlite_factory_store.h: the operator's site registry and import
+// ledger (and the station records, for symmetry; stations keep SQLite).
+#pragma once
+
+#include "factory/ports.h"
+#include "store/postgres/pg_database.h"
+#include "store/postgres/pg_store.h"
+
+namespace hallmark::store {
+
+class PgFactoryStore final : public factory::StationRecords,
+                             public factory::SiteRegistry,
+                             public factory::ImportLedger {
+ public:
+  PgFactoryStore(PgDatabase& db, PgAuditStore& audit, const base::Clock& clock)
+      : m_db(db), m_audit(audit), m_clock(clock) {}
+
+  // StationRecords
+  base::Result<std::optional<std::string>> key_owner(const std::string& key_fingerprint) const override;
+  base::Result<std::uint64_t> devices_issued() const override;
+  base::Result<std::uint64_t> exported_up_to() const override;
+  base::Status set_exported_up_to(std::uint64_t sequence) override;
+
+  // SiteRegistry
+  base::Status add_site(const factory::SiteRecord& site, const std::vector<factory::StationRecord>& stations) override;
+  base::Result<std::vector<factory::SiteRecord>> sites() const override;
+  base::Result<std::optional<factory::SiteRecord>> find_site(const std::string& id) const override;
+  base::Result<std::vector<factory::StationRecord>> stations(const std::string& site) const override;
+  base::Status retire_site(const std::string& id, base::TimePoint when) override;
+
+  // ImportLedger
+  base::Result<std::optional<base::Bytes>> station_record_hash(const std::string& site, int station,
+                                                               std::uint64_t sequence) const override;
+  base::Status add_station_records(const std::string& site, int station,
+                                   const std::vector<std::pair<std::uint64_t, base::Bytes>>& records) override;
+  base::Result<bool> certificate_known(const std::string& cert_serial) const override;
+  base::Result<std::optional<factory::KnownDevice>> device(const std::string& device_serial) const override;
+  base::Result<std::optional<std::string>> key_owner(const std::string& key_fingerprint,
+                                                     const std::string& device_serial) const override;
+  base::Result<std::uint64_t> devices_with_origin(const std::string& origin_prefix) const override;
+  base::Status import_certificate(const ca::LedgerEntry& entry, const audit::Event& event) override;
+
+ private:
+  // The first column of the first row, or nullopt when there is no row.
+  base::Result<std::optional<PgRows>> query(const std::string& sql, const std::vector<PgParam>& params) const;
+  base::Result<std::int64_t> count(const std::string& sql, const std::vector<PgParam>& params) const;
+  PgDatabase& m_db;
+  PgAuditStore& m_audit;
+  const base::Clock& m_clock;
+};
+
+}  // namespace hallmark::store
