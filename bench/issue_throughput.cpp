@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> messages;
   ::setenv("HALLMARK_KEY_PASSPHRASE", "bench-passphrase", 1);
   {
-    auto s = app::Pki::init(dir, std::nullopt, messages);
+    auto s = app::Pki::init(dir, std::nullopt, "", messages);
     if (!s.ok()) die(s.error().describe());
   }
   if (durability == "full") {

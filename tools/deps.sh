@@ -12,6 +12,8 @@ packages=(
   libspdlog-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and the demo call
   openssl curl sqlite3 python3 procps
+  # PKCS#11: headers only (p11-kit/pkcs11.h), the SoftHSM2 token and pkcs11-tool for the pkcs11 tier
+  libp11-kit-dev softhsm2 opensc
 )
 
 missing=()

@@ -14,14 +14,18 @@ void add_init_commands(CommandRegistry reg) {
   auto config = std::make_shared<std::string>();
   cmd->add_option("--dir", *dir, "Data folder to create")->required();
   cmd->add_option("--config", *config, "TOML configuration (default: the embedded defaults)");
+  auto keystore = std::make_shared<std::string>();
+  cmd->add_option("--keystore", *keystore,
+                  "Generate the CA and audit keys in a PKCS#11 token: pkcs11:token=<label>[;object=<prefix>]"
+                  "?module-path=<.so>&pin-source=file:<pin file> (PIN also from HALLMARK_PKCS11_PIN)");
   cmd->footer(
       "Keys are PKCS#8 files encrypted with the passphrase from HALLMARK_KEY_PASSPHRASE, keys.passphrase_file, "
       "or a random one generated into <dir>/passphrase (0600).");
-  cmd->callback([dir, config, &exit_code = reg.exit_code] {
+  cmd->callback([dir, config, keystore, &exit_code = reg.exit_code] {
     std::vector<std::string> messages;
     std::optional<std::filesystem::path> cfg;
     if (!config->empty()) cfg = *config;
-    auto status = Pki::init(*dir, cfg, messages);
+    auto status = Pki::init(*dir, cfg, *keystore, messages);
     for (const auto& m : messages) std::cerr << m << "\n";
     if (!status.ok()) {
       exit_code = report(status.error());

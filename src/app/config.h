@@ -41,6 +41,7 @@ struct Config {
   ca::Settings ca;
   audit::CheckpointPolicy checkpoints;
   std::filesystem::path passphrase_file;  // empty: env or generated file
+  std::string keystore;                   // keys.store: empty (key files) or a pkcs11: URI naming the token
   std::string durability = "normal";      // "normal" | "full" (SQLite synchronous)
 };
 

@@ -15,6 +15,7 @@
 #include "base/rng.h"
 #include "ca/issuer.h"
 #include "ca/profile.h"
+#include "keys/key_store.h"
 #include "keys/signer.h"
 #include "keys/software_key_store.h"
 #include "store/sqlite/sqlite_database.h"
@@ -46,8 +47,10 @@ class Pki {
  public:
   // Creates the data folder, keys and CA hierarchy. `messages` receives what a
   // person should know (e.g. where a generated passphrase was written).
+  // `keystore` (a pkcs11: URI naming a token, or empty) overrides keys.store:
+  // the CA and audit keys are then generated in the token, and no key file is written.
   static base::Status init(const std::filesystem::path& dir, const std::optional<std::filesystem::path>& config_file,
-                           std::vector<std::string>& messages);
+                           const std::string& keystore, std::vector<std::string>& messages);
   // Opens an initialised folder. With `need_keys` false, no private key is loaded
   // (read-only commands run without the passphrase).
   static base::Result<std::unique_ptr<Pki>> open(const std::filesystem::path& dir, bool need_keys = true);
@@ -68,6 +71,12 @@ class Pki {
   // The audit public key (DER SPKI) written at init.
   base::Result<base::Bytes> audit_public_key() const;
 
+  // Where the key `name` (root, factory, runtime, audit...) lives: a file name
+  // under keys/, or the keys.store token with object "<prefix>-<name>".
+  static base::Result<std::string> key_reference(const Config& config, const std::string& name);
+  // The key store (files and PKCS#11); null when keys were not loaded.
+  keys::KeyStore* key_store() { return m_keys.get(); }
+
   // Signs a checkpoint over what this command appended; called at the end of each command.
   base::Status finish();
 
@@ -78,7 +87,7 @@ class Pki {
   ca::ProfileRegistry m_profiles;
   base::SystemClock m_clock;
   base::SystemRng m_rng;
-  std::unique_ptr<keys::SoftwareKeyStore> m_keys;
+  std::unique_ptr<keys::KeyStore> m_keys;
   std::unique_ptr<store::SqliteDatabase> m_db;
   std::unique_ptr<store::SqliteAuditStore> m_audit_store;
   std::unique_ptr<store::SqliteLedger> m_ledger;
