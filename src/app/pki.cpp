@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "base/files.h"
+#include "keys/pkcs11_key_store.h"
 #include "keys/pkcs11_uri.h"
 #include "pkix/pem.h"
 
@@ -91,6 +92,19 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
     }
   }
   HM_TRY(auto profiles, ca::ProfileRegistry::build(config.ca.profiles));
+
+  // A token that cannot be used, or already holds these keys, is refused
+  // before anything is written (to the folder or to the token).
+  for (const char* name : {"root", "factory", "runtime", kAuditKey}) {
+    HM_TRY(auto ref, key_reference(config, name));
+    if (!keys::is_pkcs11_uri(ref)) continue;
+    HM_TRY(const bool exists, keys::pkcs11_key_exists(ref));
+    if (exists) {
+      return make_error(ErrorCode::AlreadyExists, "the PKCS#11 token already holds a key labelled '" +
+                                                      keys::Pkcs11Uri::parse(ref).value().object +
+                                                      "': choose another object= prefix in --keystore");
+    }
+  }
 
   std::error_code ec;
   fs::create_directories(paths.keys(), ec);

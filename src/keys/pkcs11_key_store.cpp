@@ -495,6 +495,14 @@ Result<std::unique_ptr<Signer>> pkcs11_load(std::string_view text) {
   return open_signer(uri, std::move(token));
 }
 
+Result<bool> pkcs11_key_exists(std::string_view text) {
+  HM_TRY(auto uri, parse_key_uri(text));
+  HM_TRY(auto token, open_token(uri));
+  HM_TRY(auto session, token->session());
+  HM_TRY(auto found, find_object(*token, session, CKO_PRIVATE_KEY, uri.object));
+  return found.has_value();
+}
+
 Result<std::unique_ptr<Signer>> pkcs11_generate(std::string_view text, base::KeyAlgorithm alg) {
   HM_TRY(auto uri, parse_key_uri(text));
   HM_TRY(auto token, open_token(uri));

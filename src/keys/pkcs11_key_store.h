@@ -21,6 +21,10 @@ namespace hallmark::keys {
 // RSA-2048/3072/4096). AlreadyExists when a key with that label is there.
 base::Result<std::unique_ptr<Signer>> pkcs11_generate(std::string_view uri, base::KeyAlgorithm alg);
 
+// Opens the token (module, token, PIN) and says whether a private key labelled
+// uri.object is there, so that callers can refuse before writing anything.
+base::Result<bool> pkcs11_key_exists(std::string_view uri);
+
 // Opens the private key (and reads the public key) labelled uri.object.
 // NotFound for a missing module, token or object; Unauthenticated for a wrong PIN.
 base::Result<std::unique_ptr<Signer>> pkcs11_load(std::string_view uri);
