@@ -1,6 +1,7 @@
 // `hallmark init`, `hallmark ca list|export`.
 #include <iostream>
 
+#include "app/ceremony.h"
 #include "app/cli.h"
 #include "app/pki.h"
 #include "pkix/certificate.h"
@@ -32,6 +33,34 @@ void add_init_commands(CommandRegistry reg) {
       return;
     }
     std::cout << "initialised " << *dir << "\n";
+  });
+}
+
+void add_ceremony_command(CommandRegistry reg) {
+  auto* cmd = reg.app.add_subcommand(
+      "ceremony", "Offline root key ceremony: root key generated in its token, root, issuing CAs and first CRL");
+  auto config = std::make_shared<std::string>();
+  cmd->add_option("--config", *config, "Ceremony description (TOML); `hallmark ceremony --example` prints one");
+  auto example = std::make_shared<bool>(false);
+  cmd->add_flag("--example", *example, "Print an example ceremony description and exit");
+  cmd->footer(
+      "Writes only certificates, the CRL and a root-signed audit record (ceremony-audit.json + .sig, check "
+      "with `openssl dgst -verify`); no key leaves its token. PINs come from pin-source files or "
+      "HALLMARK_PKCS11_PIN.");
+  cmd->callback([config, example, &exit_code = reg.exit_code] {
+    if (*example) {
+      std::cout << ceremony_config_example();
+      return;
+    }
+    if (config->empty()) {
+      std::cerr << "error: --config is required\n";
+      exit_code = kExitUsage;
+      return;
+    }
+    std::vector<std::string> messages;
+    auto s = run_ceremony(*config, messages);
+    for (const auto& m : messages) std::cerr << m << "\n";
+    if (!s.ok()) exit_code = report(s.error());
   });
 }
 
