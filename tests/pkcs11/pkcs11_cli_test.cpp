@@ -80,6 +80,9 @@ TEST_F(Pkcs11CliTest, StationBatchSignsWithTheSiteCaKeyInTheSitesOwnToken) {
   const auto auth = create_site("acme", "SN-00001000..SN-00001999", 100, "--site-csr " + file("site.csr"));
   // The authorization holds no site CA key: only the station's own key file.
   for (const auto& f : key_files(auth)) EXPECT_EQ(fs::path(f).filename(), "station.key") << f;
+  // The site's OCSP responder key went into the operator's token with the CA keys.
+  EXPECT_NE(list_private_keys().out.find("label:      " + m_prefix + "-ocsp-site-acme\n"), std::string::npos);
+  EXPECT_TRUE(key_files(dir()).empty());
 
   // Without --key the station refuses, and nothing is written.
   auto refused = hallmark("station init --dir " + file("st-nokey") + " --authorization " + auth);
