@@ -16,6 +16,8 @@ packages=(
   openssl curl sqlite3 python3 procps
   # peers the benchmarks compare with (bench/factory_batch)
   golang-cfssl
+  # PKCS#11: headers only (p11-kit/pkcs11.h), the SoftHSM2 token and pkcs11-tool for the pkcs11 tier
+  libp11-kit-dev softhsm2 opensc
 )
 
 missing=()

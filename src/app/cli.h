@@ -37,6 +37,7 @@ struct CommandRegistry {
 
 void add_init_commands(CommandRegistry reg);
 void add_ca_commands(CommandRegistry reg);
+void add_ceremony_command(CommandRegistry reg);  // offline root key ceremony: commands_ca.cpp
 void add_issue_commands(CommandRegistry reg);
 void add_lint_command(CommandRegistry reg);
 void add_audit_commands(CommandRegistry reg);

@@ -1,6 +1,7 @@
 // `hallmark init`, `hallmark ca list|export`.
 #include <iostream>
 
+#include "app/ceremony.h"
 #include "app/cli.h"
 #include "app/pki.h"
 #include "pkix/certificate.h"
@@ -18,21 +19,53 @@ void add_init_commands(CommandRegistry reg) {
   cmd->add_option("--store", *store,
                   "postgresql:// DSN: keep the store in PostgreSQL (written to [store] dsn) instead of "
                   "<dir>/hallmark.db");
+  auto keystore = std::make_shared<std::string>();
+  cmd->add_option("--keystore", *keystore,
+                  "Generate the CA and audit keys in a PKCS#11 token: pkcs11:token=<label>[;object=<prefix>]"
+                  "?module-path=<.so>&pin-source=file:<pin file> (PIN also from HALLMARK_PKCS11_PIN)");
   cmd->footer(
       "Keys are PKCS#8 files encrypted with the passphrase from HALLMARK_KEY_PASSPHRASE, keys.passphrase_file, "
-      "or a random one generated into <dir>/passphrase (0600). With --store, further nodes are copies of this "
-      "folder (keys, configuration) pointing at the same database.");
-  cmd->callback([dir, config, store, &exit_code = reg.exit_code] {
+      "or a random one generated into <dir>/passphrase (0600), or keys in a PKCS#11 token with --keystore. "
+      "With --store, further nodes are copies of this folder (keys, configuration) pointing at the same database.");
+  cmd->callback([dir, config, store, keystore, &exit_code = reg.exit_code] {
     std::vector<std::string> messages;
     std::optional<std::filesystem::path> cfg;
     if (!config->empty()) cfg = *config;
-    auto status = Pki::init(*dir, cfg, messages, *store);
+    auto status = Pki::init(*dir, cfg, *keystore, messages, *store);
     for (const auto& m : messages) std::cerr << m << "\n";
     if (!status.ok()) {
       exit_code = report(status.error());
       return;
     }
     std::cout << "initialised " << *dir << "\n";
+  });
+}
+
+void add_ceremony_command(CommandRegistry reg) {
+  auto* cmd = reg.app.add_subcommand(
+      "ceremony", "Offline root key ceremony: root key generated in its token, root, issuing CAs and first CRL");
+  auto config = std::make_shared<std::string>();
+  cmd->add_option("--config", *config, "Ceremony description (TOML); `hallmark ceremony --example` prints one");
+  auto example = std::make_shared<bool>(false);
+  cmd->add_flag("--example", *example, "Print an example ceremony description and exit");
+  cmd->footer(
+      "Writes only certificates, the CRL and a root-signed audit record (ceremony-audit.json + .sig, check "
+      "with `openssl dgst -verify`); no key leaves its token. PINs come from pin-source files or "
+      "HALLMARK_PKCS11_PIN.");
+  cmd->callback([config, example, &exit_code = reg.exit_code] {
+    if (*example) {
+      std::cout << ceremony_config_example();
+      return;
+    }
+    if (config->empty()) {
+      std::cerr << "error: --config is required\n";
+      exit_code = kExitUsage;
+      return;
+    }
+    std::vector<std::string> messages;
+    auto s = run_ceremony(*config, messages);
+    for (const auto& m : messages) std::cerr << m << "\n";
+    if (!s.ok()) exit_code = report(s.error());
   });
 }
 

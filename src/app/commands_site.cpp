@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "app/cli.h"
@@ -13,6 +14,7 @@
 #include "factory/authorization.h"
 #include "factory/ledger_bundle.h"
 #include "factory/serial_range.h"
+#include "pkix/csr.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
@@ -144,8 +146,17 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
   if (fs::exists(out) && !fs::is_empty(out)) {
     return make_error(ErrorCode::AlreadyExists, "--out '" + o.out + "' exists and is not empty");
   }
+  // --site-csr: the site CA key was made in the site's own token (`station
+  // keygen`); the CSR's self-signature proves the site holds it, and no key
+  // goes into the authorization folder.
+  std::optional<base::Bytes> site_spki;
   if (!o.site_csr.empty()) {
-    return make_error(ErrorCode::Unsupported, "--site-csr (a site CA key in the site's HSM) is not supported yet");
+    HM_TRY(auto csr_data, base::read_file(o.site_csr, pkix::kMaxCsrSize));
+    auto csr = pkix::Csr::parse(csr_data);
+    if (!csr) {
+      return make_error(csr.error().code, "--site-csr '" + o.site_csr + "': " + csr.error().detail, csr.error().cause);
+    }
+    site_spki = csr->public_key().spki_der();
   }
 
   // --- keys and the site CA -------------------------------------------------
@@ -160,11 +171,14 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
                        "HALLMARK_KEY_PASSPHRASE instead");
   }
   keys::SoftwareKeyStore site_keys(out / "keys", pass.value);
-  HM_TRY(auto site_key, site_keys.generate(kSiteCaKey, base::KeyAlgorithm::EcP256));
+  if (!site_spki) {
+    HM_TRY(auto site_key, site_keys.generate(kSiteCaKey, base::KeyAlgorithm::EcP256));
+    site_spki = site_key->public_key_der();
+  }
   HM_TRY(auto factory_auth, pki.authority("factory"));
   ca::IssuanceRequest req;
   req.profile = "intermediate";
-  req.public_key_der = site_key->public_key_der();
+  req.public_key_der = *site_spki;
   req.common_name = pki.config().ca.factory.common_name + " Site " + o.id;
   req.validity_cap = calendar_years(pki.config().ca.factory.validity_years);
   req.path_len = 0;
@@ -185,9 +199,9 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
 
   // The OCSP responder key stays with the operator; its public key goes into the
   // authorization so that the station can certify it under the site CA.
-  HM_TRY(auto op_pass, keys::resolve_passphrase({pki.paths().dir, pki.config().passphrase_file}, false));
-  keys::SoftwareKeyStore op_keys(pki.paths().keys(), op_pass.value);
-  HM_TRY(auto ocsp_key, op_keys.generate("ocsp-site-" + o.id, base::KeyAlgorithm::EcP256));
+  // With keys.store it is generated in the operator's token like every CA key.
+  HM_TRY(auto ocsp_ref, Pki::key_reference(pki.config(), "ocsp-site-" + o.id));
+  HM_TRY(auto ocsp_key, pki.key_store()->generate(ocsp_ref, base::KeyAlgorithm::EcP256));
 
   HM_TRY(auto shares, factory::split_ranges(ranges, static_cast<std::size_t>(o.stations)));
   const auto quotas = factory::split_quota(quota, static_cast<std::size_t>(o.stations));
@@ -205,8 +219,10 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
     ::chmod(sdir.c_str(), 0700);
     keys::SoftwareKeyStore station_keys(sdir / "keys", pass.value);
     HM_TRY(auto station_key, station_keys.generate(kStationKey, base::KeyAlgorithm::EcP256));
-    HM_TRY(auto key_file, base::read_file(site_keys.path_of(kSiteCaKey), 1 << 20));
-    HM_CHECK(base::write_file(sdir / "keys" / (std::string(kSiteCaKey) + ".key"), base::ByteView(key_file), 0600));
+    if (o.site_csr.empty()) {
+      HM_TRY(auto key_file, base::read_file(site_keys.path_of(kSiteCaKey), 1 << 20));
+      HM_CHECK(base::write_file(sdir / "keys" / (std::string(kSiteCaKey) + ".key"), base::ByteView(key_file), 0600));
+    }
     if (pass.generated) HM_CHECK(base::write_file(sdir / "passphrase", pass.value + "\n", 0600));
     HM_CHECK(base::write_file(sdir / "ca" / "root.pem", root_pem));
     HM_CHECK(base::write_file(sdir / "ca" / "factory.pem", factory_pem));
@@ -323,7 +339,8 @@ void add_site_commands(CommandRegistry reg) {
   create->add_option("--stations", o->stations, "Split ranges and quota between this many stations (default 1)");
   create->add_option("--out", o->out, "Folder for the site CA key and one station-N folder per station")->required();
   create->add_option("--site-csr", o->site_csr,
-                     "Certify a site CA key generated in the site's HSM (not supported yet)");
+                     "Certify the site CA key in this CSR (made by `station keygen` in the site's HSM); the "
+                     "authorization then holds no site key");
   create->add_flag("--json", o->json, "Print one JSON document");
   create->callback([o, &exit_code = reg.exit_code] {
     std::vector<std::string> messages;

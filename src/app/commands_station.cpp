@@ -8,6 +8,10 @@
 #include "base/files.h"
 #include "factory/ledger_bundle.h"
 #include "factory/provisioning.h"
+#include "keys/pkcs11_uri.h"
+#include "pkix/csr.h"
+#include "pkix/name.h"
+#include "pkix/oid.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
@@ -20,6 +24,34 @@ using nlohmann::json;
 std::string normalize_serial(std::string text);  // commands_issue.cpp
 
 namespace {
+
+// `station keygen`: the site CA key made where it will stay (the site's token,
+// or an encrypted file), and a CSR for `site create --site-csr`.
+base::Status keygen(const std::string& key_ref, const std::string& alg_name, const std::string& site,
+                    const std::string& csr_out) {
+  if (fs::exists(csr_out)) return make_error(ErrorCode::AlreadyExists, "'" + csr_out + "' already exists");
+  HM_TRY(auto alg, base::parse_key_algorithm(alg_name));
+  std::string passphrase;
+  if (!keys::is_pkcs11_uri(key_ref)) {
+    // The station reads the file with the same passphrase: only the environment is shared.
+    const char* env = std::getenv("HALLMARK_KEY_PASSPHRASE");
+    if (env == nullptr || *env == '\0') {
+      return make_error(ErrorCode::InvalidArgument, "a site CA key file needs HALLMARK_KEY_PASSPHRASE");
+    }
+    if (key_ref.find('/') == std::string::npos) {
+      return make_error(ErrorCode::InvalidArgument, "--key is a pkcs11: URI or a key file path (with a '/')");
+    }
+    passphrase = env;
+  }
+  keys::KeyStore store(fs::path(key_ref).parent_path(), passphrase);
+  HM_TRY(auto key, store.generate(key_ref, alg));
+  pkix::Name subject;
+  HM_CHECK(subject.add(pkix::oid::kCommonName, "Hallmark site CA key" + (site.empty() ? "" : " " + site)));
+  HM_TRY(auto info, pkix::encode_csr_info(subject, key->public_key_der()));
+  HM_TRY(auto sig, key->sign(info));
+  HM_TRY(auto csr, pkix::assemble_csr(info, key->signature_algorithm(), sig));
+  return base::write_file(csr_out, pkix::pem_encode(csr, "CERTIFICATE REQUEST"), 0644);
+}
 
 // Writes results.jsonl (one object per line, in order) and devices.jsonl (the
 // per-batch stream of device bundles: a chain header, then one line per device).
@@ -231,11 +263,36 @@ void add_station_commands(CommandRegistry reg) {
   init->add_option("--dir", *idir, "Station folder to create")->required();
   init->add_option("--authorization", *iauth, "Authorization folder from `site create --out` (or its station-N folder)")
       ->required();
+  auto ikey = std::make_shared<std::string>();
+  init->add_option("--key", *ikey,
+                   "The site CA key when the authorization carries none: a pkcs11: URI (the site's HSM) or a key file");
   init->callback([=, &exit_code = reg.exit_code] {
     std::vector<std::string> messages;
-    auto s = Station::init(*idir, *iauth, messages);
+    auto s = Station::init(*idir, *iauth, *ikey, messages);
     for (const auto& m : messages) std::cerr << m << "\n";
     if (!s.ok()) exit_code = report(s.error());
+  });
+
+  auto kref = std::make_shared<std::string>();
+  auto kalg = std::make_shared<std::string>("p256");
+  auto ksite = std::make_shared<std::string>();
+  auto kcsr = std::make_shared<std::string>();
+  auto* kg = station->add_subcommand(
+      "keygen", "Generate the site CA key in the site's token (or a file) and a CSR for `site create --site-csr`");
+  kg->add_option("--key", *kref,
+                 "pkcs11:token=<label>;object=<label>?module-path=<.so>&pin-source=file:<pin> (PIN also from "
+                 "HALLMARK_PKCS11_PIN), or a key file path (encrypted with HALLMARK_KEY_PASSPHRASE)")
+      ->required();
+  kg->add_option("--algorithm", *kalg, "p256 (default), p384, rsa2048, rsa3072");
+  kg->add_option("--site", *ksite, "Site id, for the CSR's subject");
+  kg->add_option("--csr", *kcsr, "CSR file to write (PEM)")->required();
+  kg->callback([=, &exit_code = reg.exit_code] {
+    auto s = keygen(*kref, *kalg, *ksite, *kcsr);
+    if (!s.ok()) {
+      exit_code = report(s.error());
+      return;
+    }
+    std::cout << "site CA key " << *kref << "; CSR in " << *kcsr << "\n";
   });
 
   auto po = std::make_shared<ProvisionOptions>();

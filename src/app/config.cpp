@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include "base/files.h"
+#include "keys/pkcs11_uri.h"
 
 namespace hallmark::app {
 
@@ -59,6 +60,8 @@ checkpoint_every_seconds = 60
 
 [keys]
 # passphrase_file = "/etc/hallmark/passphrase"   # else HALLMARK_KEY_PASSPHRASE or <dir>/passphrase
+# store = "pkcs11:token=ca;object=hallmark?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/hallmark/pin"
+#   CA and audit keys in a PKCS#11 token (object = label prefix); `hallmark init --keystore` sets it
 
 [store]
 durability = "normal"     # SQLite WAL synchronous=NORMAL survives kill -9; "full" survives power loss
@@ -213,6 +216,11 @@ base::Result<Config> parse_config(const std::string& text, const std::string& or
   }
   HM_CHECK(read_est(root, c));
   if (auto v = root["keys"]["passphrase_file"].value<std::string>()) c.passphrase_file = *v;
+  if (auto v = root["keys"]["store"].value<std::string>()) {
+    auto uri = keys::Pkcs11Uri::parse(*v);
+    if (!uri) return make_error(ErrorCode::InvalidArgument, "keys.store: " + uri.error().detail);
+    c.keystore = *v;
+  }
   if (auto v = root["store"]["durability"].value<std::string>()) {
     if (*v != "normal" && *v != "full") {
       return make_error(ErrorCode::InvalidArgument, "store.durability must be \"normal\" or \"full\"");

@@ -42,6 +42,7 @@ struct Config {
   ca::Settings ca;
   audit::CheckpointPolicy checkpoints;
   std::filesystem::path passphrase_file;  // empty: env or generated file
+  std::string keystore;                   // keys.store: empty (key files) or a pkcs11: URI naming the token
   std::string durability = "normal";      // "normal" | "full" (SQLite synchronous)
   std::string store_dsn;                  // [store] dsn: postgresql:// DSN; empty: SQLite <dir>/hallmark.db
   std::size_t store_pool = 8;             // [store] pool: PostgreSQL connections per process

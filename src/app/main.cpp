@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   CommandRegistry reg{app, exit_code};
   add_init_commands(reg);
   add_ca_commands(reg);
+  add_ceremony_command(reg);
   add_issue_commands(reg);
   add_lint_command(reg);
   add_audit_commands(reg);

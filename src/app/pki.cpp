@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include "base/files.h"
+#include "keys/pkcs11_key_store.h"
+#include "keys/pkcs11_uri.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
@@ -59,7 +61,30 @@ std::string Pki::default_issuer_for(const std::string& profile) {
   return profile == "idevid" ? "factory" : "runtime";
 }
 
-base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& config_file,
+base::Result<std::string> Pki::key_reference(const Config& config, const std::string& name) {
+  if (config.keystore.empty()) return name;
+  HM_TRY(auto uri, keys::Pkcs11Uri::parse(config.keystore));
+  const std::string prefix = uri.object.empty() ? "hallmark" : uri.object;
+  return uri.with_object(prefix + "-" + name).text();
+}
+
+namespace {
+// Records the token in the written configuration: `store = ...` under [keys].
+base::Result<std::string> with_keystore(std::string text, const std::string& uri) {
+  const std::string line = "store = \"" + uri + "\"\n";
+  const auto at = text.find("\n[keys]\n");
+  if (at != std::string::npos) {
+    text.insert(at + 8, line);
+  } else if (text.starts_with("[keys]\n")) {
+    text.insert(7, line);
+  } else {
+    text += "\n[keys]\n" + line;
+  }
+  return text;
+}
+}  // namespace
+
+base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& config_file, const std::string& keystore,
                        std::vector<std::string>& messages, const std::string& store) {
   Paths paths{dir};
   if (fs::exists(paths.database())) {
@@ -78,6 +103,17 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
     config_text = with_store_dsn(config_text, store);
   }
   HM_TRY(auto config, parse_config(config_text, config_file ? config_file->string() : "embedded defaults"));
+  if (!keystore.empty()) {
+    if (!config.keystore.empty() && config.keystore != keystore) {
+      return make_error(ErrorCode::InvalidArgument, "--keystore differs from keys.store in the configuration");
+    }
+    HM_TRY(auto uri, keys::Pkcs11Uri::parse(keystore));
+    (void)uri;
+    if (config.keystore.empty()) {
+      HM_TRY(config_text, with_keystore(config_text, keystore));
+      HM_TRY(config, parse_config(config_text, "configuration with --keystore"));
+    }
+  }
   HM_TRY(auto profiles, ca::ProfileRegistry::build(config.ca.profiles));
   if (!config.store_dsn.empty()) {
     // A shared database already initialised by another node: refuse before
@@ -93,6 +129,19 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
     }
   }
 
+  // A token that cannot be used, or already holds these keys, is refused
+  // before anything is written (to the folder or to the token).
+  for (const char* name : {"root", "factory", "runtime", kAuditKey}) {
+    HM_TRY(auto ref, key_reference(config, name));
+    if (!keys::is_pkcs11_uri(ref)) continue;
+    HM_TRY(const bool exists, keys::pkcs11_key_exists(ref));
+    if (exists) {
+      return make_error(ErrorCode::AlreadyExists, "the PKCS#11 token already holds a key labelled '" +
+                                                      keys::Pkcs11Uri::parse(ref).value().object +
+                                                      "': choose another object= prefix in --keystore");
+    }
+  }
+
   std::error_code ec;
   fs::create_directories(paths.keys(), ec);
   if (ec) return make_error(ErrorCode::Io, "cannot create '" + paths.keys().string() + "'", ec.message());
@@ -102,18 +151,26 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
   const bool secret = config.store_dsn != store::printable_location(config.store_dsn);
   HM_CHECK(base::write_file(paths.config(), config_text, secret ? 0600 : 0644));
 
+  // The passphrase also protects the HTTPS server's own TLS key file, which
+  // stays a file even when the CA keys live in a token.
   HM_TRY(auto pass, keys::resolve_passphrase({dir, config.passphrase_file}, true));
+  const std::string what = config.keystore.empty() ? "keys are" : "the TLS key file is";
   if (pass.generated) {
     messages.push_back("generated a random key passphrase in " + pass.origin +
                        " (mode 0600); keep it safe or set HALLMARK_KEY_PASSPHRASE instead");
   } else {
-    messages.push_back("keys are encrypted with the passphrase from " + pass.origin);
+    messages.push_back(what + " encrypted with the passphrase from " + pass.origin);
   }
-  keys::SoftwareKeyStore key_store(paths.keys(), pass.value);
-  HM_TRY(auto root_key, key_store.generate("root", config.ca.root.key));
-  HM_TRY(auto factory_key, key_store.generate("factory", config.ca.factory.key));
-  HM_TRY(auto runtime_key, key_store.generate("runtime", config.ca.runtime.key));
-  HM_TRY(auto audit_key, key_store.generate(kAuditKey, base::KeyAlgorithm::EcP256));
+  keys::KeyStore key_store(paths.keys(), pass.value);
+  HM_TRY(auto root_ref, key_reference(config, "root"));
+  HM_TRY(auto factory_ref, key_reference(config, "factory"));
+  HM_TRY(auto runtime_ref, key_reference(config, "runtime"));
+  HM_TRY(auto audit_ref, key_reference(config, kAuditKey));
+  HM_TRY(auto root_key, key_store.generate(root_ref, config.ca.root.key));
+  HM_TRY(auto factory_key, key_store.generate(factory_ref, config.ca.factory.key));
+  HM_TRY(auto runtime_key, key_store.generate(runtime_ref, config.ca.runtime.key));
+  HM_TRY(auto audit_key, key_store.generate(audit_ref, base::KeyAlgorithm::EcP256));
+  if (!config.keystore.empty()) messages.push_back("generated the CA and audit keys in the PKCS#11 token");
   HM_CHECK(
       base::write_file(paths.audit_public_key(), pkix::pem_encode(audit_key->public_key_der(), "PUBLIC KEY"), 0644));
 
@@ -165,8 +222,9 @@ base::Result<std::unique_ptr<Pki>> Pki::open(const fs::path& dir, bool need_keys
   HM_TRY(pki->m_store, store::open_store(so, pki->m_clock));
   if (need_keys) {
     HM_TRY(auto pass, keys::resolve_passphrase({dir, pki->m_config.passphrase_file}, false));
-    pki->m_keys = std::make_unique<keys::SoftwareKeyStore>(pki->m_paths.keys(), pass.value);
-    HM_TRY(auto audit_key, pki->m_keys->load(kAuditKey));
+    pki->m_keys = std::make_unique<keys::KeyStore>(pki->m_paths.keys(), pass.value);
+    HM_TRY(auto audit_ref, key_reference(pki->m_config, kAuditKey));
+    HM_TRY(auto audit_key, pki->m_keys->load(audit_ref));
     pki->m_checkpoint_signer = std::make_unique<SignerCheckpointAdapter>(std::move(audit_key));
   }
   pki->m_audit = std::make_unique<audit::AuditLog>(pki->m_store->audit(), pki->m_checkpoint_signer.get(), pki->m_clock,

@@ -15,6 +15,7 @@
 #include "base/rng.h"
 #include "ca/issuer.h"
 #include "ca/profile.h"
+#include "keys/key_store.h"
 #include "keys/signer.h"
 #include "keys/software_key_store.h"
 #include "store/store.h"
@@ -45,10 +46,13 @@ class Pki {
  public:
   // Creates the data folder, keys and CA hierarchy. `messages` receives what a
   // person should know (e.g. where a generated passphrase was written).
+  // `keystore` (a pkcs11: URI naming a token, or empty) overrides keys.store:
+  // the CA and audit keys are then generated in the token, and no key file is written.
   // `store` (a postgresql:// DSN) puts the store in PostgreSQL instead of
   // <dir>/hallmark.db and is written to the configuration's [store] dsn.
   static base::Status init(const std::filesystem::path& dir, const std::optional<std::filesystem::path>& config_file,
-                           std::vector<std::string>& messages, const std::string& store = {});
+                           const std::string& keystore, std::vector<std::string>& messages,
+                           const std::string& store = {});
   // Opens an initialised folder. With `need_keys` false, no private key is loaded
   // (read-only commands run without the passphrase). A non-empty `store`
   // overrides the configured store location (`--store`).
@@ -73,6 +77,12 @@ class Pki {
   // The audit public key (DER SPKI) written at init.
   base::Result<base::Bytes> audit_public_key() const;
 
+  // Where the key `name` (root, factory, runtime, audit...) lives: a file name
+  // under keys/, or the keys.store token with object "<prefix>-<name>".
+  static base::Result<std::string> key_reference(const Config& config, const std::string& name);
+  // The key store (files and PKCS#11); null when keys were not loaded.
+  keys::KeyStore* key_store() { return m_keys.get(); }
+
   // Signs a checkpoint over what this command appended; called at the end of each command.
   base::Status finish();
 
@@ -83,7 +93,7 @@ class Pki {
   ca::ProfileRegistry m_profiles;
   base::SystemClock m_clock;
   base::SystemRng m_rng;
-  std::unique_ptr<keys::SoftwareKeyStore> m_keys;
+  std::unique_ptr<keys::KeyStore> m_keys;
   std::unique_ptr<store::Store> m_store;
   std::unique_ptr<SignerCheckpointAdapter> m_checkpoint_signer;
   std::unique_ptr<audit::AuditLog> m_audit;

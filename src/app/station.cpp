@@ -62,6 +62,7 @@ base::Result<StationConfig> load_station_config(const fs::path& path) {
   if (auto v = root["audit"]["checkpoint_every_seconds"].value<std::int64_t>())
     c.checkpoints.every_seconds = std::chrono::seconds(*v);
   if (auto v = root["serve"]["token"].value<std::string>()) c.serve_token = *v;
+  if (auto v = root["keys"]["site_ca"].value<std::string>()) c.site_key = *v;
   return c;
 }
 
@@ -89,7 +90,8 @@ base::Result<fs::path> authorization_folder(const fs::path& dir) {
 
 }  // namespace
 
-base::Status Station::init(const fs::path& dir, const fs::path& authorization, std::vector<std::string>& messages) {
+base::Status Station::init(const fs::path& dir, const fs::path& authorization, const std::string& site_key,
+                           std::vector<std::string>& messages) {
   StationPaths paths{dir};
   if (fs::exists(paths.database())) {
     return make_error(ErrorCode::AlreadyExists, "'" + dir.string() + "' already holds a station");
@@ -106,10 +108,26 @@ base::Status Station::init(const fs::path& dir, const fs::path& authorization, s
                       "the factory CA certificate in the authorization is not signed by its root");
   }
   HM_TRY(auto auth, factory::verify_authorization(files.first, files.second, factory_ca));
-  if (!fs::exists(src / "keys" / (std::string(kSiteCaKey) + ".key"))) {
-    return make_error(ErrorCode::Unsupported,
-                      "the authorization carries no site CA key (it lives in the site's HSM); this version needs the "
-                      "key file");
+  const bool key_in_folder = fs::exists(src / "keys" / (std::string(kSiteCaKey) + ".key"));
+  if (key_in_folder && !site_key.empty()) {
+    return make_error(ErrorCode::InvalidArgument, "the authorization carries its site CA key; --key is not needed");
+  }
+  if (!key_in_folder) {
+    if (site_key.empty()) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "the authorization carries no site CA key (it was made with `station keygen`): pass --key "
+                        "<pkcs11: URI or key file>");
+    }
+    // Check the key before anything is written: it must be the certified one.
+    HM_TRY(auto pass, keys::resolve_passphrase({src, ""}, false));
+    keys::KeyStore store(src / "keys", pass.value);
+    HM_TRY(auto key, store.load(site_key));
+    HM_TRY(auto site_ca, pkix::Certificate::parse(auth.value.site_ca_der));
+    HM_TRY(auto site_public, site_ca.public_key());
+    if (key->public_key_der() != site_public.spki_der()) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "the key '" + site_key + "' is not the one the site CA certificate certifies");
+    }
   }
 
   std::error_code ec;
@@ -119,6 +137,7 @@ base::Status Station::init(const fs::path& dir, const fs::path& authorization, s
   ::chmod(dir.c_str(), 0700);
   ::chmod(paths.keys().c_str(), 0700);
   for (const char* name : {kSiteCaKey, kStationKey}) {
+    if (name == std::string(kSiteCaKey) && !key_in_folder) continue;
     const auto file = std::string(name) + ".key";
     HM_CHECK(copy_file(src / "keys" / file, paths.keys() / file, 0600));
   }
@@ -128,11 +147,14 @@ base::Status Station::init(const fs::path& dir, const fs::path& authorization, s
   HM_CHECK(base::write_file(paths.chain_dir() / "factory.pem", factory_ca.pem()));
   HM_CHECK(
       base::write_file(paths.chain_dir() / "site-ca.pem", pkix::pem_encode(auth.value.site_ca_der, "CERTIFICATE")));
-  HM_CHECK(base::write_file(paths.config(), std::string(kDefaultStationConfig)));
+  std::string config_text = kDefaultStationConfig;
+  if (!key_in_folder) config_text += "\n[keys]\nsite_ca = \"" + site_key + "\"   # the site CA key (site's HSM)\n";
+  HM_CHECK(base::write_file(paths.config(), config_text));
 
   HM_TRY(auto station, open(dir, true));
-  HM_CHECK(station->ledger().add_issuer({auth.value.issuer, "site", "factory", auth.value.site_ca_der,
-                                         (paths.keys() / (std::string(kSiteCaKey) + ".key")).string(), "active"}));
+  const std::string key_ref = key_in_folder ? (paths.keys() / (std::string(kSiteCaKey) + ".key")).string() : site_key;
+  HM_CHECK(
+      station->ledger().add_issuer({auth.value.issuer, "site", "factory", auth.value.site_ca_der, key_ref, "active"}));
   audit::Event ev;
   ev.actor = auth.value.station_id();
   ev.channel = audit::Channel::Factory;
@@ -215,8 +237,8 @@ base::Result<std::unique_ptr<Station>> Station::open(const fs::path& dir, bool n
   s->m_records = std::make_unique<store::SqliteFactoryStore>(*s->m_db, *s->m_audit_store, s->m_clock);
   if (need_keys) {
     HM_TRY(auto pass, keys::resolve_passphrase({dir, ""}, false));
-    keys::SoftwareKeyStore store(s->m_paths.keys(), pass.value);
-    HM_TRY(s->m_site_key, store.load(kSiteCaKey));
+    keys::KeyStore store(s->m_paths.keys(), pass.value);
+    HM_TRY(s->m_site_key, store.load(s->m_config.site_key));
     HM_TRY(auto station_key, store.load(kStationKey));
     if (station_key->public_key_der() != a.station_key_spki) {
       return make_error(ErrorCode::InvalidArgument, "the station key does not match the one in the site authorization");

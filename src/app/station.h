@@ -26,7 +26,8 @@ struct StationPaths {
 struct StationConfig {
   unsigned workers = 0;  // 0: one per core
   std::string durability = "normal";
-  std::string serve_token;  // bearer token for `station serve` (empty: mTLS only)
+  std::string serve_token;           // bearer token for `station serve` (empty: mTLS only)
+  std::string site_key = "site-ca";  // [keys] site_ca: a key file under keys/ or a pkcs11: URI (the site's HSM)
   audit::CheckpointPolicy checkpoints;
 };
 
@@ -38,8 +39,10 @@ class Station {
  public:
   // Prepares a station folder from an authorization folder (`site create --out`,
   // or one of its station-N subfolders; with one station the folder itself).
+  // `site_key`: where the site CA key is when the authorization carries none
+  // (`station keygen` made it in the site's token or a file); empty otherwise.
   static base::Status init(const std::filesystem::path& dir, const std::filesystem::path& authorization,
-                           std::vector<std::string>& messages);
+                           const std::string& site_key, std::vector<std::string>& messages);
   // With `need_keys` (every command that issues or signs) the folder is locked
   // for this process until the Station is destroyed: a station's decisions
   // (serial not yet issued, key not yet used, quota) are made in its memory in
