@@ -12,6 +12,8 @@ packages=(
   libspdlog-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and the demo call
   openssl curl sqlite3 python3 procps
+  # bench/ocsp (HTTP load generator)
+  wrk
 )
 
 missing=()

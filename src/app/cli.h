@@ -47,5 +47,6 @@ void add_station_serve_command(CLI::App& station, int& exit_code);  // commands_
 void add_ledger_commands(CommandRegistry reg);                      // factory: commands_ledger.cpp
 void add_serve_command(CommandRegistry reg);                        // runtime: commands_serve.cpp
 void add_device_commands(CommandRegistry reg);                      // device emulation: commands_device.cpp
+void add_revoke_commands(CommandRegistry reg);                      // revocation: commands_revoke.cpp
 
 }  // namespace hallmark::app

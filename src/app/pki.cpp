@@ -118,6 +118,7 @@ base::Result<std::unique_ptr<Pki>> Pki::open(const fs::path& dir, bool need_keys
                                                                              : store::Durability::Normal));
   pki->m_audit_store = std::make_unique<store::SqliteAuditStore>(*pki->m_db);
   pki->m_ledger = std::make_unique<store::SqliteLedger>(*pki->m_db, *pki->m_audit_store, pki->m_clock);
+  pki->m_revocations = std::make_unique<store::SqliteRevocationStore>(*pki->m_db, *pki->m_audit_store);
   if (need_keys) {
     HM_TRY(auto pass, keys::resolve_passphrase({dir, pki->m_config.passphrase_file}, false));
     pki->m_keys = std::make_unique<keys::SoftwareKeyStore>(pki->m_paths.keys(), pass.value);

@@ -18,6 +18,7 @@
 #include "keys/signer.h"
 #include "keys/software_key_store.h"
 #include "store/sqlite/sqlite_database.h"
+#include "store/sqlite/sqlite_revocation_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace hallmark::app {
@@ -59,6 +60,9 @@ class Pki {
   store::SqliteLedger& ledger() { return *m_ledger; }
   audit::AuditLog& audit() { return *m_audit; }
   store::SqliteDatabase& database() { return *m_db; }
+  store::SqliteRevocationStore& revocations() { return *m_revocations; }
+  // The operator's key store; null when opened without keys.
+  keys::SoftwareKeyStore* key_store() { return m_keys.get(); }
 
   // The issuer a profile uses when none is named: idevid -> factory, others -> runtime.
   static std::string default_issuer_for(const std::string& profile);
@@ -82,6 +86,7 @@ class Pki {
   std::unique_ptr<store::SqliteDatabase> m_db;
   std::unique_ptr<store::SqliteAuditStore> m_audit_store;
   std::unique_ptr<store::SqliteLedger> m_ledger;
+  std::unique_ptr<store::SqliteRevocationStore> m_revocations;
   std::unique_ptr<SignerCheckpointAdapter> m_checkpoint_signer;
   std::unique_ptr<audit::AuditLog> m_audit;
   std::unique_ptr<ca::Issuer> m_issuer;

@@ -1,0 +1,213 @@
+// `hallmark revoke` (a certificate, all of a device's, a factory batch),
+// `hallmark crl issue` and `hallmark site revoke` (a compromised site CA).
+#include <iostream>
+
+#include "app/cli.h"
+#include "app/pki.h"
+#include "app/revocation.h"
+#include "base/files.h"
+#include "store/sqlite/sqlite_factory_store.h"
+
+namespace hallmark::app {
+
+namespace {
+
+using base::ErrorCode;
+using base::make_error;
+
+struct RevokeOptions {
+  std::string dir, serial, device, batch, reason = "unspecified", comment, by;
+  bool json = false;
+};
+
+std::string actor_of(const std::string& by) {
+  if (!by.empty()) return "cli:" + by;
+  const char* user = std::getenv("USER");
+  return "cli:" + std::string(user != nullptr ? user : "admin");
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+nlohmann::json outcome_doc(const RevokeOutcome& o, ca::RevocationReason reason) {
+  nlohmann::json crls = nlohmann::json::array();
+  for (const auto& c : o.crls) crls.push_back({{"issuer", c.issuer}, {"crl_number", c.number}});
+  return {{"revoked", o.newly_revoked},
+          {"serials", o.serials},
+          {"reason", std::string(ca::to_string(reason))},
+          {"reason_code", static_cast<int>(reason)},
+          {"crls", crls},
+          {"notes", o.notes}};
+}
+
+void print_outcome(const RevokeOutcome& o, ca::RevocationReason reason) {
+  std::cout << "revoked " << o.newly_revoked << " certificate(s)";
+  if (o.newly_revoked != o.serials.size())
+    std::cout << " (" << o.serials.size() - o.newly_revoked << " already revoked)";
+  std::cout << ", reason " << ca::to_string(reason) << "\n";
+  for (const auto& c : o.crls) std::cout << "CRL of " << c.issuer << " re-issued: cRLNumber " << c.number << "\n";
+  for (const auto& n : o.notes) std::cout << "note: " << n << "\n";
+}
+
+int run_revoke(const RevokeOptions& o) {
+  const int given = !o.serial.empty() + !o.device.empty() + !o.batch.empty();
+  if (given != 1) {
+    return report(make_error(ErrorCode::InvalidArgument, "give exactly one of --serial, --device or --batch"));
+  }
+  auto reason = ca::parse_revocation_reason(o.reason);
+  if (!reason.ok()) return report(reason.error());
+  auto pki_r = Pki::open(o.dir);
+  if (!pki_r.ok()) return report(pki_r.error());
+  auto& pki = *pki_r.value();
+  std::vector<std::string> serials;
+  std::string detail;
+  if (!o.serial.empty()) {
+    serials.push_back(upper(o.serial));
+    detail = "certificate " + serials.front();
+  } else if (!o.device.empty()) {
+    auto entries = pki.ledger().by_device(o.device);
+    if (!entries.ok()) return report(entries.error());
+    for (const auto& e : entries.value()) {
+      if (e.status != ca::CertificateStatus::Pending) serials.push_back(e.serial);
+    }
+    if (serials.empty())
+      return report(make_error(ErrorCode::NotFound, "no certificates for device '" + o.device + "'"));
+    detail = "every certificate of device " + o.device;
+  } else {
+    auto found = pki.revocations().batch_serials(o.batch);
+    if (!found.ok()) return report(found.error());
+    serials = std::move(found).value();
+    if (serials.empty()) return report(make_error(ErrorCode::NotFound, "no certificates from batch '" + o.batch + "'"));
+    detail = "factory batch " + o.batch;
+  }
+  auto outcome = revoke_and_publish(pki, serials, reason.value(), actor_of(o.by), o.comment, "revoke", detail);
+  if (!outcome.ok()) return report(outcome.error());
+  if (auto f = pki.finish(); !f.ok()) return report(f.error());
+  if (o.json) {
+    print_json(outcome_doc(outcome.value(), reason.value()));
+  } else {
+    print_outcome(outcome.value(), reason.value());
+  }
+  return kExitOk;
+}
+
+int run_site_revoke(const RevokeOptions& o, const std::string& id) {
+  auto reason = ca::parse_revocation_reason(o.reason);
+  if (!reason.ok()) return report(reason.error());
+  auto pki_r = Pki::open(o.dir);
+  if (!pki_r.ok()) return report(pki_r.error());
+  auto& pki = *pki_r.value();
+  auto issuer = pki.ledger().find_issuer("site:" + id);
+  if (!issuer.ok()) return report(issuer.error());
+  if (!issuer.value())
+    return report(make_error(ErrorCode::NotFound, "no site '" + id + "' (see `hallmark site list`)"));
+  auto cert = pkix::Certificate::parse(issuer.value()->cert_der);
+  if (!cert.ok()) return report(cert.error());
+  store::SqliteAuditStore audit_store(pki.database());
+  base::SystemClock clock;
+  store::SqliteFactoryStore sites(pki.database(), audit_store, clock);
+  auto devices = sites.devices_with_origin("site:" + id + "/");
+  if (!devices.ok()) return report(devices.error());
+  const auto detail = "site " + id + " CA " + cert->serial_hex() + " (compromise): " + std::to_string(devices.value()) +
+                      " device IDevID(s) stop authenticating";
+  auto outcome =
+      revoke_and_publish(pki, {cert->serial_hex()}, reason.value(), actor_of(o.by), o.comment, "site-revoke", detail);
+  if (!outcome.ok()) return report(outcome.error());
+  // Its authority ends too, so that a later import flags anything dated after now.
+  if (issuer.value()->status == "active") {
+    if (auto r = sites.retire_site(id, clock.now()); !r.ok()) return report(r.error());
+  }
+  if (auto f = pki.finish(); !f.ok()) return report(f.error());
+  if (o.json) {
+    auto doc = outcome_doc(outcome.value(), reason.value());
+    doc["site"] = id;
+    doc["site_ca_serial"] = cert->serial_hex();
+    doc["devices_affected"] = devices.value();
+    print_json(doc);
+    return kExitOk;
+  }
+  std::cout << "site " << id << ": CA " << cert->serial_hex() << " revoked (" << ca::to_string(reason.value()) << "); "
+            << devices.value() << " device(s) affected: their IDevIDs no longer authenticate at runtime\n";
+  for (const auto& c : outcome->crls)
+    std::cout << "CRL of " << c.issuer << " re-issued: cRLNumber " << c.number << "\n";
+  return kExitOk;
+}
+
+int run_crl_issue(const std::string& dir, const std::string& issuer, const std::string& out, bool json) {
+  auto pki_r = Pki::open(dir);
+  if (!pki_r.ok()) return report(pki_r.error());
+  auto& pki = *pki_r.value();
+  auto crl = issue_crl_now(pki, issuer);
+  if (!crl.ok()) return report(crl.error());
+  const std::filesystem::path file =
+      out.empty() ? pki.paths().dir / "crl" / (file_name_of(issuer) + ".crl") : std::filesystem::path(out);
+  std::error_code ec;
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
+  if (auto w = base::write_file(file, base::ByteView(crl->der), 0644); !w.ok()) return report(w.error());
+  if (auto f = pki.finish(); !f.ok()) return report(f.error());
+  if (json) {
+    print_json({{"issuer", issuer},
+                {"crl_number", crl->number},
+                {"this_update", base::format_rfc3339(crl->this_update)},
+                {"next_update", base::format_rfc3339(crl->next_update)},
+                {"file", file.string()}});
+  } else {
+    std::cout << "CRL of " << issuer << ": cRLNumber " << crl->number << ", next update "
+              << base::format_rfc3339(crl->next_update) << ", written to " << file.string() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_revoke_commands(CommandRegistry reg) {
+  const char* reasons =
+      "RFC 5280 reason name or number: unspecified (0), keyCompromise (1), cACompromise (2), affiliationChanged "
+      "(3), superseded (4), cessationOfOperation (5), certificateHold (6), privilegeWithdrawn (9), aACompromise (10)";
+  auto o = std::make_shared<RevokeOptions>();
+  auto* revoke = reg.app.add_subcommand("revoke", "Revoke a certificate, all of a device's, or a factory batch");
+  revoke->add_option("--dir", o->dir, "Data folder")->required();
+  revoke->add_option("--serial", o->serial, "Certificate serial (hex, as `openssl x509 -serial` prints it)");
+  revoke->add_option("--device", o->device, "Device serial number: every certificate of that device");
+  revoke->add_option("--batch", o->batch, "Factory batch id: every certificate provisioned in that batch");
+  revoke->add_option("--reason", o->reason, reasons);
+  revoke->add_option("--comment", o->comment, "Why (recorded in the audit trail)");
+  revoke->add_option("--by", o->by, "Who (recorded in the audit trail; default $USER)");
+  revoke->add_flag("--json", o->json, "Print one JSON document");
+  revoke->footer(
+      "Takes effect at once everywhere: OCSP and EST authentication of a running `hallmark serve` (any node) "
+      "refuse within a second; the CRLs of the issuers concerned are re-issued when their key is here.");
+  revoke->callback([o, &exit_code = reg.exit_code] { exit_code = run_revoke(*o); });
+
+  auto cdir = std::make_shared<std::string>();
+  auto cissuer = std::make_shared<std::string>();
+  auto cout_file = std::make_shared<std::string>();
+  auto cjson = std::make_shared<bool>(false);
+  auto* crl = reg.app.add_subcommand("crl", "Certificate revocation lists");
+  crl->require_subcommand(1);
+  auto* issue = crl->add_subcommand("issue", "Sign the next CRL of an issuer whose key is here (e.g. the root)");
+  issue->add_option("--dir", *cdir, "Data folder")->required();
+  issue->add_option("--issuer", *cissuer, "Issuer name (see `hallmark ca list`)")->required();
+  issue->add_option("--out", *cout_file, "DER file to write (default <dir>/crl/<issuer>.crl)");
+  issue->add_flag("--json", *cjson, "Print one JSON document");
+  issue->callback([=, &exit_code = reg.exit_code] { exit_code = run_crl_issue(*cdir, *cissuer, *cout_file, *cjson); });
+
+  auto s = std::make_shared<RevokeOptions>();
+  s->reason = "cACompromise";
+  auto sid = std::make_shared<std::string>();
+  if (auto* site = reg.app.get_subcommand_ptr("site").get(); site != nullptr) {
+    auto* srevoke = site->add_subcommand(
+        "revoke", "Compromise: revoke a site CA; every IDevID it issued stops authenticating (unlike retire)");
+    srevoke->add_option("--dir", s->dir, "Operator data folder")->required();
+    srevoke->add_option("id", *sid, "Site id")->required();
+    srevoke->add_option("--reason", s->reason, std::string(reasons) + "; default cACompromise");
+    srevoke->add_option("--comment", s->comment, "Why (recorded in the audit trail)");
+    srevoke->add_option("--by", s->by, "Who (recorded in the audit trail; default $USER)");
+    srevoke->add_flag("--json", s->json, "Print one JSON document");
+    srevoke->callback([s, sid, &exit_code = reg.exit_code] { exit_code = run_site_revoke(*s, *sid); });
+  }
+}
+
+}  // namespace hallmark::app
