@@ -71,10 +71,10 @@ int main(int argc, char** argv) {
   if (sh(bin + " init --dir " + d + "/pki > /dev/null 2>&1") != 0 ||
       sh(bin + " ca export --dir " + d + "/pki > " + d + "/chain.pem") != 0 ||
       sh(bin + " ca export --dir " + d + "/pki --issuer factory > " + d + "/factory.pem") != 0 ||
-      sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + d + "/dev.key -subj /CN=d -out " +
-         d + "/dev.csr 2> /dev/null") != 0 ||
+      sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + d +
+         "/dev.key -subj /CN=d -out " + d + "/dev.csr 2> /dev/null") != 0 ||
       sh(bin + " issue --dir " + d + "/pki --profile idevid --serial-number SN-1 --product sensor-v2 --csr " + d +
-         "/dev.csr --out " + d + "/dev.pem > /dev/null") != 0) {
+         "/dev.csr --out " + d + "/dev.pem > /dev/null 2>&1") != 0) {
     std::cerr << "setup failed\n";
     return 1;
   }
@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
   if (server == 0) {
     // The access log (one line per request) goes to /dev/null, as a busy
     // responder would send it to a log collector rather than a terminal.
-    const std::string cmd = "exec " + bin + " serve --dir " + d + "/pki --listen 127.0.0.1:0 --listen-http 127.0.0.1:0 > " +
-                            d + "/serve.out 2> /dev/null";
+    const std::string cmd = "exec " + bin + " serve --dir " + d +
+                            "/pki --listen 127.0.0.1:0 --listen-http 127.0.0.1:0 > " + d + "/serve.out 2> /dev/null";
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
     ::_exit(127);
   }
@@ -103,15 +103,16 @@ int main(int argc, char** argv) {
   } else {
     sh("openssl ocsp -issuer " + d + "/factory.pem -cert " + d + "/dev.pem -no_nonce -reqout " + d +
        "/cached.der > /dev/null 2>&1");
-    sh("openssl ocsp -issuer " + d + "/factory.pem -cert " + d + "/dev.pem -reqout " + d + "/fresh.der > /dev/null 2>&1");
-    const auto check = capture("curl -s --data-binary @" + d + "/fresh.der -H 'Content-Type: application/ocsp-request' " +
-                               url + " | openssl ocsp -respin /dev/stdin -issuer " + d + "/factory.pem -cert " + d +
-                               "/dev.pem -CAfile " + d + "/chain.pem 2>&1");
+    sh("openssl ocsp -issuer " + d + "/factory.pem -cert " + d + "/dev.pem -reqout " + d +
+       "/fresh.der > /dev/null 2>&1");
+    const auto check =
+        capture("curl -s --data-binary @" + d + "/fresh.der -H 'Content-Type: application/ocsp-request' " + url +
+                " | openssl ocsp -respin /dev/stdin -issuer " + d + "/factory.pem -cert " + d +
+                "/dev.pem -no_nonce -CAfile " + d + "/chain.pem 2>&1");
     std::cout << "check: " << (check.find("Response verify OK") != std::string::npos ? "Response verify OK" : check)
               << "; " << field(check, "dev.pem:") << "\n";
     std::cout << "wrk " << threads << " threads, " << connections << " keep-alive connections, " << seconds
-              << " s each; server and wrk share this machine's " << std::thread::hardware_concurrency()
-              << " cores\n";
+              << " s each; server and wrk share this machine's " << std::thread::hardware_concurrency() << " cores\n";
     for (const std::string kind : {"cached", "fresh"}) {
       const auto lua = d + "/" + kind + ".lua";
       std::ofstream(lua) << "local f = io.open('" << d << "/" << kind << ".der', 'rb')\n"
@@ -120,9 +121,9 @@ int main(int argc, char** argv) {
       const auto out = capture("wrk -t" + std::to_string(threads) + " -c" + std::to_string(connections) + " -d" +
                                std::to_string(seconds) + "s --latency -s " + lua + " " + url + " 2>&1");
       const auto non2xx = field(out, "Non-2xx or 3xx responses:");
-      std::cout << kind << (kind == "cached" ? " (no nonce, pre-signed)" : " (nonce, signed per request)")
-                << ": " << field(out, "Requests/sec:") << " responses/s, p50 " << field(out, "50%")
-                << ", p99 " << field(out, "99%") << (non2xx == "?" ? "" : ", non-2xx " + non2xx) << "\n";
+      std::cout << kind << (kind == "cached" ? " (no nonce, pre-signed)" : " (nonce, signed per request)") << ": "
+                << field(out, "Requests/sec:") << " responses/s, p50 " << field(out, "    50%") << ", p99 "
+                << field(out, "    99%") << (non2xx == "?" ? "" : ", non-2xx " + non2xx) << "\n";
     }
   }
   if (server > 0) {

@@ -100,8 +100,8 @@ class RevocationTest : public FactoryTest {
                     file(name + "-ld.key") + " -subj /CN=x -outform DER | base64 > " + csr);
     EXPECT_EQ(made.exit_code, 0) << made.err;
     return run("curl -sS --cacert " + file("root.pem") + " -w '\\n%{http_code}' --cert " + file(name + ".pem") +
-               " --key " + file(name + ".key") + " -H 'Content-Type: application/pkcs10' --data-binary @" + csr +
-               " " + m_est + "simpleenroll");
+               " --key " + file(name + ".key") + " -H 'Content-Type: application/pkcs10' --data-binary @" + csr + " " +
+               m_est + "simpleenroll");
   }
   static std::string status_of(const CommandResult& r) { return r.out.substr(r.out.rfind('\n') + 1); }
 
@@ -193,9 +193,9 @@ TEST_F(RevocationTest, OcspRefusesGarbageOversizedAndUnknownIssuerRequestsWithUn
 TEST_F(RevocationTest, ServedCrlMakesOpensslVerifyRefuseTheRevokedCertificate) {
   start_server();
   auto fetch = [&](const std::string& name) {
-    auto r = run("curl -sS -o " + file(name + ".der") + " -w '%{http_code} %{content_type}' " + m_http +
-                 "/crl/factory.crl && openssl crl -inform DER -in " + file(name + ".der") + " -out " +
-                 file(name + ".pem"));
+    auto r =
+        run("curl -sS -o " + file(name + ".der") + " -w '%{http_code} %{content_type}' " + m_http +
+            "/crl/factory.crl && openssl crl -inform DER -in " + file(name + ".der") + " -out " + file(name + ".pem"));
     EXPECT_EQ(r.out, "200 application/pkix-crl") << r.err;
     return run("openssl crl -in " + file(name + ".pem") + " -noout -text -CAfile " + file("chain.pem") + " 2>&1");
   };
@@ -266,8 +266,8 @@ TEST_F(RevocationTest, RevokeDeviceRevokesEveryCertificateOfThatDeviceOnly) {
 TEST_F(RevocationTest, CrlIssueSignsTheRootCrlThatOpensslChecksAgainstTheRoot) {
   auto r = hallmark("crl issue --dir " + dir() + " --issuer root --out " + file("root.crl"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto text = run("openssl crl -inform DER -in " + file("root.crl") + " -noout -text -CAfile " + file("root.pem") +
-                  " 2>&1");
+  auto text =
+      run("openssl crl -inform DER -in " + file("root.crl") + " -noout -text -CAfile " + file("root.pem") + " 2>&1");
   EXPECT_NE(text.out.find("verify OK"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("Version 2"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("Next Update"), std::string::npos) << text.out;
@@ -279,9 +279,9 @@ TEST_F(RevocationTest, CrlIssueSignsTheRootCrlThatOpensslChecksAgainstTheRoot) {
 }
 
 TEST_F(RevocationTest, RuntimeCertificatesCarryCrlAndOcspPointersWhenBaseUrlIsConfigured) {
-  ASSERT_EQ(run("sed -i 's|^# base_url = .*|base_url = \"http://pki.example.com/\"|' " + dir() + "/hallmark.toml")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run("sed -i 's|^# base_url = .*|base_url = \"http://pki.example.com/\"|' " + dir() + "/hallmark.toml").exit_code,
+      0);
   const auto csr = openssl_csr("ld", "/serialNumber=SN-1");
   auto r = hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-1 --csr " + csr + " --out " +
                     file("ld.pem"));

@@ -27,8 +27,7 @@ Bytes request(const std::vector<Bytes>& ids, std::optional<Bytes> nonce = std::n
   }
   Bytes exts;
   if (nonce) {
-    exts = der::explicit_tag(
-        2, encode_extensions({{oid::kOcspNonce, false, der::octet_string(*nonce)}}).value());
+    exts = der::explicit_tag(2, encode_extensions({{oid::kOcspNonce, false, der::octet_string(*nonce)}}).value());
   }
   return der::sequence({der::sequence({der::tlv(der::kSequence, list), exts})});
 }

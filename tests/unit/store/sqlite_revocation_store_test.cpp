@@ -17,7 +17,10 @@ using testing::pending_entry;
 class SqliteRevocationStoreTest : public ::testing::Test {
  protected:
   SqliteRevocationStoreTest()
-      : m_db(open_db(m_dir / "hallmark.db")), m_audit(*m_db), m_ledger(*m_db, m_audit, m_clock), m_store(*m_db, m_audit) {}
+      : m_db(open_db(m_dir / "hallmark.db")),
+        m_audit(*m_db),
+        m_ledger(*m_db, m_audit, m_clock),
+        m_store(*m_db, m_audit) {}
 
   void issued(const std::string& serial, const std::string& origin = "est:abcd") {
     auto e = pending_entry(serial);
