@@ -296,5 +296,69 @@ TEST_F(RevocationTest, RuntimeCertificatesCarryCrlAndOcspPointersWhenBaseUrlIsCo
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
 }
 
+// A site with one station: two batches of one device each, exported and
+// imported at the operator. Device keys come from openssl so curl can use them.
+class SiteRevocationTest : public RevocationTest {
+ protected:
+  void SetUp() override {
+    RevocationTest::SetUp();
+    if (HasFatalFailure()) return;
+    const auto auth = create_site("s1", "SN-00001000..SN-00001099", 50);
+    m_station = init_station("st1", auth);
+    for (int i = 0; i < 2; ++i) {
+      const auto name = "site-dev" + std::to_string(i);
+      auto csr = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                     file(name + ".key") + " -subj /CN=x -outform DER 2>/dev/null | base64 -w0");
+      ASSERT_EQ(csr.exit_code, 0);
+      write_lines(file(name + ".jsonl"), {line(serial(1000 + i), csr.out)});
+      auto p = provision(m_station, file(name + ".jsonl"), file("out-" + name), "--batch b-" + std::to_string(i));
+      ASSERT_EQ(p.exit_code, 0) << p.err << p.out;
+      auto b =
+          run(bin() + " station bundle get --dir " + m_station + " " + serial(1000 + i) + " > " + file(name + ".pem"));
+      ASSERT_EQ(b.exit_code, 0) << b.err;
+    }
+    ASSERT_EQ(hallmark("station export --dir " + m_station + " --out " + file("s1.bundle")).exit_code, 0);
+    auto imported = hallmark("ledger import --dir " + dir() + " " + file("s1.bundle"));
+    ASSERT_EQ(imported.exit_code, 0) << imported.err << imported.out;
+  }
+  std::string m_station;
+};
+
+TEST_F(SiteRevocationTest, RevokeBatchRevokesOnlyTheCertificatesOfThatBatch) {
+  start_server();
+  ASSERT_EQ(status_of(enroll("site-dev0")), "200");
+  auto r = hallmark("revoke --json --dir " + dir() + " --batch b-0 --reason keyCompromise");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["revoked"], 1);
+  ASSERT_EQ(doc["notes"].size(), 1u);  // the site CA's CRL is signed at the site
+  auto refused = enroll("site-dev0");
+  EXPECT_EQ(status_of(refused), "401") << refused.out;
+  EXPECT_EQ(status_of(enroll("site-dev1")), "200");
+  EXPECT_EQ(hallmark("revoke --dir " + dir() + " --batch no-such-batch").exit_code, 4);
+}
+
+TEST_F(SiteRevocationTest, SiteRevokeReportsTheDevicesAffectedAndTheirIdevidsStopAuthenticating) {
+  start_server();
+  ASSERT_EQ(status_of(enroll("site-dev1")), "200");
+  auto r = hallmark("site revoke --json --dir " + dir() + " s1 --comment 'site key leaked'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["devices_affected"], 2);
+  EXPECT_EQ(doc["reason"], "cACompromise");
+  for (const std::string name : {"site-dev0", "site-dev1"}) {
+    auto refused = enroll(name);
+    EXPECT_EQ(status_of(refused), "401") << refused.out;
+    EXPECT_NE(refused.out.find("revoked"), std::string::npos) << refused.out;
+  }
+  // The factory CA's CRL lists the site CA; OCSP for it says revoked.
+  ASSERT_EQ(run(bin() + " ca export --dir " + dir() + " --issuer site:s1 > " + file("site-ca.pem")).exit_code, 0);
+  auto ocsp_ca = ocsp(file("site-ca.pem"));
+  EXPECT_NE(ocsp_ca.out.find("site-ca.pem: revoked"), std::string::npos) << ocsp_ca.out;
+  EXPECT_NE(ocsp_ca.out.find("Reason: cACompromise"), std::string::npos) << ocsp_ca.out;
+  auto listed = hallmark("site show --json --dir " + dir() + " s1");
+  EXPECT_EQ(nlohmann::json::parse(listed.out)["status"], "retired");
+}
+
 }  // namespace
 }  // namespace hallmark::testing
