@@ -137,7 +137,13 @@ base::Result<std::vector<proto::ocsp::ResponderAuthority>> ensure_responders(Pki
       // A site CA: the station certified our responder key; `ledger import` filed it.
       if (!fs::exists(file) || !fs::exists(keys->path_of(key_name))) continue;
       HM_TRY(auto signer, keys->load(key_name));
+      // The station cannot renew it from here: used until it expires.
       auto cert = usable_responder(file, ca_cert, signer->public_key_der(), base::TimePoint{});
+      if (cert && cert->not_after().time <= clock.now()) {
+        messages.push_back("the OCSP responder certificate of " + i.name + " in " + file.string() +
+                           " has expired; the site's station must certify the responder key again");
+        continue;
+      }
       if (!cert) {
         messages.push_back("ignoring " + file.string() + ": not a responder certificate of " + i.name);
         continue;

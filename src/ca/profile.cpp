@@ -95,7 +95,8 @@ base::Result<ProfileRegistry> ProfileRegistry::build(const ProfileSettings& s) {
   ocsp.key_usage = pkix::kDigitalSignature;
   ocsp.ext_key_usage = {pkix::oid::kOcspSigning};
   ocsp.ocsp_nocheck = true;
-  ocsp.channels = admin_only;
+  // Factory: a station certifies its site's responder key (the operator's) at init.
+  ocsp.channels = {Channel::Admin, Channel::Factory};
   r.m_profiles[ocsp.name] = ocsp;
   return r;
 }

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -272,6 +273,21 @@ class Importer {
     }
     const auto serial = cert->serial_hex();
     if (serial != claimed_serial) m_certs.insert(serial);
+    if (j.value("profile", "") == "ocsp-signing") {
+      // Not a device certificate: the responder certificate for the operator's
+      // key named in the authorization, or a finding.
+      auto eku = cert->find_extension(pkix::oid::kExtKeyUsage);
+      auto ekus = eku ? pkix::decode_ext_key_usage(eku->value)
+                      : base::Result<std::vector<std::string>>(std::vector<std::string>{});
+      const bool ocsp_eku = ekus.ok() && std::find(ekus->begin(), ekus->end(), pkix::oid::kOcspSigning) != ekus->end();
+      if (m_auth.ocsp_key_spki.empty() || cert->subject_public_key_info() != m_auth.ocsp_key_spki || !ocsp_eku) {
+        add(rep, finding::kBadCertificate, serial, "",
+            "an OCSP responder certificate for a key the authorization does not name; not used");
+      } else {
+        rep.ocsp_responder_der = cert->der();
+      }
+      return {};
+    }
     HM_TRY(bool known, m_ctx.ledger.certificate_known(serial));
     if (known) {
       ++rep.already_imported;

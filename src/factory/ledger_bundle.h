@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -76,6 +77,9 @@ struct ImportReport {
   int station = 0;
   std::uint64_t records = 0, new_records = 0, certificates = 0, imported = 0, already_imported = 0;
   std::vector<Finding> findings;
+  // The site's OCSP responder certificate, when the bundle carries one for the
+  // key the authorization names (issued by the station at init).
+  std::optional<base::Bytes> ocsp_responder_der;
 };
 
 struct ImportContext {

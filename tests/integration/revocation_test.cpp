@@ -324,6 +324,32 @@ class SiteRevocationTest : public RevocationTest {
   std::string m_station;
 };
 
+TEST_F(SiteRevocationTest, OperatorAnswersOcspForSiteCertificatesWithTheResponderTheStationCertified) {
+  // station init certified the operator's responder key; ledger import filed the certificate.
+  const auto responder = dir() + "/ocsp/site-s1.pem";
+  auto text = run("openssl x509 -in " + responder + " -noout -issuer -ext extendedKeyUsage 2>&1");
+  EXPECT_NE(text.out.find("Site s1"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("OCSP Signing"), std::string::npos) << text.out;
+  start_server();
+  ASSERT_EQ(run(bin() + " ca export --dir " + dir() + " --issuer site:s1 > " + file("site-ca.pem")).exit_code, 0);
+  ASSERT_EQ(run("cat " + file("site-ca.pem") + " >> " + file("chain.pem")).exit_code, 0);
+  auto good = ocsp(file("site-dev0.pem"), "site-ca.pem");
+  EXPECT_NE(good.out.find("Response verify OK"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("site-dev0.pem: good"), std::string::npos) << good.out;
+  ASSERT_EQ(hallmark("revoke --dir " + dir() + " --device " + serial(1000) + " --reason keyCompromise").exit_code, 0);
+  CommandResult revoked;
+  for (int i = 0; i < 50; ++i) {
+    revoked = ocsp(file("site-dev0.pem"), "site-ca.pem");
+    if (revoked.out.find(": revoked") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(revoked.out.find("Response verify OK"), std::string::npos) << revoked.out;
+  EXPECT_NE(revoked.out.find("site-dev0.pem: revoked"), std::string::npos) << revoked.out;
+  // Until the station signs the site CA's CRL, none is served.
+  auto crl = run("curl -s -o /dev/null -w '%{http_code}' " + m_http + "/crl/site:s1.crl");
+  EXPECT_EQ(crl.out, "404");
+}
+
 TEST_F(SiteRevocationTest, RevokeBatchRevokesOnlyTheCertificatesOfThatBatch) {
   start_server();
   ASSERT_EQ(status_of(enroll("site-dev0")), "200");

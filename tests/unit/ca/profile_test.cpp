@@ -23,7 +23,7 @@ TEST(ProfileRegistry, HoldsTheSixBuiltInProfiles) {
             (std::vector<std::string>{"idevid", "intermediate", "ldevid", "ocsp-signing", "root", "tls-server"}));
 }
 
-TEST(ProfileRegistry, OcspSigningIsAShortLivedAdminOnlyResponderWithNoCheck) {
+TEST(ProfileRegistry, OcspSigningIsAShortLivedResponderWithNoCheckForAdminAndStations) {
   const auto r = testing::test_profiles();
   auto p = r.find("ocsp-signing");
   ASSERT_TRUE(p.ok());
@@ -31,7 +31,7 @@ TEST(ProfileRegistry, OcspSigningIsAShortLivedAdminOnlyResponderWithNoCheck) {
   EXPECT_TRUE((*p)->ocsp_nocheck);
   EXPECT_FALSE((*p)->is_ca);
   EXPECT_EQ((*p)->validity, std::chrono::days(30));
-  EXPECT_EQ((*p)->channels, (std::set<audit::Channel>{audit::Channel::Admin}));
+  EXPECT_EQ((*p)->channels, (std::set<audit::Channel>{audit::Channel::Factory, audit::Channel::Admin}));
 }
 
 TEST(ProfileRegistry, AnUnknownProfileIsNotFoundAndTheErrorListsTheKnownOnes) {
