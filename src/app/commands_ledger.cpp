@@ -34,6 +34,16 @@ int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
   ev.detail = "site:" + r.site + "/station:" + std::to_string(r.station) + ": " + std::to_string(r.imported) +
               " imported, " + std::to_string(r.findings.size()) + " findings";
   if (auto a = pki.audit().append(ev); !a.ok()) return report(a.error());
+  if (r.site_crl_der) {
+    // Served by `serve` at /crl/site:<id>.crl (the operator never holds the site CA key).
+    auto g = pki.revocations().generation();
+    if (!g.ok()) return report(g.error());
+    auto stored = pki.revocations().store_next_crl("site:" + r.site, [&](std::int64_t number) {
+      return base::Result<ca::StoredCrl>(ca::StoredCrl{"site:" + r.site, number, g.value(), r.site_crl_this_update,
+                                                       r.site_crl_next_update, *r.site_crl_der});
+    });
+    if (!stored.ok()) return report(stored.error());
+  }
   if (r.ocsp_responder_der) {
     // Read by `serve` (app/revocation.cpp) to answer OCSP for the site's certificates.
     const auto file = pki.paths().dir / "ocsp" / ("site-" + r.site + ".pem");

@@ -5,7 +5,9 @@
 #include "app/cli.h"
 #include "app/pki.h"
 #include "app/revocation.h"
+#include "app/station.h"
 #include "base/files.h"
+#include "pkix/certificate.h"
 #include "store/sqlite/sqlite_factory_store.h"
 
 namespace hallmark::app {
@@ -160,6 +162,104 @@ int run_crl_issue(const std::string& dir, const std::string& issuer, const std::
   return kExitOk;
 }
 
+constexpr char kSiteUpdateFormat[] = "hallmark-site-update-v1";
+
+// `site update`: the operator's revocations of a site's certificates, signed
+// with the factory CA key (which signed the station's authorization too).
+int run_site_update(const std::string& dir, const std::string& id, const std::string& out) {
+  auto pki_r = Pki::open(dir);
+  if (!pki_r.ok()) return report(pki_r.error());
+  auto& pki = *pki_r.value();
+  auto revoked = pki.revocations().revoked_by("site:" + id);
+  if (!revoked.ok()) return report(revoked.error());
+  auto site = pki.ledger().find_issuer("site:" + id);
+  if (!site.ok()) return report(site.error());
+  if (!site.value()) return report(make_error(ErrorCode::NotFound, "no site '" + id + "' (see `hallmark site list`)"));
+  auto factory = pki.authority("factory");
+  if (!factory.ok()) return report(factory.error());
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& r : revoked.value()) {
+    list.push_back(
+        {{"serial", r.serial},
+         {"reason", static_cast<int>(r.reason)},
+         {"revoked_at", std::chrono::duration_cast<std::chrono::seconds>(r.revoked_at.time_since_epoch()).count()}});
+  }
+  base::SystemClock clock;
+  const auto statement = nlohmann::json{
+      {"format", kSiteUpdateFormat},
+      {"site", id},
+      {"created", base::format_rfc3339(clock.now())},
+      {"revocations", list}}.dump();
+  auto sig = factory->signer->sign(base::view(statement));
+  if (!sig.ok()) return report(sig.error());
+  const nlohmann::json doc = {{"statement", statement},
+                              {"algorithm", std::string(base::to_string(factory->signer->signature_algorithm()))},
+                              {"signature", base::base64_encode(sig.value())}};
+  if (auto w = base::write_file(out, doc.dump() + "\n", 0644); !w.ok()) return report(w.error());
+  if (auto f = pki.finish(); !f.ok()) return report(f.error());
+  std::cout << "site update for " << id << ": " << list.size() << " revocation(s) in " << out
+            << "; at the site: hallmark station sync --dir <station> " << out << "\n";
+  return kExitOk;
+}
+
+// `station sync`: applies a site update at the station (after checking the
+// factory CA's signature), so that its next export signs the site CA's CRL.
+int run_station_sync(const std::string& dir, const std::string& file) {
+  auto st = Station::open(dir);
+  if (!st.ok()) return report(st.error());
+  auto& station = *st.value();
+  auto data = base::read_file(file, 16 << 20);
+  if (!data.ok()) return report(data.error());
+  const auto doc = nlohmann::json::parse(base::to_string(data.value()), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("statement") || !doc["statement"].is_string()) {
+    return report(make_error(ErrorCode::Malformed, "'" + file + "' is not a site update (`hallmark site update`)"));
+  }
+  const auto statement = doc["statement"].get<std::string>();
+  auto alg = base::parse_signature_algorithm(doc.value("algorithm", ""));
+  auto sig = base::base64_decode(doc.value("signature", ""));
+  auto factory = pkix::Certificate::parse(base::view(station.factory_pem()));
+  if (!alg.ok() || !sig.ok() || !factory.ok() ||
+      !base::verify_signature(factory->subject_public_key_info(), alg.value(), base::view(statement), sig.value())
+           .ok()) {
+    return report(make_error(ErrorCode::BadSignature, "the site update is not signed by the factory CA"));
+  }
+  const auto s = nlohmann::json::parse(statement, nullptr, false);
+  if (s.is_discarded() || s.value("format", "") != kSiteUpdateFormat || !s.contains("revocations") ||
+      !s["revocations"].is_array()) {
+    return report(
+        make_error(ErrorCode::Malformed, "the site update's statement is not " + std::string(kSiteUpdateFormat)));
+  }
+  if (s.value("site", "") != station.scope().site) {
+    return report(make_error(ErrorCode::PolicyDenied, "the site update is for site '" + s.value("site", "") +
+                                                          "', this station belongs to '" + station.scope().site + "'"));
+  }
+  store::SqliteRevocationStore revocations(station.database(), station.audit_store());
+  std::size_t applied = 0, unknown = 0;
+  for (const auto& r : s["revocations"]) {
+    const auto serial = r.value("serial", "");
+    auto reason = ca::parse_revocation_reason(std::to_string(r.value("reason", 0)));
+    auto entry = station.ledger().find(serial);
+    if (!reason.ok() || !entry.ok() || !entry.value()) {
+      ++unknown;  // issued by another station of the site
+      continue;
+    }
+    audit::Event ev;
+    ev.actor = station.scope().station_id();
+    ev.channel = audit::Channel::Factory;
+    ev.action = "revocation-sync";
+    ev.cert_serial = serial;
+    ev.detail = "revoked by the operator (" + std::string(ca::to_string(reason.value())) + ")";
+    const base::TimePoint at{std::chrono::seconds(r.value("revoked_at", std::int64_t{0}))};
+    auto n = revocations.revoke({serial}, reason.value(), at, "operator", "site update", ev);
+    if (!n.ok()) return report(n.error());
+    applied += n.value();
+  }
+  if (auto f = station.finish(); !f.ok()) return report(f.error());
+  std::cout << "station " << station.scope().station_id() << ": " << applied << " new revocation(s) applied, "
+            << unknown << " not issued here; the next `station export` carries the site CA's CRL\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_revoke_commands(CommandRegistry reg) {
@@ -207,6 +307,25 @@ void add_revoke_commands(CommandRegistry reg) {
     srevoke->add_option("--by", s->by, "Who (recorded in the audit trail; default $USER)");
     srevoke->add_flag("--json", s->json, "Print one JSON document");
     srevoke->callback([s, sid, &exit_code = reg.exit_code] { exit_code = run_site_revoke(*s, *sid); });
+
+    auto udir = std::make_shared<std::string>();
+    auto uid = std::make_shared<std::string>();
+    auto uout = std::make_shared<std::string>();
+    auto* update = site->add_subcommand(
+        "update", "Write the operator's revocations of a site's certificates for its stations (signed)");
+    update->add_option("--dir", *udir, "Operator data folder")->required();
+    update->add_option("id", *uid, "Site id")->required();
+    update->add_option("--out", *uout, "File to carry to the site")->required();
+    update->callback([=, &exit_code = reg.exit_code] { exit_code = run_site_update(*udir, *uid, *uout); });
+  }
+  if (auto* station = reg.app.get_subcommand_ptr("station").get(); station != nullptr) {
+    auto ydir = std::make_shared<std::string>();
+    auto yfile = std::make_shared<std::string>();
+    auto* sync = station->add_subcommand(
+        "sync", "Apply a site update from the operator; the next export signs the site CA's CRL");
+    sync->add_option("--dir", *ydir, "Station folder")->required();
+    sync->add_option("update", *yfile, "File from `hallmark site update`")->required();
+    sync->callback([=, &exit_code = reg.exit_code] { exit_code = run_station_sync(*ydir, *yfile); });
   }
 }
 

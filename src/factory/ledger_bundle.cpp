@@ -12,6 +12,7 @@
 #include "audit/record.h"
 #include "base/crypto.h"
 #include "factory/line_reader.h"
+#include "pkix/crl.h"
 #include "pkix/oid.h"
 
 namespace hallmark::factory {
@@ -89,7 +90,7 @@ base::Result<audit::Record> record_from_json(const json& j) {
 base::Result<ExportSummary> write_bundle(std::ostream& out, const SignedAuthorization& authorization,
                                          const audit::AuditStore& audit, const ca::Ledger& ledger,
                                          const keys::Signer& station_key, const base::Clock& clock,
-                                         std::uint64_t exported_up_to, bool final) {
+                                         std::uint64_t exported_up_to, bool final, const base::Bytes* site_crl) {
   HM_TRY(auto head, audit.head());
   ExportSummary summary;
   summary.from_sequence = exported_up_to + 1;
@@ -143,6 +144,7 @@ base::Result<ExportSummary> write_bundle(std::ostream& out, const SignedAuthoriz
     }
     from = page.back().sequence + 1;
   }
+  if (site_crl != nullptr) emit({{"type", "crl"}, {"der", base::base64_encode(*site_crl)}});
   if (cover != nullptr) {
     emit({{"type", "checkpoint"},
           {"sequence", cover->sequence},
@@ -256,6 +258,21 @@ class Importer {
     } catch (const json::exception&) {
       add(rep, finding::kChainBroken, "", "", "the bundle's checkpoint line is incomplete");
     }
+  }
+
+  // The site CA's CRL, signed by the station at export (issue 6).
+  base::Status crl(const json& j, ImportReport& rep) {
+    HM_TRY(auto site_ca, pkix::Certificate::parse(m_auth.site_ca_der));
+    auto der = base::base64_decode(j.value("der", ""));
+    auto info = der.ok() ? pkix::verify_crl(der.value(), site_ca) : base::Result<pkix::CrlInfo>(der.error());
+    if (!info.ok()) {
+      add(rep, finding::kBadCertificate, "", "", "the bundle's CRL is not the site CA's: " + info.error().detail);
+      return {};
+    }
+    rep.site_crl_der = std::move(der).value();
+    rep.site_crl_this_update = info->this_update;
+    rep.site_crl_next_update = info->next_update;
+    return {};
   }
 
   base::Status certificate(const json& j, ImportReport& rep) {
@@ -477,6 +494,8 @@ base::Result<ImportReport> import_bundle(const std::filesystem::path& path, Impo
       HM_CHECK(importer.certificate(j, rep));
     } else if (type == "checkpoint") {
       importer.checkpoint(j, rep);
+    } else if (type == "crl") {
+      HM_CHECK(importer.crl(j, rep));
     } else {
       return make_error(ErrorCode::Malformed, "bundle line " + std::to_string(n) + " has an unknown type");
     }

@@ -1,6 +1,9 @@
 #include "pkix/crl.h"
 
+#include <algorithm>
+
 #include "pkix/algorithms.h"
+#include "pkix/certificate.h"
 #include "pkix/der.h"
 #include "pkix/extensions.h"
 #include "pkix/oid.h"
@@ -98,6 +101,40 @@ base::Result<Bytes> assemble_crl(ByteView tbs_der, base::SignatureAlgorithm alg,
     HM_TRY(signature, base::ecdsa_raw_to_der(raw_signature));
   }
   return der::sequence({tbs_der, algorithm_identifier_der(alg), der::bit_string(signature)});
+}
+
+base::Result<CrlInfo> verify_crl(ByteView data, const Certificate& issuer) {
+  HM_TRY(der::Tlv outer, der::parse_single(data, der::kSequence, "CertificateList"));
+  der::Reader r(outer.content, "CertificateList");
+  HM_TRY(der::Tlv tbs, r.read(der::kSequence, "tbsCertList"));
+  HM_TRY(der::Tlv alg_tlv, r.read(der::kSequence, "signatureAlgorithm"));
+  HM_TRY(der::Tlv sig, r.read(der::kBitString, "signatureValue"));
+  HM_CHECK(r.expect_end());
+  der::Reader t(tbs.content, "TBSCertList");
+  HM_TRY(der::Tlv version, t.read(der::kInteger, "version"));
+  (void)version;
+  HM_TRY(der::Tlv inner_alg, t.read(der::kSequence, "signature"));
+  if (!std::equal(inner_alg.encoded.begin(), inner_alg.encoded.end(), alg_tlv.encoded.begin(), alg_tlv.encoded.end())) {
+    return make_error(ErrorCode::Malformed,
+                      "CRL signatureAlgorithm differs from TBSCertList.signature (RFC 5280 §5.1.1.2)");
+  }
+  HM_TRY(der::Tlv name, t.read(der::kSequence, "issuer"));
+  const Name subject = issuer.subject();
+  if (!std::equal(name.encoded.begin(), name.encoded.end(), subject.der().begin(), subject.der().end())) {
+    return make_error(ErrorCode::BadSignature, "the CRL is not issued by " + subject.to_string());
+  }
+  HM_TRY(der::Tlv this_update, t.read_any());
+  HM_TRY(der::Tlv next_update, t.read_any());
+  CrlInfo info;
+  HM_TRY(info.this_update, der::decode_time(this_update));
+  HM_TRY(info.next_update, der::decode_time(next_update));
+  HM_TRY(auto parsed, parse_algorithm_identifier(alg_tlv.encoded, "CRL signatureAlgorithm"));
+  HM_TRY(auto alg, accepted_signature_algorithm(parsed, "CRL"));
+  if (sig.content.size() <= 1 || sig.content[0] != 0) return make_error(ErrorCode::Malformed, "CRL signature is empty");
+  HM_TRY(auto key, issuer.public_key());
+  auto ok = verify_encoded_signature(key, alg, tbs.encoded, sig.content.subspan(1));
+  if (!ok.ok()) return make_error(ErrorCode::BadSignature, "the CRL signature does not verify with the issuer's key");
+  return info;
 }
 
 }  // namespace hallmark::pkix

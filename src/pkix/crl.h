@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/result.h"
+#include "pkix/certificate.h"
 #include "pkix/name.h"
 
 namespace hallmark::pkix {
@@ -40,6 +41,15 @@ base::Result<base::Bytes> encode_tbs_cert_list(const CrlSpec& spec);
 // CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }.
 base::Result<base::Bytes> assemble_crl(base::ByteView tbs_der, base::SignatureAlgorithm alg,
                                        base::ByteView raw_signature);
+
+// What a verified CRL says about itself.
+struct CrlInfo {
+  base::TimePoint this_update;
+  base::TimePoint next_update;
+};
+// Checks that `der` is one CertificateList whose issuer is `issuer`'s subject and
+// whose signature verifies with its key. Malformed / BadSignature otherwise.
+base::Result<CrlInfo> verify_crl(base::ByteView der, const Certificate& issuer);
 
 // The CRL distribution points extension value (RFC 5280 §4.2.1.13) with one fullName URI.
 base::Bytes crl_distribution_points_value(const std::string& uri);

@@ -345,9 +345,45 @@ TEST_F(SiteRevocationTest, OperatorAnswersOcspForSiteCertificatesWithTheResponde
   }
   EXPECT_NE(revoked.out.find("Response verify OK"), std::string::npos) << revoked.out;
   EXPECT_NE(revoked.out.find("site-dev0.pem: revoked"), std::string::npos) << revoked.out;
-  // Until the station signs the site CA's CRL, none is served.
+  // The site CA's CRL is the one the station signed at its last export.
   auto crl = run("curl -s -o /dev/null -w '%{http_code}' " + m_http + "/crl/site:s1.crl");
-  EXPECT_EQ(crl.out, "404");
+  EXPECT_EQ(crl.out, "200");
+}
+
+TEST_F(SiteRevocationTest, SiteUpdateThenStationSyncMakesTheNextExportCarryASiteCrlTheOperatorServes) {
+  start_server();
+  ASSERT_EQ(hallmark("revoke --dir " + dir() + " --device " + serial(1000) + " --reason keyCompromise").exit_code, 0);
+  auto update = hallmark("site update --dir " + dir() + " s1 --out " + file("s1.update"));
+  ASSERT_EQ(update.exit_code, 0) << update.err;
+  auto sync = hallmark("station sync --dir " + m_station + " " + file("s1.update"));
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_NE(sync.out.find("1 new revocation(s) applied"), std::string::npos) << sync.out;
+  ASSERT_EQ(hallmark("station export --dir " + m_station + " --out " + file("s1-2.bundle")).exit_code, 0);
+  auto imported = hallmark("ledger import --dir " + dir() + " " + file("s1-2.bundle"));
+  ASSERT_EQ(imported.exit_code, 0) << imported.err << imported.out;
+
+  auto got = run("curl -sS -o " + file("site.crl") + " -w '%{http_code}' " + m_http + "/crl/site:s1.crl");
+  ASSERT_EQ(got.out, "200");
+  ASSERT_EQ(run(bin() + " ca export --dir " + dir() + " --issuer site:s1 > " + file("site-ca.pem")).exit_code, 0);
+  auto text =
+      run("openssl crl -inform DER -in " + file("site.crl") + " -noout -text -CAfile " + file("site-ca.pem") + " 2>&1");
+  EXPECT_NE(text.out.find("verify OK"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Key Compromise"), std::string::npos) << text.out;
+  ASSERT_EQ(run("openssl crl -inform DER -in " + file("site.crl") + " -out " + file("site-crl.pem")).exit_code, 0);
+  ASSERT_EQ(run("cat " + file("factory.pem") + " " + file("site-ca.pem") + " > " + file("site-chain.pem")).exit_code,
+            0);
+  auto refused =
+      openssl_verify(file("site-dev0.pem"), file("site-chain.pem"), "-crl_check -CRLfile " + file("site-crl.pem"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE((refused.out + refused.err).find("certificate revoked"), std::string::npos) << refused.out;
+  auto ok =
+      openssl_verify(file("site-dev1.pem"), file("site-chain.pem"), "-crl_check -CRLfile " + file("site-crl.pem"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  // An update for another site, or altered, is refused.
+  ASSERT_EQ(run("sed -i 's/revoked_at/revoked_At/' " + file("s1.update")).exit_code, 0);
+  auto forged = hallmark("station sync --dir " + m_station + " " + file("s1.update"));
+  EXPECT_NE(forged.exit_code, 0);
+  EXPECT_NE(forged.err.find("not signed by the factory CA"), std::string::npos) << forged.err;
 }
 
 TEST_F(SiteRevocationTest, RevokeBatchRevokesOnlyTheCertificatesOfThatBatch) {
