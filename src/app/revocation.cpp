@@ -189,8 +189,10 @@ base::Result<std::unique_ptr<RevocationService>> RevocationService::start(Pki& p
   HM_TRY(auto issuers, pki.issuers());
   for (const auto& i : issuers) {
     s->m_issuers[i.name] = i;
-    // Loaded here, on the main thread, so that handler threads only read.
-    if (holds_key(i) && i.status == "active") {
+    // Loaded here, on the main thread, so that handler threads only read. The
+    // root is offline: its CRL comes from `crl issue --issuer root` on the
+    // ceremony host, and `serve` serves the latest one stored.
+    if (holds_key(i) && i.status == "active" && i.role != "root") {
       HM_TRY(auto authority, pki.authority(i.name));
       s->m_signing[i.name] = authority;
     }
@@ -243,7 +245,9 @@ http::Response RevocationService::crl(const std::string& name) {
     }
   }
   if (!latest.value()) {
-    return http::Response::text(404, "no CRL for '" + name + "' yet: its site signs it at the next station export\n");
+    return http::Response::text(404, "no CRL for '" + name +
+                                         "' yet: a site's station signs it at its next export; the root's comes "
+                                         "from `hallmark crl issue --issuer root`\n");
   }
   return http::Response::with(200, kCrlType, base::to_string(latest.value()->der));
 }
