@@ -85,7 +85,7 @@ class Demo {
   base::Result<demo::Run> hallmark(const std::vector<std::string>& args, bool show = true) {
     if (show) {
       std::string line = "   $ hallmark";
-      for (const auto& a : args) line += " " + a;
+      for (const auto& a : args) line += a.find(' ') == std::string::npos ? " " + a : " '" + a + "'";
       say(line);
     }
     HM_TRY(auto r, demo::run_self(args));
