@@ -14,8 +14,8 @@ packages=(
   postgresql-15 postgresql-client-15
   # tools the tests and the demo call
   openssl curl sqlite3 python3 procps
-  # peers the benchmarks compare with (bench/factory_batch)
-  golang-cfssl
+  # peers the benchmarks compare with (bench/factory_batch, bench/ocsp)
+  golang-cfssl wrk
   # PKCS#11: headers only (p11-kit/pkcs11.h), the SoftHSM2 token and pkcs11-tool for the pkcs11 tier
   libp11-kit-dev softhsm2 opensc
 )

@@ -255,12 +255,12 @@ base::Status run_ceremony(const fs::path& config_file, std::vector<std::string>&
   // The root's first CRL: no revoked certificate, number 1.
   pkix::CrlSpec crl;
   crl.signature_algorithm = root_key->signature_algorithm();
-  crl.issuer_name_der = root.certificate.subject().der();
+  crl.issuer = root.certificate.subject();
   crl.this_update = clock.now();
   crl.next_update = crl.this_update + std::chrono::hours(24) * spec.crl_next_update_days;
   crl.crl_number = 1;
-  crl.authority_key_id = root.certificate.subject_key_identifier();
-  HM_TRY(auto tbs_crl, pkix::encode_tbs_crl(crl));
+  crl.authority_key_id = root.certificate.subject_key_identifier().value_or(base::Bytes{});
+  HM_TRY(auto tbs_crl, pkix::encode_tbs_cert_list(crl));
   HM_TRY(auto crl_sig, root_key->sign(tbs_crl));
   HM_TRY(auto crl_der, pkix::assemble_crl(tbs_crl, crl.signature_algorithm, crl_sig));
   audit::Event crl_event{"ceremony", audit::Channel::Admin, "crl", "", "", "none", "root CRL number 1"};

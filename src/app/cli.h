@@ -49,5 +49,6 @@ void add_ledger_commands(CommandRegistry reg);                      // factory: 
 void add_serve_command(CommandRegistry reg);                        // runtime: commands_serve.cpp
 void add_est_commands(CommandRegistry reg);  // runtime: commands_est.cpp
 void add_device_commands(CommandRegistry reg);                      // device emulation: commands_device.cpp
+void add_revoke_commands(CommandRegistry reg);                      // revocation: commands_revoke.cpp
 
 }  // namespace hallmark::app

@@ -5,7 +5,8 @@
 //      with a few deliberately bad devices;  4. the station's ledger exported and
 //      reconciled at the operator;  5. `hallmark serve` and the fleet enrolling
 //      LDevIDs over EST with their IDevIDs (the device client for most, curl for
-//      a few), one re-enrollment and two refused devices;  6. the audit chain
+//      a few), one re-enrollment and three refused devices (one whose IDevID the CLI
+//      revoked while the server runs);  6. the audit chain
 //      verified and a summary;  7. the server kept running until Ctrl-C.
 #include <signal.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "base/files.h"
 #include "device/est_client.h"
 #include "keys/software_key_store.h"
+#include "pkix/certificate.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
@@ -83,7 +85,7 @@ class Demo {
   base::Result<demo::Run> hallmark(const std::vector<std::string>& args, bool show = true) {
     if (show) {
       std::string line = "   $ hallmark";
-      for (const auto& a : args) line += " " + a;
+      for (const auto& a : args) line += a.find(' ') == std::string::npos ? " " + a : " '" + a + "'";
       say(line);
     }
     HM_TRY(auto r, demo::run_self(args));
@@ -372,6 +374,32 @@ class Demo {
         say("   a client without an IDevID: " + (r.ok() ? std::string("ACCEPTED (bug)") : r.error().detail));
       }
     }
+    // (c) a revoked IDevID: the operator revokes one device's IDevID with the
+    // CLI while the server runs; its next enrollment is refused.
+    {
+      auto& revoked = m_devices[m_devices.size() >= 2 ? m_devices.size() - 2 : 0];
+      HM_TRY(auto cert, pkix::Certificate::parse(base::view(revoked.idevid_pem)));
+      HM_TRY(auto r, hallmark({"revoke", "--dir", path("operator").string(), "--serial", cert.serial_hex(), "--reason",
+                               "keyCompromise", "--comment", "demo: device reported stolen", "--json"}));
+      (void)r;
+      std::string code = "none";
+      // The server checks the revocation generation per request: a second at most.
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        auto again = enroll(revoked);
+        code = again.ok() ? "accepted!" : status_of(again.error());
+        if (code == "401") {
+          say("   the device whose IDevID was revoked: " + again.error().detail);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      ++m_runtime_refused[code == "401" ? "revoked-idevid" : code];
+      m_revocation = {{"device", revoked.serial},
+                      {"idevid_serial", cert.serial_hex()},
+                      {"reason", "keyCompromise"},
+                      {"reason_code", 1},
+                      {"http_status", code}};
+    }
     return {};
   }
 
@@ -399,7 +427,7 @@ class Demo {
   void print_summary() {
     const bool audit_ok = m_audit.is_object() && m_audit.value("verified", false);
     m_ok = audit_ok && m_factory_issued == m_devices.size() && m_enrolled == m_devices.size() && m_reenrolled == 1 &&
-           m_runtime_refused.size() == 2;
+           m_runtime_refused.size() == 3;
     json factory_refused = json::object(), runtime_refused = json::object();
     for (const auto& [k, v] : m_factory_refused) factory_refused[k] = v;
     for (const auto& [k, v] : m_runtime_refused) runtime_refused[k] = v;
@@ -412,6 +440,7 @@ class Demo {
                   {"enrolled_with_curl", m_enrolled_with_curl},
                   {"reenrolled", m_reenrolled},
                   {"refused", runtime_refused},
+                  {"revoked", m_revocation},
                   {"enrollments_per_second", (m_enrolled - m_enrolled_with_curl) / std::max(m_runtime_seconds, 1e-6)}}},
                 {"reconciliation", m_reconciliation},
                 {"audit", {{"verified", audit_ok}, {"records", m_audit.is_object() ? m_audit.value("records", 0) : 0}}},
@@ -426,7 +455,9 @@ class Demo {
         std::to_string(count(m_runtime_refused)) + " refused");
     say(std::string("   audit:   ") + (audit_ok ? "verified" : "NOT verified") + ", " +
         std::to_string(m_audit.is_object() ? m_audit.value("records", 0) : 0) + " records");
-    say("   revocation (a revoked IDevID refused at enrollment) comes with the revocation issue; not shown yet");
+    say("   revocation: IDevID " + m_revocation.value("idevid_serial", std::string("?")) + " of " +
+        m_revocation.value("device", std::string("?")) + " revoked (keyCompromise), its enrollment answered " +
+        m_revocation.value("http_status", std::string("?")));
     say("   next:    hallmark ca list --dir " + path("operator").string() + "; hallmark site list --dir " +
         path("operator").string());
     const auto idevid = (path("curl-device-1") / "idevid.pem").string();
@@ -459,6 +490,7 @@ class Demo {
   std::string m_site_ca_pem, m_trust_pem, m_url;
   std::size_t m_factory_issued = 0, m_enrolled = 0, m_enrolled_with_curl = 0, m_reenrolled = 0;
   std::map<std::string, std::size_t> m_factory_refused, m_runtime_refused;
+  json m_revocation = json::object();
   double m_factory_seconds = 0, m_runtime_seconds = 0;
   json m_reconciliation, m_audit, m_sites;
   std::unique_ptr<demo::Background> m_server;

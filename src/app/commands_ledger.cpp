@@ -1,9 +1,12 @@
 // `hallmark ledger import` (operator side: station bundles in, reconciliation out).
+#include <filesystem>
 #include <iostream>
 
 #include "app/cli.h"
 #include "app/pki.h"
+#include "base/files.h"
 #include "factory/ledger_bundle.h"
+#include "pkix/pem.h"
 
 namespace hallmark::app {
 
@@ -27,6 +30,25 @@ int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
   ev.detail = "site:" + r.site + "/station:" + std::to_string(r.station) + ": " + std::to_string(r.imported) +
               " imported, " + std::to_string(r.findings.size()) + " findings";
   if (auto a = pki.audit().append(ev); !a.ok()) return report(a.error());
+  if (r.site_crl_der) {
+    // Served by `serve` at /crl/site:<id>.crl (the operator never holds the site CA key).
+    auto g = pki.revocations().generation();
+    if (!g.ok()) return report(g.error());
+    auto stored = pki.revocations().store_next_crl("site:" + r.site, [&](std::int64_t number) {
+      return base::Result<ca::StoredCrl>(ca::StoredCrl{"site:" + r.site, number, g.value(), r.site_crl_this_update,
+                                                       r.site_crl_next_update, *r.site_crl_der});
+    });
+    if (!stored.ok()) return report(stored.error());
+  }
+  if (r.ocsp_responder_der) {
+    // Read by `serve` (app/revocation.cpp) to answer OCSP for the site's certificates.
+    const auto file = pki.paths().dir / "ocsp" / ("site-" + r.site + ".pem");
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    if (auto w = base::write_file(file, pkix::pem_encode(*r.ocsp_responder_der, "CERTIFICATE"), 0644); !w.ok()) {
+      return report(w.error());
+    }
+  }
   if (auto f = pki.finish(); !f.ok()) return report(f.error());
 
   std::map<std::string, std::uint64_t> by_code;

@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "app/station.h"
 #include "base/files.h"
+#include "ca/revocation.h"
 #include "factory/ledger_bundle.h"
 #include "factory/provisioning.h"
 #include "keys/pkcs11_uri.h"
@@ -13,6 +14,7 @@
 #include "pkix/name.h"
 #include "pkix/oid.h"
 #include "pkix/pem.h"
+#include "store/sqlite/sqlite_revocation_store.h"
 
 namespace hallmark::app {
 
@@ -226,8 +228,18 @@ int run_export(const std::string& dir, const std::string& out, bool final, bool 
     std::ofstream file(tmp, std::ios::trunc | std::ios::binary);
     if (!file) return report(make_error(ErrorCode::Io, "cannot write '" + tmp.string() + "'"));
     base::SystemClock clock;
+    // The site CA's CRL (issue 6): signed here, where the key is, from the
+    // revocations `station sync` brought from the operator; every export re-issues it.
+    auto site = station.authority();
+    if (!site.ok()) return report(site.error());
+    store::SqliteRevocationStore revocations(station.database(), station.audit_store());
+    ca::CrlSettings crl_settings;
+    crl_settings.validity = std::chrono::hours(24 * 7);
+    crl_settings.only_user_certs = true;  // a site CA has pathLen 0
+    auto crl = ca::issue_crl(site.value(), revocations, clock, crl_settings);
+    if (!crl.ok()) return report(crl.error());
     auto s = factory::write_bundle(file, station.authorization(), station.audit_store(), station.ledger(),
-                                   *station.station_key(), clock, from.value(), final);
+                                   *station.station_key(), clock, from.value(), final, &crl->der);
     if (!s.ok()) return report(s.error());
     summary = s.value();
   }

@@ -75,6 +75,16 @@ listen = "127.0.0.1:8443"
 # tls_key = "/etc/hallmark/tls.key"
 max_body = 65536
 
+[revocation]              # CRLs at /crl/<issuer>.crl and OCSP at /ocsp
+# base_url = "http://pki.example.com"   # runtime certificates then carry CRL DP <url>/crl/<issuer>.crl and OCSP AIA <url>/ocsp
+crl_validity_hours = 24   # nextUpdate - thisUpdate; re-issued on every revocation too
+crl_reissue_hours = 12    # `serve` re-issues a CRL once it is this old
+ocsp_validity_minutes = 60
+# listen_http = "127.0.0.1:8080"        # plain HTTP for /crl and /ocsp (`serve --listen-http`)
+
+[profiles.ocsp-signing]   # delegated OCSP responders (OCSPSigning + ocsp-nocheck)
+validity_days = 30
+
 [est]                     # RFC 7030 enrollment authenticated by the IDevID
 profile = "ldevid"        # /.well-known/est/<op>
 require_rekey = false
@@ -213,6 +223,33 @@ base::Result<Config> parse_config(const std::string& text, const std::string& or
   }
   if (auto v = root["audit"]["checkpoint_every_seconds"].value<std::int64_t>()) {
     c.checkpoints.every_seconds = std::chrono::seconds(*v);
+  }
+  if (auto v = root["profiles"]["ocsp-signing"]["validity_days"].value<int>())
+    c.ca.profiles.ocsp_signing_validity_days = *v;
+  if (const auto* r = root["revocation"].as_table()) {
+    if (auto v = (*r)["base_url"].value<std::string>()) {
+      if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
+        return make_error(ErrorCode::InvalidArgument, "revocation.base_url must start with http:// or https://");
+      }
+      c.ca.revocation_base_url = *v;
+      while (!c.ca.revocation_base_url.empty() && c.ca.revocation_base_url.back() == '/') {
+        c.ca.revocation_base_url.pop_back();
+      }
+    }
+    if (auto v = (*r)["crl_validity_hours"].value<int>()) c.revocation.crl_validity_hours = *v;
+    if (auto v = (*r)["crl_reissue_hours"].value<int>()) c.revocation.crl_reissue_hours = *v;
+    if (auto v = (*r)["ocsp_validity_minutes"].value<int>()) c.revocation.ocsp_validity_minutes = *v;
+    if (auto v = (*r)["listen_http"].value<std::string>()) c.revocation.listen_http = *v;
+    if (c.revocation.crl_validity_hours < 1 || c.revocation.crl_validity_hours > 24 * 366) {
+      return make_error(ErrorCode::InvalidArgument, "revocation.crl_validity_hours must be 1..8784");
+    }
+    if (c.revocation.crl_reissue_hours < 1 || c.revocation.crl_reissue_hours >= c.revocation.crl_validity_hours) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "revocation.crl_reissue_hours must be at least 1 and less than crl_validity_hours");
+    }
+    if (c.revocation.ocsp_validity_minutes < 5 || c.revocation.ocsp_validity_minutes > 7 * 24 * 60) {
+      return make_error(ErrorCode::InvalidArgument, "revocation.ocsp_validity_minutes must be 5..10080");
+    }
   }
   HM_CHECK(read_est(root, c));
   if (auto v = root["keys"]["passphrase_file"].value<std::string>()) c.passphrase_file = *v;

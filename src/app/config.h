@@ -36,8 +36,17 @@ struct ServerSettings {
   int threads = 0;
 };
 
+// [revocation]: CRLs and OCSP (issue 6).
+struct RevocationSettings {
+  int crl_validity_hours = 24;     // nextUpdate - thisUpdate
+  int crl_reissue_hours = 12;      // `serve` re-issues a CRL once it is this old
+  int ocsp_validity_minutes = 60;  // nextUpdate - thisUpdate of OCSP responses
+  std::string listen_http;         // default for `serve --listen-http` (empty: none)
+};
+
 struct Config {
   EstSettings est;
+  RevocationSettings revocation;
   ServerSettings server;
   ca::Settings ca;
   audit::CheckpointPolicy checkpoints;

@@ -182,7 +182,7 @@ base::Result<std::vector<attest::TrustAnchor>> idevid_anchors(Pki& pki) {
   return out;
 }
 
-base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::string& listen) {
+base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::string& listen, OtherRoutes other) {
   std::unique_ptr<EstServer> s(new EstServer());
   HM_TRY(auto tls, ensure_tls_identity(pki, listen));
   HM_TRY(auto anchors, idevid_anchors(pki));
@@ -254,8 +254,12 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
   sc.threads = pki.config().server.threads;
   sc.name = "est";
   auto* est_service = s->m_est.get();
-  HM_TRY(s->m_server,
-         http::Server::start(sc, [est_service](const http::Request& r) { return est_service->handle(r); }));
+  HM_TRY(s->m_server, http::Server::start(sc, [est_service, other](const http::Request& r) {
+           if (other) {
+             if (auto answered = other(r)) return std::move(*answered);
+           }
+           return est_service->handle(r);
+         }));
   return s;
 }
 

@@ -3,7 +3,9 @@
 // front end on top of http::Server.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +38,9 @@ base::Result<std::vector<attest::TrustAnchor>> idevid_anchors(Pki& pki);
 
 class EstServer {
  public:
-  static base::Result<std::unique_ptr<EstServer>> start(Pki& pki, const std::string& listen);
+  // Requests `other` answers (e.g. /crl/, /ocsp) never reach EST.
+  using OtherRoutes = std::function<std::optional<http::Response>(const http::Request&)>;
+  static base::Result<std::unique_ptr<EstServer>> start(Pki& pki, const std::string& listen, OtherRoutes other = {});
   std::uint16_t port() const { return m_server->port(); }
   std::size_t anchor_count() const { return m_devices->anchor_count(); }
   void stop() { m_server->stop(); }

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add_ledger_commands(reg);
   add_serve_command(reg);
   add_est_commands(reg);
+  add_revoke_commands(reg);  // after add_site_commands: adds `site revoke`
   add_device_commands(reg);
 
   try {

@@ -68,6 +68,7 @@ class Pki {
   audit::AuditLog& audit() { return *m_audit; }
   // Every storage port (SQLite file or PostgreSQL).
   store::Store& store() { return *m_store; }
+  ca::RevocationStore& revocations() { return m_store->revocations(); }
 
   // The issuer a profile uses when none is named: idevid -> factory, others -> runtime.
   static std::string default_issuer_for(const std::string& profile);

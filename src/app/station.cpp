@@ -155,6 +155,23 @@ base::Status Station::init(const fs::path& dir, const fs::path& authorization, c
   const std::string key_ref = key_in_folder ? (paths.keys() / (std::string(kSiteCaKey) + ".key")).string() : site_key;
   HM_CHECK(
       station->ledger().add_issuer({auth.value.issuer, "site", "factory", auth.value.site_ca_der, key_ref, "active"}));
+  if (!auth.value.ocsp_key_spki.empty()) {
+    // The site's delegated OCSP responder (RFC 6960 §4.2.2.2): its key stays with
+    // the operator (public key in the authorization); the site CA certifies it
+    // here, through the ledger and audit chain, so the first export carries the
+    // certificate and `ledger import` files it for the operator's responder.
+    HM_TRY(auto site, station->authority());
+    ca::IssuanceRequest req;
+    req.profile = "ocsp-signing";
+    req.public_key_der = auth.value.ocsp_key_spki;
+    req.common_name = "Site " + auth.value.site + " OCSP Responder";
+    req.channel = audit::Channel::Factory;
+    req.actor = auth.value.station_id();
+    req.origin = auth.value.station_id() + "/ocsp-responder";
+    HM_TRY(auto issued, station->issuer().issue(site, req));
+    messages.push_back("certified the site's OCSP responder key: " + issued.certificate.serial_hex() +
+                       " (the next export carries it to the operator)");
+  }
   audit::Event ev;
   ev.actor = auth.value.station_id();
   ev.channel = audit::Channel::Factory;

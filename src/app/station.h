@@ -59,6 +59,7 @@ class Station {
   store::SqliteLedger& ledger() { return *m_ledger; }
   store::SqliteFactoryStore& records() { return *m_records; }
   store::SqliteAuditStore& audit_store() { return *m_audit_store; }
+  store::SqliteDatabase& database() { return *m_db; }
   audit::AuditLog& audit() { return *m_audit; }
   // The site CA as a signing authority (needs keys).
   base::Result<ca::SigningAuthority> authority();

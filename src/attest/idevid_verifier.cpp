@@ -125,7 +125,8 @@ base::Result<DeviceIdentity> IdevidVerifier::verify(const std::vector<base::Byte
                     leaf.serial_hex(),
                     base::hex_encode(leaf.fingerprint_sha256()),
                     leaf,
-                    std::move(path)};
+                    std::move(path),
+                    anchor->certificate};
   return id;
 }
 

@@ -13,6 +13,7 @@
 // serialNumber (2.5.4.5).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct DeviceIdentity {
   pkix::Certificate leaf;
   // The certificates of the path below the anchor, leaf first (for revocation checks).
   std::vector<pkix::Certificate> path;
+  // The anchor's own certificate: a site CA revoked after compromise is still
+  // an anchor until the server restarts, so the RA checks it too.
+  std::optional<pkix::Certificate> anchor_certificate;
 };
 
 class IdevidVerifier {

@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "ca/linter.h"
+#include "pkix/crl.h"
+#include "pkix/der.h"
 #include "pkix/extensions.h"
 #include "pkix/oid.h"
 #include "pkix/tbs_certificate.h"
@@ -104,6 +106,11 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority, cons
       HM_CHECK(spec.subject.add(pkix::oid::kOrganization, m_settings.organization));
       HM_CHECK(spec.subject.add(pkix::oid::kSerialNumber, req.device_serial));
       break;
+    case ProfileKind::OcspSigning:
+      if (req.common_name.empty()) return make_error(ErrorCode::InvalidArgument, "an OCSP responder needs a name");
+      HM_CHECK(spec.subject.add(pkix::oid::kOrganization, m_settings.organization));
+      HM_CHECK(spec.subject.add(pkix::oid::kCommonName, req.common_name));
+      break;
     case ProfileKind::TlsServer: {
       if (req.common_name.empty() && req.dns_names.empty() && req.ip_addresses.empty()) {
         return make_error(ErrorCode::InvalidArgument, "a tls-server certificate needs a name (DNS or IP)");
@@ -163,6 +170,13 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority, cons
   const auto issuer_key_id =
       self_signed ? key_id : authority.certificate->subject_key_identifier().value_or(base::Bytes{});
   if (!issuer_key_id.empty()) spec.extensions.push_back(pkix::ext::authority_key_identifier(issuer_key_id));
+  if (profile.ocsp_nocheck) spec.extensions.push_back({pkix::oid::kOcspNoCheck, false, pkix::der::null()});
+  if (profile.revocation_pointers && !m_settings.revocation_base_url.empty()) {
+    const auto& base_url = m_settings.revocation_base_url;
+    spec.extensions.push_back({pkix::oid::kCrlDistributionPoints, false,
+                               pkix::crl_distribution_points_value(base_url + "/crl/" + authority.name + ".crl")});
+    spec.extensions.push_back({pkix::oid::kAuthorityInfoAccess, false, pkix::ocsp_access_value(base_url + "/ocsp")});
+  }
 
   // Serial, then the TBS, then lint before anything is recorded or signed.
   spec.serial = new_serial(m_rng);

@@ -70,6 +70,7 @@ base::Result<ProfileRegistry> ProfileRegistry::build(const ProfileSettings& s) {
     ldevid.ext_key_usage.push_back(oid);
   }
   ldevid.channels = {Channel::Runtime, Channel::Factory, Channel::Admin};
+  ldevid.revocation_pointers = true;
   r.m_profiles[ldevid.name] = ldevid;
 
   Profile tls;
@@ -79,7 +80,24 @@ base::Result<ProfileRegistry> ProfileRegistry::build(const ProfileSettings& s) {
   tls.key_usage = pkix::kDigitalSignature;
   tls.ext_key_usage = {pkix::oid::kServerAuth};
   tls.channels = {Channel::Runtime, Channel::Admin};
+  tls.revocation_pointers = true;
   r.m_profiles[tls.name] = tls;
+
+  // A delegated OCSP responder (RFC 6960 §4.2.2.2): issued directly by the CA
+  // it answers for, OCSPSigning only, ocsp-nocheck, short-lived.
+  if (s.ocsp_signing_validity_days < 1 || s.ocsp_signing_validity_days > 398) {
+    return make_error(ErrorCode::InvalidArgument, "profiles.ocsp-signing.validity_days must be 1..398");
+  }
+  Profile ocsp;
+  ocsp.name = "ocsp-signing";
+  ocsp.kind = ProfileKind::OcspSigning;
+  ocsp.validity = days(s.ocsp_signing_validity_days);
+  ocsp.key_usage = pkix::kDigitalSignature;
+  ocsp.ext_key_usage = {pkix::oid::kOcspSigning};
+  ocsp.ocsp_nocheck = true;
+  // Factory: a station certifies its site's responder key (the operator's) at init.
+  ocsp.channels = {Channel::Admin, Channel::Factory};
+  r.m_profiles[ocsp.name] = ocsp;
   return r;
 }
 

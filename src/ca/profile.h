@@ -16,7 +16,7 @@
 
 namespace hallmark::ca {
 
-enum class ProfileKind { Root, Intermediate, IDevID, LDevID, TlsServer };
+enum class ProfileKind { Root, Intermediate, IDevID, LDevID, TlsServer, OcspSigning };
 
 struct Profile {
   std::string name;
@@ -30,11 +30,14 @@ struct Profile {
   bool requires_device_serial = false;
   bool hardware_module_name = false;  // SAN otherName HardwareModuleName
   std::set<audit::Channel> channels;  // who may request it
+  bool ocsp_nocheck = false;          // id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1)
+  // CRL distribution point and OCSP AIA, when Settings::revocation_base_url is set.
+  bool revocation_pointers = false;
 };
 
 class ProfileRegistry {
  public:
-  // The built-in profiles (root, intermediate, idevid, ldevid, tls-server)
+  // The built-in profiles (root, intermediate, idevid, ldevid, tls-server, ocsp-signing)
   // configured by `settings`. InvalidArgument for an unusable setting.
   static base::Result<ProfileRegistry> build(const ProfileSettings& settings);
 

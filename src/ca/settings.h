@@ -28,6 +28,9 @@ struct ProfileSettings {
   int ldevid_validity_days = 90;
   std::vector<std::string> ldevid_ext_key_usage = {"clientAuth"};
   int tls_server_validity_days = 365;
+  // Delegated OCSP responder certificates are short-lived: they cannot be
+  // checked for revocation (ocsp-nocheck), so they expire instead.
+  int ocsp_signing_validity_days = 30;
 };
 
 struct Settings {
@@ -40,6 +43,9 @@ struct Settings {
   std::map<std::string, Product> products;
   // hwType for products missing from the table (a warning is printed when used).
   std::string default_hw_type = "1.3.6.1.4.1.65535.1.1";
+  // "http://pki.example.com": runtime profiles then carry the CRL distribution
+  // point <url>/crl/<issuer>.crl and the OCSP AIA <url>/ocsp. Empty: neither.
+  std::string revocation_base_url;
 };
 
 }  // namespace hallmark::ca

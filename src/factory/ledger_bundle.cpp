@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -11,6 +12,7 @@
 #include "audit/record.h"
 #include "base/crypto.h"
 #include "factory/line_reader.h"
+#include "pkix/crl.h"
 #include "pkix/oid.h"
 
 namespace hallmark::factory {
@@ -88,7 +90,7 @@ base::Result<audit::Record> record_from_json(const json& j) {
 base::Result<ExportSummary> write_bundle(std::ostream& out, const SignedAuthorization& authorization,
                                          const audit::AuditStore& audit, const ca::Ledger& ledger,
                                          const keys::Signer& station_key, const base::Clock& clock,
-                                         std::uint64_t exported_up_to, bool final) {
+                                         std::uint64_t exported_up_to, bool final, const base::Bytes* site_crl) {
   HM_TRY(auto head, audit.head());
   ExportSummary summary;
   summary.from_sequence = exported_up_to + 1;
@@ -142,6 +144,7 @@ base::Result<ExportSummary> write_bundle(std::ostream& out, const SignedAuthoriz
     }
     from = page.back().sequence + 1;
   }
+  if (site_crl != nullptr) emit({{"type", "crl"}, {"der", base::base64_encode(*site_crl)}});
   if (cover != nullptr) {
     emit({{"type", "checkpoint"},
           {"sequence", cover->sequence},
@@ -257,6 +260,21 @@ class Importer {
     }
   }
 
+  // The site CA's CRL, signed by the station at export (issue 6).
+  base::Status crl(const json& j, ImportReport& rep) {
+    HM_TRY(auto site_ca, pkix::Certificate::parse(m_auth.site_ca_der));
+    auto der = base::base64_decode(j.value("der", ""));
+    auto info = der.ok() ? pkix::verify_crl(der.value(), site_ca) : base::Result<pkix::CrlInfo>(der.error());
+    if (!info.ok()) {
+      add(rep, finding::kBadCertificate, "", "", "the bundle's CRL is not the site CA's: " + info.error().detail);
+      return {};
+    }
+    rep.site_crl_der = std::move(der).value();
+    rep.site_crl_this_update = info->this_update;
+    rep.site_crl_next_update = info->next_update;
+    return {};
+  }
+
   base::Status certificate(const json& j, ImportReport& rep) {
     ++rep.certificates;
     std::string claimed_serial = j.value("serial", "");
@@ -272,6 +290,21 @@ class Importer {
     }
     const auto serial = cert->serial_hex();
     if (serial != claimed_serial) m_certs.insert(serial);
+    if (j.value("profile", "") == "ocsp-signing") {
+      // Not a device certificate: the responder certificate for the operator's
+      // key named in the authorization, or a finding.
+      auto eku = cert->find_extension(pkix::oid::kExtKeyUsage);
+      auto ekus = eku ? pkix::decode_ext_key_usage(eku->value)
+                      : base::Result<std::vector<std::string>>(std::vector<std::string>{});
+      const bool ocsp_eku = ekus.ok() && std::find(ekus->begin(), ekus->end(), pkix::oid::kOcspSigning) != ekus->end();
+      if (m_auth.ocsp_key_spki.empty() || cert->subject_public_key_info() != m_auth.ocsp_key_spki || !ocsp_eku) {
+        add(rep, finding::kBadCertificate, serial, "",
+            "an OCSP responder certificate for a key the authorization does not name; not used");
+      } else {
+        rep.ocsp_responder_der = cert->der();
+      }
+      return {};
+    }
     HM_TRY(bool known, m_ctx.ledger.certificate_known(serial));
     if (known) {
       ++rep.already_imported;
@@ -461,6 +494,8 @@ base::Result<ImportReport> import_bundle(const std::filesystem::path& path, Impo
       HM_CHECK(importer.certificate(j, rep));
     } else if (type == "checkpoint") {
       importer.checkpoint(j, rep);
+    } else if (type == "crl") {
+      HM_CHECK(importer.crl(j, rep));
     } else {
       return make_error(ErrorCode::Malformed, "bundle line " + std::to_string(n) + " has an unknown type");
     }

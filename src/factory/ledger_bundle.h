@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -44,7 +45,8 @@ struct ExportSummary {
 base::Result<ExportSummary> write_bundle(std::ostream& out, const SignedAuthorization& authorization,
                                          const audit::AuditStore& audit, const ca::Ledger& ledger,
                                          const keys::Signer& station_key, const base::Clock& clock,
-                                         std::uint64_t exported_up_to, bool final);
+                                         std::uint64_t exported_up_to, bool final,
+                                         const base::Bytes* site_crl = nullptr);
 
 // Reconciliation finding codes (stable; docs/factory.md).
 namespace finding {
@@ -76,6 +78,12 @@ struct ImportReport {
   int station = 0;
   std::uint64_t records = 0, new_records = 0, certificates = 0, imported = 0, already_imported = 0;
   std::vector<Finding> findings;
+  // The site's OCSP responder certificate, when the bundle carries one for the
+  // key the authorization names (issued by the station at init).
+  std::optional<base::Bytes> ocsp_responder_der;
+  // The site CA's CRL the station signed at export (verified with the site CA).
+  std::optional<base::Bytes> site_crl_der;
+  base::TimePoint site_crl_this_update, site_crl_next_update;
 };
 
 struct ImportContext {

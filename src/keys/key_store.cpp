@@ -18,4 +18,10 @@ base::Result<std::unique_ptr<Signer>> KeyStore::load(const std::string& referenc
   return m_files.load(reference);
 }
 
+base::Result<bool> KeyStore::exists(const std::string& reference) const {
+  if (is_pkcs11_uri(reference)) return pkcs11_key_exists(reference);
+  std::error_code ec;
+  return std::filesystem::exists(m_files.path_of(reference), ec);
+}
+
 }  // namespace hallmark::keys

@@ -22,6 +22,8 @@ class KeyStore {
   // object= is the label), else an encrypted file <key_dir>/<reference>.key.
   base::Result<std::unique_ptr<Signer>> generate(const std::string& reference, base::KeyAlgorithm alg);
   base::Result<std::unique_ptr<Signer>> load(const std::string& reference) const;
+  // Whether the key `reference` names is there (token object, or key file).
+  base::Result<bool> exists(const std::string& reference) const;
 
  private:
   SoftwareKeyStore m_files;

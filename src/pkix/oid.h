@@ -21,6 +21,15 @@ inline constexpr char kAuthorityKeyIdentifier[] = "2.5.29.35";
 inline constexpr char kExtKeyUsage[] = "2.5.29.37";
 inline constexpr char kAuthorityInfoAccess[] = "1.3.6.1.5.5.7.1.1";
 inline constexpr char kMasaUrl[] = "1.3.6.1.5.5.7.1.32";
+// CRL and CRL entry extensions (RFC 5280 §5.2, §5.3)
+inline constexpr char kCrlNumber[] = "2.5.29.20";
+inline constexpr char kReasonCode[] = "2.5.29.21";
+inline constexpr char kIssuingDistributionPoint[] = "2.5.29.28";
+// OCSP (RFC 6960 §4.2.1, §4.2.2.2.1, §4.4.1; RFC 9654)
+inline constexpr char kAdOcsp[] = "1.3.6.1.5.5.7.48.1";
+inline constexpr char kOcspBasic[] = "1.3.6.1.5.5.7.48.1.1";
+inline constexpr char kOcspNonce[] = "1.3.6.1.5.5.7.48.1.2";
+inline constexpr char kOcspNoCheck[] = "1.3.6.1.5.5.7.48.1.5";
 
 // otherName types
 inline constexpr char kPermanentIdentifier[] = "1.3.6.1.5.5.7.8.3";
@@ -36,6 +45,8 @@ inline constexpr char kCmcRa[] = "1.3.6.1.5.5.7.3.28";
 inline constexpr char kTcgTpm20[] = "2.23.133.1.2";
 
 // Algorithms
+inline constexpr char kSha1[] = "1.3.14.3.2.26";
+inline constexpr char kSha256[] = "2.16.840.1.101.3.4.2.1";
 inline constexpr char kEcPublicKey[] = "1.2.840.10045.2.1";
 inline constexpr char kSecp256r1[] = "1.2.840.10045.3.1.7";
 inline constexpr char kSecp384r1[] = "1.3.132.0.34";

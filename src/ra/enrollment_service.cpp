@@ -24,7 +24,12 @@ base::Status EnrollmentService::check_not_revoked(const attest::DeviceIdentity& 
   // Every certificate of the path that this PKI issued is looked up now, so a
   // revocation by another process counts from the next request. Certificates
   // of imported manufacturer CAs are unknown to the store: nothing to check.
-  for (const auto& cert : id.path) {
+  std::vector<const pkix::Certificate*> chain;
+  for (const auto& cert : id.path) chain.push_back(&cert);
+  // The anchor too (a revoked site CA: RFC 5280 §6.3 checks every CA the PKI can revoke).
+  if (id.anchor_certificate) chain.push_back(&*id.anchor_certificate);
+  for (const auto* c : chain) {
+    const auto& cert = *c;
     auto record = m_lookup.by_serial(cert.serial_hex());
     if (!record.ok()) {
       return make_error(ErrorCode::Unavailable, "certificate status is unavailable; retry later",

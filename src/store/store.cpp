@@ -3,10 +3,12 @@
 #include "store/postgres/pg_database.h"
 #include "store/postgres/pg_enrollment_store.h"
 #include "store/postgres/pg_factory_store.h"
+#include "store/postgres/pg_revocation_store.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_database.h"
 #include "store/sqlite/sqlite_enrollment_store.h"
 #include "store/sqlite/sqlite_factory_store.h"
+#include "store/sqlite/sqlite_revocation_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace hallmark::store {
@@ -15,7 +17,7 @@ namespace {
 
 // One class per engine: the database, then every port over it. Members are
 // declared in dependency order so they are destroyed before the database.
-template <class Database, class Audit, class Ledger, class Factory, class Enrollment>
+template <class Database, class Audit, class Ledger, class Factory, class Enrollment, class Revocation>
 class EngineStore final : public Store {
  public:
   EngineStore(std::unique_ptr<Database> db, const base::Clock& clock, std::string location, std::string engine)
@@ -24,6 +26,7 @@ class EngineStore final : public Store {
         m_ledger(*m_db, m_audit, clock),
         m_factory(*m_db, m_audit, clock),
         m_enrollment(*m_db),
+        m_revocations(*m_db, m_audit),
         m_location(std::move(location)),
         m_engine(std::move(engine)) {}
 
@@ -35,6 +38,7 @@ class EngineStore final : public Store {
   factory::StationRecords& station_records() override { return m_factory; }
   ra::CertificateStatusLookup& certificates() override { return m_enrollment; }
   ra::BootstrapCredentialStore& credentials() override { return m_enrollment; }
+  ca::RevocationStore& revocations() override { return m_revocations; }
   std::string location() const override { return m_location; }
   std::string engine() const override { return m_engine; }
 
@@ -44,13 +48,15 @@ class EngineStore final : public Store {
   Ledger m_ledger;
   Factory m_factory;
   Enrollment m_enrollment;
+  Revocation m_revocations;
   std::string m_location;
   std::string m_engine;
 };
 
-using SqliteStore =
-    EngineStore<SqliteDatabase, SqliteAuditStore, SqliteLedger, SqliteFactoryStore, SqliteEnrollmentStore>;
-using PostgresStore = EngineStore<PgDatabase, PgAuditStore, PgLedger, PgFactoryStore, PgEnrollmentStore>;
+using SqliteStore = EngineStore<SqliteDatabase, SqliteAuditStore, SqliteLedger, SqliteFactoryStore,
+                                SqliteEnrollmentStore, SqliteRevocationStore>;
+using PostgresStore =
+    EngineStore<PgDatabase, PgAuditStore, PgLedger, PgFactoryStore, PgEnrollmentStore, PgRevocationStore>;
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "ca/ledger.h"
+#include "ca/revocation.h"
 #include "factory/ports.h"
 #include "ra/ports.h"
 
@@ -32,6 +33,7 @@ class Store {
   virtual factory::StationRecords& station_records() = 0;
   virtual ra::CertificateStatusLookup& certificates() = 0;
   virtual ra::BootstrapCredentialStore& credentials() = 0;
+  virtual ca::RevocationStore& revocations() = 0;
   // Where the data lives, safe to print: the file path, or the DSN without its password.
   virtual std::string location() const = 0;
   // "sqlite" or "postgresql".

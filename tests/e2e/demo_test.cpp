@@ -28,6 +28,10 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
   EXPECT_EQ(doc["runtime"]["reenrolled"], 1);
   EXPECT_EQ(doc["runtime"]["refused"]["forged-serial"], 1) << doc.dump(2);
   EXPECT_EQ(doc["runtime"]["refused"]["no-client-certificate"], 1) << doc.dump(2);
+  // One IDevID revoked with the CLI while the server runs: its enrollment is refused (401).
+  EXPECT_EQ(doc["runtime"]["refused"]["revoked-idevid"], 1) << doc.dump(2);
+  EXPECT_EQ(doc["runtime"]["revoked"]["reason_code"], 1) << doc.dump(2);
+  EXPECT_EQ(doc["runtime"]["revoked"]["http_status"], "401") << doc.dump(2);
 
   EXPECT_EQ(doc["audit"]["verified"], true);
   EXPECT_GT(doc["audit"]["records"].get<int>(), 400);

@@ -104,6 +104,32 @@ CREATE TABLE est_credentials (
   used BIGINT
 );
 )sql",
+      // 4: revocation (revoked certificates, CRLs, the revocation generation counter).
+      R"sql(
+CREATE TABLE revocations (
+  serial TEXT PRIMARY KEY,
+  issuer TEXT NOT NULL,
+  reason INTEGER NOT NULL,
+  revoked_at BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  comment TEXT NOT NULL
+);
+CREATE INDEX revocations_issuer ON revocations (issuer);
+CREATE TABLE revocation_counters (
+  name TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
+INSERT INTO revocation_counters (name, value) VALUES ('generation', 0);
+CREATE TABLE crls (
+  issuer TEXT NOT NULL,
+  number BIGINT NOT NULL,
+  generation BIGINT NOT NULL,
+  this_update BIGINT NOT NULL,
+  next_update BIGINT NOT NULL,
+  der BYTEA NOT NULL,
+  PRIMARY KEY (issuer, number)
+);
+)sql",
   };
   return kMigrations;
 }

@@ -17,9 +17,21 @@ const Profile& get(const ProfileRegistry& r, const std::string& name) {
   return **p;
 }
 
-TEST(ProfileRegistry, HoldsTheFiveBuiltInProfiles) {
+TEST(ProfileRegistry, HoldsTheSixBuiltInProfiles) {
   const auto r = testing::test_profiles();
-  EXPECT_EQ(r.names(), (std::vector<std::string>{"idevid", "intermediate", "ldevid", "root", "tls-server"}));
+  EXPECT_EQ(r.names(),
+            (std::vector<std::string>{"idevid", "intermediate", "ldevid", "ocsp-signing", "root", "tls-server"}));
+}
+
+TEST(ProfileRegistry, OcspSigningIsAShortLivedResponderWithNoCheckForAdminAndStations) {
+  const auto r = testing::test_profiles();
+  auto p = r.find("ocsp-signing");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ((*p)->ext_key_usage, (std::vector<std::string>{"1.3.6.1.5.5.7.3.9"}));
+  EXPECT_TRUE((*p)->ocsp_nocheck);
+  EXPECT_FALSE((*p)->is_ca);
+  EXPECT_EQ((*p)->validity, std::chrono::days(30));
+  EXPECT_EQ((*p)->channels, (std::set<audit::Channel>{audit::Channel::Factory, audit::Channel::Admin}));
 }
 
 TEST(ProfileRegistry, AnUnknownProfileIsNotFoundAndTheErrorListsTheKnownOnes) {
