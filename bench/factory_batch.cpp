@@ -3,6 +3,8 @@
 // peak RSS of those runs at two manifest sizes, and in the same run on the same
 // filesystem: the machine's crypto bound (1 CSR verify + 1 P-256 sign, all cores)
 // and `openssl ca -batch -infiles` on the same CSRs (and cfssl when installed).
+// One more row: `--small` devices with secure-element evidence (software SE, nonces
+// from `station challenge`) under an authorization that requires attestation.
 //
 // usage: factory_batch [--count N] [--small N]    (default 10000 and 1000; issue 3 asks 100000 and 10000)
 #include <openssl/evp.h>
@@ -24,6 +26,9 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/clock.h"
+#include "base/rng.h"
+#include "device/secure_element.h"
 #include "http/client.h"
 #include "keys/software_key_store.h"
 #include "pkix/csr.h"
@@ -193,6 +198,35 @@ double cfssl_rate(const fs::path& dir, const std::vector<base::Bytes>& csrs) {
   return rate;
 }
 
+// Manifest lines with SE evidence for `n` devices, one station nonce each.
+void write_se_manifest(const fs::path& path, const fs::path& vendor, const std::vector<std::string>& nonces) {
+  const auto n = nonces.size();
+  std::vector<std::string> lines(n);
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  std::atomic<std::size_t> next{0};
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      base::SystemRng rng;
+      base::SystemClock clock;
+      for (std::size_t i; (i = next++) < n;) {
+        char sn[32];
+        std::snprintf(sn, sizeof sn, "SE-%08zu", i);
+        auto dev = device::se_make_device(vendor, sn, base::hex_decode(nonces[i]).value(), rng, clock);
+        if (!dev.ok()) die("se make: " + dev.error().detail);
+        std::string chain;
+        for (const auto& der : dev->chain) chain += (chain.empty() ? "\"" : ",\"") + base::base64_encode(der) + "\"";
+        lines[i] = std::string(R"({"serial":")") + sn + R"(","product":"sensor-v2","csr":")" +
+                   base::base64_encode(dev->csr_der) + R"(","evidence":{"type":"se","nonce":")" + nonces[i] +
+                   R"(","signature":")" + base::base64_encode(dev->signature) + R"(","chain":[)" + chain + "]}}";
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  std::ofstream out(path, std::ios::trunc);
+  for (const auto& l : lines) out << l << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -236,6 +270,30 @@ int main(int argc, char** argv) {
   const auto w2 = provision(station("w2"), "full.jsonl", 2);
   const auto rss_small = provision(station("rss"), "small.jsonl", 2);
 
+  // SE evidence: chain to the vendor root, key == CSR key, signature over the nonce, nonce used once.
+  sh(bin + " device se vendor-init --dir " + d + "/vendor >/dev/null 2>&1");
+  sh(bin + " site create --dir " + d +
+     "/pki --id bench-se --serial-range SE-00000000..SE-09999999 --quota 10000000 --not-after 2040-01-01"
+     " --products sensor-v2 --attestation required --se-roots " +
+     d + "/vendor/root.pem --out " + d + "/auth-se >/dev/null 2>&1");
+  sh(bin + " station init --dir " + d + "/se --authorization " + d + "/auth-se >/dev/null 2>&1");
+  std::vector<std::string> nonces;
+  while (nonces.size() < static_cast<std::size_t>(small)) {
+    const auto k = std::min<std::size_t>(10000, static_cast<std::size_t>(small) - nonces.size());
+    sh(bin + " station challenge --dir " + d + "/se --count " + std::to_string(k) + " > " + d + "/nonces.txt");
+    std::ifstream in(dir / "nonces.txt");
+    for (std::string l; std::getline(in, l);) nonces.push_back(l);
+  }
+  std::cerr << "making " << small << " software-SE devices…\n";
+  write_se_manifest(dir / "se.jsonl", dir / "vendor", nonces);
+  const auto se = measured(bin + " station provision --quiet --workers 2 --dir " + d + "/se --input " + d +
+                           "/se.jsonl --out " + d + "/se-out 2>/dev/null");
+  {
+    std::ifstream summary(dir / "se-out" / "summary.json");
+    const std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
+    if (text.find("\"issued\": " + std::to_string(small)) == std::string::npos) die("SE batch: " + text);
+  }
+
   // openssl ca on the same CSRs (PEM files, one process, -infiles).
   sh("openssl pkey -in " + d + "/auth/keys/site-ca.key -passin pass:bench-passphrase -out " + d + "/ca.key");
   sh("mkdir -p " + d + "/ossl/new " + d + "/ossl/csr && : > " + d + "/ossl/index.txt && echo 01 > " + d +
@@ -267,6 +325,10 @@ int main(int argc, char** argv) {
   std::printf("  cores                 %u\n", std::thread::hardware_concurrency());
   std::printf("  hallmark, 1 worker    %10.0f devices/s  (%.1f s)\n", r1, w1.seconds);
   std::printf("  hallmark, 2 workers   %10.0f devices/s  (%.1f s)\n", r2, w2.seconds);
+  std::printf(
+      "  hallmark, SE evidence %10.0f devices/s  (%d devices, 2 workers, chain + key + signature + nonce; "
+      "same size without evidence: %.0f devices/s)\n",
+      small / se.seconds, small, small / rss_small.seconds);
   std::printf("  peak RSS              %10ld KiB at %d lines, %ld KiB at %d lines\n", rss_small.max_rss_kb, small,
               w2.max_rss_kb, count);
   std::printf("  crypto bound          %10.0f ops/s      (1 CSR verify + 1 ECDSA P-256 sign, all cores)\n", bound);

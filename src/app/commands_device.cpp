@@ -214,6 +214,8 @@ void add_device_commands(CommandRegistry reg) {
   keygen->add_option("--recipient-key-id", ok->recipient_key_id,
                      "Ask for the key encrypted to this registered encryption certificate (hex SKI)");
   keygen->callback([ok, &exit_code = reg.exit_code] { exit_code = run_server_keygen(*ok); });
+
+  add_device_se_commands(*device, reg.exit_code);
 }
 
 }  // namespace hallmark::app

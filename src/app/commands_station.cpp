@@ -143,6 +143,7 @@ int run_provision(const ProvisionOptions& o) {
   factory::EngineOptions opts;
   opts.workers = o.workers > 0 ? o.workers : station.workers();
   opts.batch_id = batch;
+  opts.nonces = &station.records();
   opts.after_chunk = [&] {
     output.flush();
     auto c = station.audit().checkpoint_if_due();
@@ -348,6 +349,7 @@ void add_station_commands(CommandRegistry reg) {
   exp->callback([=, &exit_code = reg.exit_code] { exit_code = run_export(*edir, *eout, *efinal, *ejson); });
 
   add_station_serve_command(*station, reg.exit_code);
+  add_station_challenge_command(*station, reg.exit_code);
 }
 
 }  // namespace hallmark::app

@@ -67,7 +67,7 @@ void add_station_serve_command(CLI::App& station, int& exit_code) {
       "201 issued, "
       "200 existing (with the certificates), 400 malformed, 401 no/wrong token, 403 outside the "
       "authorization, 409 serial or key already used. The same checks and records as `station "
-      "provision`.");
+      "provision`. POST /factory/v1/challenge (same token) returns a fresh SE nonce {\"nonce\",\"expires\"}.");
   cmd->callback([o, &exit_code] { exit_code = run_station_serve(*o); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "base/files.h"
 #include "base/log.h"
+#include "factory/evidence.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
@@ -33,7 +34,7 @@ bool token_matches(std::string_view presented, const std::string& expected) {
 int status_for_reason(const std::string& code) {
   namespace r = factory::reason;
   if (code == r::kLineTooLong || code == r::kInvalidJson || code == r::kMissingField || code == r::kInvalidField ||
-      code == r::kBadCsr || code == r::kCsrSignature || code == r::kUnsupportedCsr) {
+      code == r::kBadCsr || code == r::kCsrSignature || code == r::kUnsupportedCsr || code == r::kEvidenceMalformed) {
     return 400;
   }
   if (code == r::kSerialAlreadyIssued || code == r::kDuplicateKey) return 409;
@@ -46,6 +47,7 @@ StationServer::StationServer(Station& station, std::string token, ca::SigningAut
   factory::EngineOptions opts;
   opts.workers = 1;
   opts.batch_id = "serve";
+  opts.nonces = &station.records();
   m_engine = std::make_unique<factory::ProvisioningEngine>(station.scope(), station.issuer(), std::move(authority),
                                                            station.ledger(), station.records(), m_clock, opts);
 }
@@ -78,8 +80,9 @@ base::Result<std::unique_ptr<StationServer>> StationServer::start(Station& stati
 }
 
 http::Response StationServer::handle(const http::Request& request) {
-  if (request.path != kProvisionPath) {
-    return problem(404, "not_found", "unknown path; the station serves POST " + std::string(kProvisionPath));
+  if (request.path != kProvisionPath && request.path != kChallengePath) {
+    return problem(404, "not_found",
+                   "unknown path; the station serves POST " + std::string(kProvisionPath) + " and " + kChallengePath);
   }
   if (request.method != "POST") {
     auto r = problem(405, "method_not_allowed", "use POST");
@@ -93,6 +96,13 @@ http::Response StationServer::handle(const http::Request& request) {
     auto r = problem(401, "unauthenticated", "present the station's token as 'Authorization: Bearer <token>'");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"hallmark-station\"");
     return r;
+  }
+  if (request.path == kChallengePath) {
+    std::lock_guard lock(m_mutex);
+    auto issued = factory::issue_challenges(m_station.records(), m_rng, m_clock, 1);
+    if (!issued.ok()) return problem(503, "unavailable", "the station could not record a nonce");
+    const auto& c = issued->front();
+    return json_response(201, {{"nonce", c.nonce_hex}, {"expires", base::format_rfc3339(c.expires)}});
   }
   // The body is one manifest line; a JSON document spanning lines is one line too.
   std::string line = request.body;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "app/station.h"
+#include "base/rng.h"
 #include "factory/provisioning.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -16,6 +17,8 @@
 namespace hallmark::app {
 
 inline constexpr char kProvisionPath[] = "/factory/v1/provision";
+// POST with an empty body: {"nonce": hex, "expires": RFC 3339} for SE evidence (factory/evidence.h).
+inline constexpr char kChallengePath[] = "/factory/v1/challenge";
 
 class StationServer {
  public:
@@ -37,6 +40,7 @@ class StationServer {
   Station& m_station;
   std::string m_token;
   base::SystemClock m_clock;
+  base::SystemRng m_rng;
   std::unique_ptr<factory::ProvisioningEngine> m_engine;
   std::mutex m_mutex;  // the engine decides one device at a time (like a batch, in arrival order)
   std::unique_ptr<http::Server> m_server;

@@ -4,30 +4,21 @@
 // and imported third-party manufacturer IDevID CAs (or, for renewal, the
 // runtime CA that issued the LDevID). Pure: no store, no network.
 //
-// Checks (RFC 5280 §6 reduced to what device chains need): the signature of each
-// link; validity at `now` of every certificate (an 802.1AR no-expiry notAfter
-// 99991231235959Z never expires); intermediates and anchors are CAs
-// (basicConstraints cA) with keyCertSign when keyUsage is present and a
-// pathLenConstraint that the path respects; the leaf is not a CA; a critical
-// extension we do not process is refused; the leaf's subject carries
-// serialNumber (2.5.4.5).
+// Checks: those of validate_path() (attest/path_validator.h), and the leaf's
+// subject carries serialNumber (2.5.4.5).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "attest/path_validator.h"
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "pkix/certificate.h"
 
 namespace hallmark::attest {
-
-struct TrustAnchor {
-  std::string name;  // where it came from: "factory", "site-1", "imported:acme.pem"
-  pkix::Certificate certificate;
-};
 
 // The authenticated device.
 struct DeviceIdentity {

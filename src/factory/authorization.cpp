@@ -62,6 +62,12 @@ std::string encode_statement(const Authorization& a) {
       {"ocsp_key", base::base64_encode(a.ocsp_key_spki)},
       {"issued_at", base::format_rfc3339(a.issued_at)},
   };
+  // Optional (added with SE attestation): absent when empty, so older statements re-encode unchanged.
+  if (!a.se_roots.empty()) {
+    json roots = json::array();
+    for (const auto& r : a.se_roots) roots.push_back(base::base64_encode(r));
+    doc["se_roots"] = roots;
+  }
   return doc.dump();  // nlohmann sorts object keys: the encoding is canonical
 }
 
@@ -105,6 +111,13 @@ base::Result<Authorization> decode_statement(std::string_view statement) {
     HM_TRY(a.not_after, base::parse_date(doc.at("not_after").get<std::string>()));
     field = "attestation";
     HM_TRY(a.attestation, parse_attestation(doc.at("attestation").get<std::string>()));
+    field = "se_roots";
+    if (doc.contains("se_roots")) {
+      for (const auto& r : doc.at("se_roots")) {
+        HM_TRY(auto der, base::base64_decode(r.get<std::string>()));
+        a.se_roots.push_back(std::move(der));
+      }
+    }
     field = "organization";
     a.organization = doc.at("organization").get<std::string>();
     a.country = doc.at("country").get<std::string>();

@@ -31,6 +31,22 @@ class StationRecords {
   virtual base::Status set_exported_up_to(std::uint64_t sequence) = 0;
 };
 
+// Secure-element challenge nonces (attest/se_attestation.h): the station issues
+// them and each may be used once, before it expires.
+enum class NonceUse { Accepted, Unknown, Expired, Reused };
+
+class ChallengeNonces {
+ public:
+  virtual ~ChallengeNonces() = default;
+  // Records a nonce (lower-case hex) the station just handed out.
+  virtual base::Status add_nonce(const std::string& nonce_hex, base::TimePoint created, base::TimePoint expires) = 0;
+  // Check and mark as used in one step (atomic for every process sharing the
+  // store): Accepted only the first time, and only before it expires. `used_by`
+  // (the key fingerprint) is recorded for the audit trail.
+  virtual base::Result<NonceUse> use_nonce(const std::string& nonce_hex, base::TimePoint now,
+                                           const std::string& used_by) = 0;
+};
+
 // --- operator side ---------------------------------------------------------
 
 struct SiteRecord {

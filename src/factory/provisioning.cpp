@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/crypto.h"
+#include "factory/evidence.h"
 #include "factory/line_reader.h"
 #include "pkix/csr.h"
 #include "pkix/tbs_certificate.h"
@@ -106,6 +107,8 @@ struct ProvisioningEngine::Parsed {
   std::string serial, product, fingerprint, evidence_digest = "none";
   std::vector<std::string> profiles;
   base::Bytes spki;
+  bool attested = false;  // SE evidence verified (chain, key, signature); the nonce is still to be used
+  std::string nonce_hex;
   std::string reason_code, reason;
 };
 
@@ -154,6 +157,13 @@ ProvisioningEngine::ProvisioningEngine(const Authorization& authorization, ca::I
   if (m_options.workers < 1) m_options.workers = 1;
   if (m_options.chunk_per_worker < 1) m_options.chunk_per_worker = 1;
   m_pool = std::make_unique<Pool>(m_options.workers);
+  std::vector<attest::TrustAnchor> roots;
+  for (const auto& der : m_auth.se_roots) {
+    if (auto c = pkix::Certificate::parse(der); c.ok()) {
+      roots.push_back({"se-vendor:" + c->subject().to_string(), std::move(c).value()});
+    }
+  }
+  m_se = std::make_unique<attest::SeAttestationVerifier>(std::move(roots), m_clock);
 }
 
 ProvisioningEngine::~ProvisioningEngine() = default;
@@ -218,6 +228,16 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
   }
   p.spki = csr->public_key().spki_der();
   p.fingerprint = base::hex_encode(csr->public_key().fingerprint());
+  if (m_auth.attestation == Attestation::Required && doc.contains("evidence")) {
+    // Pure checks here (worker threads); the nonce's single use is decided in input order.
+    EvidenceRefusal why;
+    auto ev = parse_se_evidence(doc["evidence"], why);
+    if (!ev.ok()) return refuse(why.code.c_str(), why.reason);
+    const auto verdict = m_se->verify(ev.value(), p.spki);
+    if (!verdict.ok()) return refuse(reason_for(verdict.check), "SE attestation refused: " + verdict.detail);
+    p.attested = true;
+    p.nonce_hex = base::hex_encode(ev->nonce);
+  }
 }
 
 base::Result<BatchCounts> ProvisioningEngine::run(std::istream& manifest, ResultSink& sink) {
@@ -301,12 +321,27 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
       refuse(p.reason_code.c_str(), p.reason);
       continue;
     }
-    if (m_auth.attestation == Attestation::Required) {
+    if (m_auth.attestation == Attestation::Required && !p.attested) {
       refuse(reason::kAttestationRequired,
-             "this station's authorization requires hardware attestation, which this version cannot verify yet; "
-             "the operator must issue the authorization with --attestation none");
+             "this station's authorization requires hardware attestation: the line must carry \"evidence\" "
+             "({\"type\":\"se\",\"nonce\",\"signature\",\"chain\"}, docs/factory.md)");
       continue;
     }
+    // Uses the line's nonce (last check before issuing, so a line refused for
+    // another reason leaves its nonce usable). True when refused.
+    auto nonce_refused = [&]() -> base::Result<bool> {
+      if (m_auth.attestation != Attestation::Required) return false;
+      if (m_options.nonces == nullptr) {
+        const auto why = refusal_for(NonceUse::Unknown);
+        refuse(why.code.c_str(), why.reason);
+        return true;
+      }
+      HM_TRY(auto use, m_options.nonces->use_nonce(p.nonce_hex, now, p.fingerprint));
+      if (use == NonceUse::Accepted) return false;
+      const auto why = refusal_for(use);
+      refuse(why.code.c_str(), why.reason);
+      return true;
+    };
     if (!m_auth.in_window(now)) {
       refuse(reason::kOutsideWindow, "the site authorization is valid from " + base::format_rfc3339(m_auth.not_before) +
                                          " to " + base::format_rfc3339(m_auth.not_after) + "; the station clock says " +
@@ -384,6 +419,14 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
         continue;
       }
       plan_steps();
+      if (!plan.steps.empty()) {
+        HM_TRY(const bool no, nonce_refused());
+        if (no) {
+          r.certificates.clear();
+          plan.steps.clear();
+          continue;
+        }
+      }
       r.status = "existing";
       plan.kind = plan.steps.empty() ? Plan::Kind::Done : Plan::Kind::Issue;
     } else {
@@ -402,6 +445,8 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
                "this station's quota of " + std::to_string(m_auth.quota) + " devices is used up");
         continue;
       }
+      HM_TRY(const bool no, nonce_refused());
+      if (no) continue;
       plan_steps();
       ++new_devices;
       r.status = "issued";

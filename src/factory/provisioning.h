@@ -1,7 +1,9 @@
 // ProvisioningEngine: the station's per-device operation and its batch driver.
 //
 // Per manifest line {"serial","product","csr","evidence"?,"profiles"?}: decode
-// and verify the CSR; check product, serial in range, serial not issued to
+// and verify the CSR; under an authorization that requires attestation, verify
+// the line's SE evidence (factory/evidence.h; the nonce is consumed only when a
+// certificate is about to be issued); check product, serial in range, serial not issued to
 // another key, key not certified for another device, quota and time window;
 // issue the IDevID (and further profiles the line asks for and the authorization
 // allows) through ca::Issuer under the site CA with channel factory and origin
@@ -23,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "attest/se_attestation.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "ca/issuer.h"
@@ -44,6 +47,14 @@ inline constexpr char kBadCsr[] = "bad_csr";
 inline constexpr char kCsrSignature[] = "csr_signature";
 inline constexpr char kUnsupportedCsr[] = "unsupported_csr";
 inline constexpr char kAttestationRequired[] = "attestation_required";
+inline constexpr char kEvidenceMalformed[] = "evidence_malformed";
+inline constexpr char kEvidenceUnsupported[] = "evidence_unsupported";
+inline constexpr char kSeChainUntrusted[] = "se_chain_untrusted";
+inline constexpr char kSeKeyMismatch[] = "se_key_mismatch";
+inline constexpr char kSeSignature[] = "se_signature";
+inline constexpr char kNonceUnknown[] = "nonce_unknown";
+inline constexpr char kNonceExpired[] = "nonce_expired";
+inline constexpr char kNonceReused[] = "nonce_reused";
 inline constexpr char kOutsideWindow[] = "outside_window";
 inline constexpr char kProductNotAllowed[] = "product_not_allowed";
 inline constexpr char kProfileNotAllowed[] = "profile_not_allowed";
@@ -89,6 +100,9 @@ struct EngineOptions {
   std::size_t chunk_per_worker = 128;
   std::function<void(const BatchCounts&)> on_chunk;  // progress; may be empty
   std::function<void()> after_chunk;                 // e.g. audit checkpoint policy; may be empty
+  // The station's SE challenge nonces; required when the authorization requires
+  // attestation (without it every line is refused with nonce_unknown).
+  ChallengeNonces* nonces = nullptr;
 };
 
 class ProvisioningEngine {
@@ -119,6 +133,7 @@ class ProvisioningEngine {
   const StationRecords& m_records;
   const base::Clock& m_clock;
   EngineOptions m_options;
+  std::unique_ptr<attest::SeAttestationVerifier> m_se;
   class Pool;
   std::unique_ptr<Pool> m_pool;
 };

@@ -130,6 +130,17 @@ CREATE TABLE crls (
   PRIMARY KEY (issuer, number)
 );
 )sql",
+      // 5: the station's secure-element challenge nonces (stations use SQLite;
+      // the table keeps the two schemas numbered alike).
+      R"sql(
+CREATE TABLE factory_nonces (
+  nonce TEXT PRIMARY KEY,
+  created BIGINT NOT NULL,
+  expires BIGINT NOT NULL,
+  used BIGINT,
+  used_by TEXT
+);
+)sql",
   };
   return kMigrations;
 }

@@ -134,6 +134,16 @@ CREATE TABLE crls (
   PRIMARY KEY (issuer, number)
 );
 )sql",
+    // 5: the station's secure-element challenge nonces (issue 8): single use, with an expiry.
+    R"sql(
+CREATE TABLE factory_nonces (
+  nonce TEXT PRIMARY KEY,
+  created BIGINT NOT NULL,
+  expires BIGINT NOT NULL,
+  used BIGINT,
+  used_by TEXT
+);
+)sql",
 };
 
 }  // namespace

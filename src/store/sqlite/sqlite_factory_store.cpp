@@ -63,6 +63,51 @@ base::Status SqliteFactoryStore::set_exported_up_to(std::uint64_t sequence) {
   });
 }
 
+// --- challenge nonces ------------------------------------------------------
+
+base::Status SqliteFactoryStore::add_nonce(const std::string& nonce_hex, base::TimePoint created,
+                                           base::TimePoint expires) {
+  return m_db.write_transaction([&]() -> base::Status {
+    return m_db.statement("INSERT INTO factory_nonces (nonce, created, expires) VALUES (?, ?, ?)")
+        .bind(1, nonce_hex)
+        .bind(2, secs(created))
+        .bind(3, secs(expires))
+        .run();
+  });
+}
+
+base::Result<factory::NonceUse> SqliteFactoryStore::use_nonce(const std::string& nonce_hex, base::TimePoint now,
+                                                              const std::string& used_by) {
+  auto use = factory::NonceUse::Unknown;
+  // Under the write lock (BEGIN IMMEDIATE): check and mark are one step for
+  // every process sharing the station database (provision and serve).
+  HM_CHECK(m_db.write_transaction([&]() -> base::Status {
+    auto& st = m_db.statement("SELECT expires, used FROM factory_nonces WHERE nonce = ?");
+    st.bind(1, nonce_hex);
+    HM_TRY(bool row, st.step());
+    if (!row) return {};
+    const auto expires = st.integer(0);
+    const bool used = !st.is_null(1);
+    st.reset();
+    if (used) {
+      use = factory::NonceUse::Reused;
+      return {};
+    }
+    if (expires < secs(now)) {
+      use = factory::NonceUse::Expired;
+      return {};
+    }
+    HM_CHECK(m_db.statement("UPDATE factory_nonces SET used = ?, used_by = ? WHERE nonce = ? AND used IS NULL")
+                 .bind(1, secs(now))
+                 .bind(2, used_by)
+                 .bind(3, nonce_hex)
+                 .run());
+    use = factory::NonceUse::Accepted;
+    return {};
+  }));
+  return use;
+}
+
 // --- sites ------------------------------------------------------------------
 
 base::Status SqliteFactoryStore::add_site(const factory::SiteRecord& s,

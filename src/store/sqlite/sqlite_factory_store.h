@@ -12,7 +12,8 @@ namespace hallmark::store {
 
 class SqliteFactoryStore final : public factory::StationRecords,
                                  public factory::SiteRegistry,
-                                 public factory::ImportLedger {
+                                 public factory::ImportLedger,
+                                 public factory::ChallengeNonces {
  public:
   SqliteFactoryStore(SqliteDatabase& db, SqliteAuditStore& audit, const base::Clock& clock)
       : m_db(db), m_audit(audit), m_clock(clock) {}
@@ -22,6 +23,11 @@ class SqliteFactoryStore final : public factory::StationRecords,
   base::Result<std::uint64_t> devices_issued() const override;
   base::Result<std::uint64_t> exported_up_to() const override;
   base::Status set_exported_up_to(std::uint64_t sequence) override;
+
+  // ChallengeNonces
+  base::Status add_nonce(const std::string& nonce_hex, base::TimePoint created, base::TimePoint expires) override;
+  base::Result<factory::NonceUse> use_nonce(const std::string& nonce_hex, base::TimePoint now,
+                                            const std::string& used_by) override;
 
   // SiteRegistry
   base::Status add_site(const factory::SiteRecord& site, const std::vector<factory::StationRecord>& stations) override;
