@@ -72,8 +72,16 @@ int run_serve(const std::string& dir, std::string listen, std::string listen_htt
     std::cout << "hallmark: CRLs and OCSP on http://" << hhost << ":" << plain->port() << "/ ("
               << rev->responder_count() << " OCSP responder(s))" << std::endl;
   }
+  // Wait for a signal; meanwhile sign audit checkpoints as the policy asks
+  // (every N records or T seconds), so a running server's chain is covered
+  // by signatures without waiting for an export or a shutdown.
   int sig = 0;
-  sigwait(&signals, &sig);
+  const timespec tick{1, 0};
+  while ((sig = sigtimedwait(&signals, nullptr, &tick)) < 0) {
+    if (auto c = pki.audit().checkpoint_if_due(); !c.ok()) {
+      base::log::error("serve: cannot sign an audit checkpoint: " + c.error().describe());
+    }
+  }
   std::cerr << "hallmark: stopping (signal " << sig << ")" << std::endl;
   if (plain) plain->stop();
   server.value()->stop();

@@ -321,6 +321,30 @@ TEST_F(EstBasicTest, WrongOrDisabledBasicIsRefusedWith401AndBurnsNothing) {
   EXPECT_EQ(status_of(ok), 200) << ok.out;
 }
 
+// A running server signs audit checkpoints on its own (every N records / T seconds).
+class EstCheckpointTest : public EstTest {
+ protected:
+  void before_start() override {
+    ASSERT_EQ(run("sed -i 's/^checkpoint_every_seconds = .*/checkpoint_every_seconds = 1/' " + dir() + "/hallmark.toml")
+                  .exit_code,
+              0);
+  }
+};
+
+TEST_F(EstCheckpointTest, AServerSignsACheckpointOverItsNewRecordsWithoutAnExport) {
+  auto ok = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("ld", "/serialNumber=SN-1"));
+  ASSERT_EQ(status_of(ok), 200) << ok.out;
+  const auto db = dir() + "/hallmark.db";
+  const auto head = run("sqlite3 " + db + " 'SELECT max(sequence) FROM audit_records'").out;
+  std::string covered;
+  for (int i = 0; i < 100 && covered != head; ++i) {  // bounded wait, not a timing assertion
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    covered = run("sqlite3 " + db + " 'SELECT max(sequence) FROM audit_checkpoints'").out;
+  }
+  EXPECT_EQ(covered, head);
+  EXPECT_EQ(hallmark("audit verify --dir " + dir()).exit_code, 0);
+}
+
 // /serverkeygen with `hallmark device est serverkeygen`; the key is checked
 // against the certificate with openssl (RFC 7030 §4.4).
 class EstServerKeygenTest : public EstTest {
