@@ -23,8 +23,11 @@ int print_report(const audit::VerifyReport& r, bool json) {
     }
     print_json(doc);
   } else if (r.ok) {
+    // The newest signed checkpoint says how far the chain is proven: an export
+    // cut back to an older checkpoint verifies too, so show where it ends.
     std::cout << "audit chain verified: " << r.records << " records, " << r.checkpoints
-              << " signed checkpoints (last at record " << r.last_checkpoint_sequence << ")\n";
+              << " signed checkpoints (last at record " << r.last_checkpoint_sequence
+              << (r.last_checkpoint_time ? ", signed " + base::format_rfc3339(*r.last_checkpoint_time) : "") << ")\n";
   } else {
     std::cout << "audit chain BROKEN";
     if (r.first_bad_sequence) std::cout << " at record " << *r.first_bad_sequence;

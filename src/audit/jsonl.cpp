@@ -301,7 +301,14 @@ base::Result<VerifyReport> verify_export(std::istream& in, base::ByteView audit_
     }
   }
   if (in.bad()) return base::make_error(base::ErrorCode::Io, "cannot read the audit export");
-  return verifier.finish(checkpoints, audit_public_key_der, /*require_covered_head=*/true);
+  auto report = verifier.finish(checkpoints, audit_public_key_der, /*require_covered_head=*/true);
+  // Every export starts at record 1 and ends with a checkpoint over its last
+  // record, so one that holds none proves nothing: not "verified".
+  if (report.ok && report.records == 0) {
+    report.ok = false;
+    report.problem = "the export holds no audit records (an empty or cut file is not a verified chain)";
+  }
+  return report;
 }
 
 }  // namespace hallmark::audit
