@@ -87,8 +87,16 @@ base::Result<std::string> with_keystore(std::string text, const std::string& uri
 base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& config_file, const std::string& keystore,
                        std::vector<std::string>& messages, const std::string& store) {
   Paths paths{dir};
-  if (fs::exists(paths.database())) {
+  if (dir.empty()) return make_error(ErrorCode::InvalidArgument, "--dir is empty: name the data folder to create");
+  if (fs::exists(paths.database()) || fs::exists(paths.config())) {
     return make_error(ErrorCode::AlreadyExists, "'" + dir.string() + "' already holds a Hallmark PKI");
+  }
+  // A folder with other files in it is someone else's: keys and a database
+  // would be mixed into it (and `init` tightens its mode to 0700).
+  std::error_code dir_ec;
+  if (fs::exists(dir, dir_ec) && (!fs::is_directory(dir, dir_ec) || !fs::is_empty(dir, dir_ec))) {
+    return make_error(ErrorCode::AlreadyExists,
+                      "'" + dir.string() + "' exists and is not an empty folder: init needs a new or empty folder");
   }
   std::string config_text = default_config_text();
   if (config_file) {

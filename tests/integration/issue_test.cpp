@@ -276,5 +276,18 @@ TEST_F(CliTest, ASecondIdevidForAnotherKeyNeedsReissue) {
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
 }
 
+TEST_F(CliTest, InitRefusesAnEmptyDirAndAFolderThatHoldsOtherFiles) {
+  auto empty = hallmark("init --dir ''");
+  EXPECT_NE(empty.exit_code, 0);
+  EXPECT_NE(empty.err.find("--dir is empty"), std::string::npos) << empty.err;
+  ASSERT_EQ(run("mkdir -p " + file("busy") + " && echo x > " + file("busy/notes.txt")).exit_code, 0);
+  auto busy = hallmark("init --dir " + file("busy"));
+  EXPECT_EQ(busy.exit_code, 3) << busy.err;
+  EXPECT_NE(busy.err.find("not an empty folder"), std::string::npos) << busy.err;
+  EXPECT_FALSE(std::filesystem::exists(file("busy/hallmark.db")));
+  ASSERT_EQ(run("mkdir -p " + file("fresh")).exit_code, 0);
+  EXPECT_EQ(hallmark("init --dir " + file("fresh")).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace hallmark::testing
