@@ -1,6 +1,7 @@
 // `hallmark est credential add`: a single-use HTTP Basic credential for one
 // device that has no IDevID yet (RFC 7030 §3.2.3). Off unless a label sets
 // http_basic = true; the secret is printed once and only its hash is stored.
+#include <algorithm>
 #include <iostream>
 
 #include "app/cli.h"
@@ -19,8 +20,11 @@ struct CredentialOptions {
 };
 
 int run_credential_add(const CredentialOptions& o) {
-  if (o.device.empty()) {
-    std::cerr << "error: --device needs a device serial\n";
+  // The same rule the server applies to the HTTP Basic user name.
+  const bool printable =
+      std::all_of(o.device.begin(), o.device.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
+  if (o.device.empty() || o.device.size() > 64 || !printable) {
+    std::cerr << "error: --device must be the device serial: 1 to 64 printable characters, no spaces or ':'\n";
     return kExitUsage;
   }
   if (o.valid_hours < 1 || o.valid_hours > 24 * 90) {

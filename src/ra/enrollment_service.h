@@ -33,6 +33,10 @@ struct EnrollmentPolicy {
   bool http_basic = false;     // a device without a client certificate may enroll with a single-use credential
 };
 
+// Whether `user` can be an HTTP Basic user name, i.e. a device serial: 1 to 64
+// printable ASCII characters without spaces or ':' (RFC 7617 §2 forbids ':').
+bool is_valid_basic_user(std::string_view user);
+
 // HTTP Basic credentials from the Authorization header (RFC 7617).
 struct BasicCredentials {
   std::string user;  // the device serial
