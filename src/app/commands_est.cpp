@@ -1,13 +1,13 @@
 // `hallmark est credential add`: a single-use HTTP Basic credential for one
 // device that has no IDevID yet (RFC 7030 §3.2.3). Off unless a label sets
 // http_basic = true; the secret is printed once and only its hash is stored.
-#include <algorithm>
 #include <iostream>
 
 #include "app/cli.h"
 #include "app/pki.h"
 #include "base/crypto.h"
 #include "base/rng.h"
+#include "ra/enrollment_service.h"
 
 namespace hallmark::app {
 
@@ -20,10 +20,7 @@ struct CredentialOptions {
 };
 
 int run_credential_add(const CredentialOptions& o) {
-  // The same rule the server applies to the HTTP Basic user name.
-  const bool printable =
-      std::all_of(o.device.begin(), o.device.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
-  if (o.device.empty() || o.device.size() > 64 || !printable) {
+  if (!ra::is_valid_basic_user(o.device)) {
     std::cerr << "error: --device must be the device serial: 1 to 64 printable characters, no spaces or ':'\n";
     return kExitUsage;
   }

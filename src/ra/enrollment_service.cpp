@@ -127,6 +127,11 @@ base::Result<Enrolled> EnrollmentService::enroll(const EnrollmentPolicy& policy,
                server_key_spki ? *server_key_spki : csr.public_key().spki_der());
 }
 
+bool is_valid_basic_user(std::string_view user) {
+  return !user.empty() && user.size() <= 64 &&
+         std::all_of(user.begin(), user.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
+}
+
 void EnrollmentService::enable_http_basic(BootstrapCredentialStore& credentials, AuditSink audit_refusal) {
   m_credentials = &credentials;
   m_audit_refusal = std::move(audit_refusal);
@@ -141,9 +146,7 @@ base::Result<Enrolled> EnrollmentService::enroll_with_credential(const Enrollmen
                       "client certificate");
   }
   const auto& device_serial = auth.basic->user;
-  const bool printable =
-      std::all_of(device_serial.begin(), device_serial.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
-  if (device_serial.empty() || device_serial.size() > 64 || !printable) {
+  if (!is_valid_basic_user(device_serial)) {
     return make_error(ErrorCode::Unauthenticated,
                       "the HTTP Basic user must be the device serial (1 to 64 printable characters)");
   }
