@@ -47,6 +47,17 @@ base::Result<std::unique_ptr<device::EstClient>> connect(const DeviceOptions& o,
   return device::EstClient::connect(std::move(c));
 }
 
+// The device's certificate file may hold its chain (leaf first, as `station bundle get`
+// writes it); the leaf names the device, the whole file goes to the TLS handshake.
+base::Result<pkix::Certificate> read_leaf(const std::string& path) {
+  HM_TRY(auto text, read_text_file(path));
+  HM_TRY(auto certs, pkix::Certificate::parse_all(base::to_bytes(text)));
+  if (certs.empty()) {
+    return base::make_error(base::ErrorCode::InvalidArgument, path + " holds no certificate");
+  }
+  return std::move(certs.front());
+}
+
 base::Status write_or_print(const std::string& out, const std::string& text) {
   if (out.empty()) {
     std::cout << text;
@@ -67,9 +78,7 @@ int run_cacerts(const DeviceOptions& o) {
 }
 
 int run_enroll(const DeviceOptions& o, bool renewal) {
-  auto cert_text = read_text_file(o.cert);
-  if (!cert_text.ok()) return report(cert_text.error());
-  auto cert = pkix::Certificate::parse(base::to_bytes(cert_text.value()));
+  auto cert = read_leaf(o.cert);
   if (!cert.ok()) return report(cert.error());
   const auto serial = cert->subject().get(pkix::oid::kSerialNumber).value_or("");
 
@@ -119,9 +128,7 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
 // encrypted; the key goes to --new-key-out: PEM when plain, the DER CMS
 // EnvelopedData when encrypted (decrypt it with `openssl cms -decrypt`).
 int run_server_keygen(const DeviceOptions& o) {
-  auto cert_text = read_text_file(o.cert);
-  if (!cert_text.ok()) return report(cert_text.error());
-  auto cert = pkix::Certificate::parse(base::to_bytes(cert_text.value()));
+  auto cert = read_leaf(o.cert);
   if (!cert.ok()) return report(cert.error());
   if (!o.decrypt_key_id.empty() && !o.recipient_key_id.empty()) {
     std::cerr << "error: give --decrypt-key-id or --recipient-key-id, not both\n";
