@@ -19,7 +19,8 @@ test: build
 	@tools/check_layers
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-demo: build
+demo: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target hallmark
 	@$(BUILD_DIR)/hallmark demo --dir ./demo-data
 
 bench: build

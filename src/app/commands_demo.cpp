@@ -458,7 +458,9 @@ class Demo {
     say("   revocation: IDevID " + m_revocation.value("idevid_serial", std::string("?")) + " of " +
         m_revocation.value("device", std::string("?")) + " revoked (keyCompromise), its enrollment answered " +
         m_revocation.value("http_status", std::string("?")));
-    say("   next:    hallmark ca list --dir " + path("operator").string() + "; hallmark site list --dir " +
+    const auto bin = std::filesystem::path(demo::self_path()).parent_path().string();
+    say("   next:    export PATH=" + bin + ":$PATH   # hallmark is " + demo::self_path());
+    say("            hallmark ca list --dir " + path("operator").string() + "; hallmark site list --dir " +
         path("operator").string());
     const auto idevid = (path("curl-device-1") / "idevid.pem").string();
     say("            openssl verify -x509_strict -CAfile " + path("ca-chain.pem").string() + " -untrusted " + idevid +

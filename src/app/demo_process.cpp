@@ -10,16 +10,16 @@
 
 namespace hallmark::app::demo {
 
-namespace {
-
-using base::ErrorCode;
-using base::make_error;
-
 std::string self_path() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::string("hallmark") : p.string();
 }
+
+namespace {
+
+using base::ErrorCode;
+using base::make_error;
 
 std::vector<char*> argv_of(const std::string& program, const std::vector<std::string>& args) {
   std::vector<char*> argv;

@@ -19,6 +19,9 @@ struct Run {
 };
 
 // Runs this executable with `args` and waits; stdout and stderr are captured.
+// The running hallmark binary (for the commands the demo suggests next).
+std::string self_path();
+
 base::Result<Run> run_self(const std::vector<std::string>& args);
 // Runs any program found on PATH (e.g. curl) with `args` and waits.
 base::Result<Run> run_program(const std::string& program, const std::vector<std::string>& args);
