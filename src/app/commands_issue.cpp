@@ -1,6 +1,7 @@
 // `hallmark issue` (admin channel) and `hallmark cert show`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <iostream>
@@ -125,6 +126,11 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
   auto pki = Pki::open(dir, false);
   if (!pki.ok()) return report(pki.error());
   const auto serial = normalize_serial(serial_text);
+  if (serial.empty() || !std::all_of(serial.begin(), serial.end(), [](char c) { return std::isxdigit(c) != 0; })) {
+    std::cerr << "error: '" << serial_text << "' is not a certificate serial (hex, colons optional, as "
+              << "`openssl x509 -noout -serial` prints it)\n";
+    return kExitUsage;
+  }
   auto entry = pki.value()->ledger().find(serial);
   if (!entry.ok()) return report(entry.error());
   if (!entry.value()) {
@@ -185,6 +191,7 @@ int run_list(const std::string& dir, const std::string& status, std::size_t limi
     print_json(doc);
     return kExitOk;
   }
+  if (doc.empty()) std::cerr << "no certificates" << (status.empty() ? "" : " with status " + status) << "\n";
   for (const auto& r : doc) {
     std::cout << r["serial"].get<std::string>() << "\t" << r["status"].get<std::string>() << "\t"
               << r["profile"].get<std::string>() << "\t" << r["device_serial"].get<std::string>() << "\t"

@@ -48,6 +48,10 @@ int run_lint(const std::string& file, const std::string& profile_name, const std
     print_json(doc);
   } else {
     for (const auto& f : findings) std::cout << f.rule << ": " << f.message << "\n";
+    if (findings.empty()) {
+      std::cerr << file << ": clean (" << ca::lint_rules().size() << " rules"
+                << (profile_name.empty() ? "" : ", profile " + profile_name) << ")\n";
+    }
   }
   return findings.empty() ? kExitOk : kExitFindings;
 }

@@ -11,6 +11,10 @@
 namespace hallmark::base {
 
 Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return make_error(ErrorCode::InvalidArgument, "'" + path.string() + "' is a folder; give a file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return make_error(ErrorCode::NotFound, "cannot read '" + path.string() + "'", std::strerror(errno));

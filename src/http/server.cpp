@@ -469,7 +469,8 @@ base::Result<std::unique_ptr<Server>> Server::start_impl(ServerConfig config, Ha
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return make_error(ErrorCode::Io, "cannot listen on " + cfg.listen, ec.message());
+    // The operator's own address: the reason (address in use, permission) is safe to show.
+    return make_error(ErrorCode::Io, "cannot listen on " + cfg.listen + ": " + ec.message());
   }
   impl->port = acceptor.local_endpoint(ec).port();
 
