@@ -204,7 +204,8 @@ base::Result<std::unique_ptr<EstServer>> EstServer::start(Pki& pki, const std::s
   s->m_enrollment = std::make_unique<ra::EnrollmentService>(
       pki.issuer(), [&pki](const std::string& name) { return pki.authority(name); }, pki.store().certificates(),
       *s->m_devices, *s->m_renewals, "est");
-  s->m_enrollment->enable_http_basic(pki.store().credentials(), [&pki](const audit::Event& e) {
+  s->m_enrollment->enable_http_basic(pki.store().credentials());
+  s->m_enrollment->audit_refusals([&pki](const audit::Event& e) {
     if (auto a = pki.audit().append(e); !a.ok())
       base::log::error("est: cannot audit a refusal: " + a.error().describe());
   });

@@ -13,6 +13,13 @@ std::optional<std::string_view> find_header(const Headers& headers, std::string_
   return std::nullopt;
 }
 
+bool media_type_is(std::string_view value, std::string_view type) {
+  auto v = value.substr(0, value.find(';'));
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v.size() == type.size() && ::strncasecmp(v.data(), type.data(), type.size()) == 0;
+}
+
 Response Response::text(int status, std::string body) {
   return with(status, "text/plain; charset=utf-8", std::move(body));
 }

@@ -19,6 +19,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // The value of the first header called `name` (case-insensitive), if any.
 std::optional<std::string_view> find_header(const Headers& headers, std::string_view name);
 
+// Whether a Content-Type value names `type`: case-insensitive, parameters and
+// surrounding blanks ignored (RFC 9110 §8.3.1).
+bool media_type_is(std::string_view value, std::string_view type);
+
 // Channel-binding types (RFC 5056) that the server hands to handlers.
 inline constexpr std::string_view kTlsUnique = "tls-unique";      // RFC 5929 §3, TLS 1.2
 inline constexpr std::string_view kTlsExporter = "tls-exporter";  // RFC 9266, TLS 1.3

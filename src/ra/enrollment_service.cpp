@@ -47,8 +47,21 @@ base::Status EnrollmentService::check_not_revoked(const attest::DeviceIdentity& 
 
 base::Result<attest::DeviceIdentity> EnrollmentService::authenticate_device(const Authentication& auth) const {
   HM_TRY(auto id, m_devices.verify(auth.peer_chain));
-  HM_CHECK(check_not_revoked(id));
+  if (auto s = check_not_revoked(id); !s.ok()) return refused(id, auth, s.error());
   return id;
+}
+
+base::Error EnrollmentService::refused(const std::string& actor, const std::string& device_serial,
+                                       const std::string& cert_serial, const Authentication& auth,
+                                       base::Error e) const {
+  const bool refusal =
+      e.code == ErrorCode::Unauthenticated || e.code == ErrorCode::Forbidden || e.code == ErrorCode::PolicyDenied;
+  if (refusal && m_audit_refusal) {
+    m_audit_refusal({actor, audit::Channel::Runtime, "enrollment-refused", cert_serial, "", "none",
+                     "device " + device_serial + " from " + (auth.peer_address.empty() ? "?" : auth.peer_address) +
+                         ": " + e.detail});
+  }
+  return e;
 }
 
 base::Result<pkix::Csr> EnrollmentService::check_csr(const EnrollmentPolicy& policy, const Authentication& auth,
@@ -121,7 +134,16 @@ base::Result<Enrolled> EnrollmentService::enroll(const EnrollmentPolicy& policy,
                                                  base::ByteView csr_data,
                                                  const std::optional<base::Bytes>& server_key_spki) {
   if (auth.peer_chain.empty() && auth.basic) return enroll_with_credential(policy, auth, csr_data, server_key_spki);
-  HM_TRY(auto id, authenticate_device(auth));
+  HM_TRY(auto id, m_devices.verify(auth.peer_chain));
+  auto enrolled = enroll_device(policy, auth, id, csr_data, server_key_spki);
+  if (!enrolled.ok()) return refused(id, auth, enrolled.error());
+  return enrolled;
+}
+
+base::Result<Enrolled> EnrollmentService::enroll_device(const EnrollmentPolicy& policy, const Authentication& auth,
+                                                        const attest::DeviceIdentity& id, base::ByteView csr_data,
+                                                        const std::optional<base::Bytes>& server_key_spki) {
+  HM_CHECK(check_not_revoked(id));
   HM_TRY(auto csr, check_csr(policy, auth, csr_data, id.serial_number));
   return issue(policy, id.leaf_fingerprint, id.serial_number,
                server_key_spki ? *server_key_spki : csr.public_key().spki_der());
@@ -132,9 +154,12 @@ bool is_valid_basic_user(std::string_view user) {
          std::all_of(user.begin(), user.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
 }
 
-void EnrollmentService::enable_http_basic(BootstrapCredentialStore& credentials, AuditSink audit_refusal) {
+void EnrollmentService::audit_refusals(AuditSink sink) {
+  m_audit_refusal = std::move(sink);
+}
+
+void EnrollmentService::enable_http_basic(BootstrapCredentialStore& credentials) {
   m_credentials = &credentials;
-  m_audit_refusal = std::move(audit_refusal);
 }
 
 base::Result<Enrolled> EnrollmentService::enroll_with_credential(const EnrollmentPolicy& policy,
@@ -153,9 +178,13 @@ base::Result<Enrolled> EnrollmentService::enroll_with_credential(const Enrollmen
   // Authenticate first (no CSR work for a stranger), but spend the credential
   // only when the request will be issued, so a bad CSR does not burn it.
   HM_CHECK(check_credential(auth, false));
-  HM_TRY(auto csr, check_csr(policy, auth, csr_data, device_serial, "the HTTP Basic credential"));
-  return issue(policy, "basic:" + device_serial, device_serial,
-               server_key_spki ? *server_key_spki : csr.public_key().spki_der(), &auth);
+  auto csr = check_csr(policy, auth, csr_data, device_serial, "the HTTP Basic credential");
+  const auto actor = m_protocol + ":basic:" + device_serial;
+  if (!csr.ok()) return refused(actor, device_serial, "", auth, csr.error());
+  auto issued = issue(policy, "basic:" + device_serial, device_serial,
+                      server_key_spki ? *server_key_spki : csr->public_key().spki_der(), &auth);
+  if (!issued.ok()) return refused(actor, device_serial, "", auth, issued.error());
+  return issued;
 }
 
 base::Status EnrollmentService::check_credential(const Authentication& auth, bool spend) {
@@ -190,6 +219,13 @@ base::Status EnrollmentService::check_credential(const Authentication& auth, boo
 base::Result<Enrolled> EnrollmentService::reenroll(const EnrollmentPolicy& policy, const Authentication& auth,
                                                    base::ByteView csr_data) {
   HM_TRY(auto id, m_renewals.verify(auth.peer_chain));
+  auto renewed = reenroll_device(policy, auth, id, csr_data);
+  if (!renewed.ok()) return refused(id, auth, renewed.error());
+  return renewed;
+}
+
+base::Result<Enrolled> EnrollmentService::reenroll_device(const EnrollmentPolicy& policy, const Authentication& auth,
+                                                          const attest::DeviceIdentity& id, base::ByteView csr_data) {
   HM_CHECK(check_not_revoked(id));
   auto record = m_lookup.by_serial(id.leaf_serial);
   if (!record.ok()) return make_error(ErrorCode::Unavailable, "certificate store is unavailable; retry later");

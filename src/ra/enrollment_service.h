@@ -84,14 +84,32 @@ class EnrollmentService {
   // Authenticates only (e.g. before generating a key server-side).
   [[nodiscard]] base::Result<attest::DeviceIdentity> authenticate_device(const Authentication& auth) const;
 
-  // Enables initial enrollment with single-use HTTP Basic credentials for the
-  // labels whose policy allows it; a reused credential is refused and
-  // `audit_refusal` records it. Call before serving.
+  // Records refusals of devices that proved who they are (a valid chain or a
+  // credential) but may not enroll: revoked or unknown certificates, a CSR
+  // claiming another device's serial, a key of another device, a reused
+  // credential. Requests without a valid identity are not recorded (anyone
+  // could fill the audit log with them); the access log has them. Call before serving.
   using AuditSink = std::function<void(const audit::Event&)>;
-  void enable_http_basic(BootstrapCredentialStore& credentials, AuditSink audit_refusal);
+  void audit_refusals(AuditSink sink);
+
+  // Enables initial enrollment with single-use HTTP Basic credentials for the
+  // labels whose policy allows it. Call before serving.
+  void enable_http_basic(BootstrapCredentialStore& credentials);
 
  private:
   base::Status check_not_revoked(const attest::DeviceIdentity& id) const;
+  // Audits `e` when it refuses an identified device (see audit_refusals); returns it.
+  // `actor`: what proved the device; `cert_serial`: its certificate, if any.
+  base::Error refused(const std::string& actor, const std::string& device_serial, const std::string& cert_serial,
+                      const Authentication& auth, base::Error e) const;
+  base::Error refused(const attest::DeviceIdentity& id, const Authentication& auth, base::Error e) const {
+    return refused(m_protocol + ":" + id.leaf_fingerprint, id.serial_number, id.leaf_serial, auth, std::move(e));
+  }
+  base::Result<Enrolled> enroll_device(const EnrollmentPolicy& policy, const Authentication& auth,
+                                       const attest::DeviceIdentity& id, base::ByteView csr_data,
+                                       const std::optional<base::Bytes>& server_key_spki);
+  base::Result<Enrolled> reenroll_device(const EnrollmentPolicy& policy, const Authentication& auth,
+                                         const attest::DeviceIdentity& id, base::ByteView csr_data);
   base::Result<Enrolled> enroll_with_credential(const EnrollmentPolicy& policy, const Authentication& auth,
                                                 base::ByteView csr_data,
                                                 const std::optional<base::Bytes>& server_key_spki);

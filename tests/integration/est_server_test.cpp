@@ -210,6 +210,21 @@ TEST_F(EstTest, RevokedIdevidIsRefusedAtOnce) {
   EXPECT_NE(body_of(r).find("revoked"), std::string::npos) << r.out;
 }
 
+TEST_F(EstTest, RefusalsOfAnIdentifiedDeviceAreAuditedAndAnonymousOnesAreNot) {
+  ASSERT_EQ(status_of(enroll_with("", "", csr_b64("anon", "/serialNumber=SN-1"))), 401);
+  auto forged = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("forged", "/serialNumber=SN-2"));
+  ASSERT_EQ(status_of(forged), 403) << forged.out;
+  auto exported = hallmark("audit export --dir " + dir() + " --out " + file("audit.jsonl"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const auto audit = read_text(file("audit.jsonl"));
+  const auto at = audit.find("enrollment-refused");
+  ASSERT_NE(at, std::string::npos) << audit;
+  EXPECT_NE(audit.find("device SN-1 from 127.0.0.1", at), std::string::npos) << audit;
+  EXPECT_NE(audit.find("claims serialNumber 'SN-2'", at), std::string::npos) << audit;
+  EXPECT_EQ(audit.find("enrollment-refused", at + 1), std::string::npos) << "the anonymous 401 is not audited";
+  EXPECT_EQ(hallmark("audit verify --dir " + dir()).exit_code, 0);
+}
+
 TEST_F(EstTest, ExpiredImportedIdevidIsRefused) {
   csr_b64("old", "/serialNumber=OLD-1");
   const auto ca = file("ca");
@@ -245,6 +260,17 @@ TEST_F(EstTest, DeviceCliEnrollsAndRenewsOverTheWire) {
                       " --out " + file("x.pem"));
   EXPECT_EQ(dup.exit_code, 3) << dup.err;
   EXPECT_NE(dup.err.find("another device"), std::string::npos) << dup.err;
+}
+
+TEST_F(EstTest, DeviceCliTakesTheIdevidWithItsChainAsABundleHoldsIt) {
+  // `station bundle get` writes the IDevID, then its chain and the root: the leaf names the device.
+  idevid("dev3", "SN-3");
+  write_text(file("bundle.pem"), read_text(file("dev3.pem")) + read_text(file("root.pem")));
+  auto e = hallmark("device est enroll --server " + server_root() + " --cacert " + file("root.pem") + " --cert " +
+                    file("bundle.pem") + " --key " + file("dev3.key") + " --out " + file("b-ld.pem"));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(run("openssl x509 -noout -subject -in " + file("b-ld.pem")).out.find("serialNumber = SN-3"),
+            std::string::npos);
 }
 
 // HTTP Basic (RFC 7030 §3.2.3): off by default, per device and single use
@@ -317,6 +343,12 @@ TEST_F(EstBasicTest, WrongOrDisabledBasicIsRefusedWith401AndBurnsNothing) {
   EXPECT_NE(body_of(forged).find("the HTTP Basic credential authenticates device 'SN-9'"), std::string::npos)
       << forged.out;
   EXPECT_EQ(certificates_of("SN-9"), "0\n");
+  // An Authorization header that is not user:password in base64: 401 naming the header.
+  auto garbled = run("curl -sS -i --cacert " + file("root.pem") +
+                     " -H 'Authorization: Basic !!notbase64' -H 'Content-Type: application/pkcs10' --data-binary @" +
+                     csr + " " + m_url + "boot/simpleenroll");
+  EXPECT_NE(garbled.out.find("401"), std::string::npos) << garbled.out;
+  EXPECT_NE(garbled.out.find("the Authorization header is not HTTP Basic"), std::string::npos) << garbled.out;
   auto ok = basic_enroll("boot/simpleenroll", "SN-9:" + password, csr);
   EXPECT_EQ(status_of(ok), 200) << ok.out;
 }

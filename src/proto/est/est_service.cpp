@@ -48,6 +48,12 @@ std::optional<ra::BasicCredentials> basic_of(const http::Request& r) {
   return ra::BasicCredentials{text.substr(0, colon), text.substr(colon + 1)};
 }
 
+// An Authorization header that says Basic but does not decode to user:password.
+bool malformed_basic(const http::Request& r) {
+  const auto value = r.header("Authorization");
+  return value && value->size() >= 6 && lower(value->substr(0, 6)) == "basic " && !basic_of(r);
+}
+
 ra::Authentication authentication_of(const http::Request& r) {
   return {r.peer_chain, r.channel_binding_type, r.channel_binding, r.peer_address, basic_of(r)};
 }
@@ -58,7 +64,7 @@ ra::Authentication authentication_of(const http::Request& r) {
 base::Result<base::Bytes> csr_from_body(const http::Request& r) {
   const auto ct = r.header("Content-Type");
   if (!ct) return make_error(ErrorCode::Unsupported, "missing Content-Type: send application/pkcs10");
-  if (!media_type_is(*ct, "application/pkcs10")) {
+  if (!http::media_type_is(*ct, "application/pkcs10")) {
     return make_error(ErrorCode::Unsupported,
                       "Content-Type '" + std::string(*ct) + "' is not application/pkcs10 (RFC 7030 §4.2.1)");
   }
@@ -83,11 +89,6 @@ base::Result<base::Bytes> csr_from_body(const http::Request& r) {
 }
 
 }  // namespace
-
-bool media_type_is(std::string_view value, std::string_view type) {
-  const auto semi = value.find(';');
-  return lower(trim(value.substr(0, semi))) == lower(type);
-}
 
 std::string base64_lines(base::ByteView der) {
   const auto b64 = base::base64_encode(der);
@@ -185,6 +186,11 @@ http::Response EstService::enroll(const ra::EnrollmentPolicy& policy, const http
   if (!csr.ok()) {
     if (csr.error().code == ErrorCode::Unsupported) return http::Response::text(415, csr.error().detail + "\n");
     return error_response(csr.error());
+  }
+  if (malformed_basic(request)) {
+    return http::Response::text(401,
+                                "the Authorization header is not HTTP Basic: send base64 of "
+                                "<device serial>:<password> (RFC 7617)\n");
   }
   const auto auth = authentication_of(request);
   auto enrolled =

@@ -63,9 +63,6 @@ class EstService {
   std::string m_cacerts_body;  // computed once
 };
 
-// Media-type comparison per RFC 9110 §8.3.1: type/subtype case-insensitive,
-// parameters ignored. `value` is a Content-Type header value.
-bool media_type_is(std::string_view value, std::string_view type);
 // base64 of `der` in lines of 64 characters, each ending in LF.
 std::string base64_lines(base::ByteView der);
 // DER CsrAttrs (RFC 7030 §4.5.2) for a policy.

@@ -232,7 +232,7 @@ http::Response OcspResponder::handle(const http::Request& request) {
   OcspAnswer a;
   if (request.method == "POST" && (request.path == "/ocsp" || request.path == "/ocsp/")) {
     auto type = request.header("Content-Type");
-    if (type && *type != kRequestType) {
+    if (type && !http::media_type_is(*type, kRequestType)) {
       return http::Response::text(415, "OCSP requests are " + std::string(kRequestType) + "\n");
     }
     a = answer(base::view(request.body));

@@ -1,4 +1,4 @@
-// EST wire helpers: media types, base64 line format, CsrAttrs, certs-only CMS.
+// EST wire helpers: base64 line format, CsrAttrs, certs-only CMS.
 #include <gtest/gtest.h>
 
 #include "base/bytes.h"
@@ -8,14 +8,6 @@
 
 namespace hallmark::proto::est {
 namespace {
-
-TEST(EstMediaType, ComparesTypeCaseInsensitivelyAndIgnoresParameters) {
-  EXPECT_TRUE(media_type_is("application/pkcs10", "application/pkcs10"));
-  EXPECT_TRUE(media_type_is("Application/PKCS10; charset=binary", "application/pkcs10"));
-  EXPECT_TRUE(media_type_is("  application/pkcs10 ;x=y", "application/pkcs10"));
-  EXPECT_FALSE(media_type_is("application/pkcs10x", "application/pkcs10"));
-  EXPECT_FALSE(media_type_is("text/plain", "application/pkcs10"));
-}
 
 TEST(EstBase64, WritesLfTerminatedLinesOf64) {
   base::Bytes data(100, 0xAB);
