@@ -104,6 +104,9 @@ http::Response StationServer::handle(const http::Request& request) {
     const auto& c = issued->front();
     return json_response(201, {{"nonce", c.nonce_hex}, {"expires", base::format_rfc3339(c.expires)}});
   }
+  if (const auto type = request.header("Content-Type"); !type || !http::media_type_is(*type, "application/json")) {
+    return problem(415, "unsupported_media_type", "send the manifest line as Content-Type: application/json");
+  }
   // The body is one manifest line; a JSON document spanning lines is one line too.
   std::string line = request.body;
   for (auto& c : line) {

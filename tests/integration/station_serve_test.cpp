@@ -118,6 +118,13 @@ TEST_F(StationServeTest, ProvisionsWithATokenAndAnswersEveryKindOfRefusal) {
   auto wrong = run("curl -sS --cacert " + file("tls.pem") +
                    " -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer " + std::string(kToken) + "' " + m_url);
   EXPECT_EQ(wrong.out, "405");
+  // A body that is not declared JSON: 415 with a reason code, nothing issued.
+  write_text(file("plain.txt"), line(serial(1002), fresh_csr()));
+  auto plain =
+      run("curl -sS --cacert " + file("tls.pem") + " -w '\\n%{http_code}' -H 'Authorization: Bearer " +
+          std::string(kToken) + "' -H 'Content-Type: text/plain' --data-binary @" + file("plain.txt") + " " + m_url);
+  EXPECT_NE(plain.out.find("unsupported_media_type"), std::string::npos) << plain.out;
+  EXPECT_EQ(plain.out.substr(plain.out.size() - 3), "415") << plain.out;
 
   // The station's own records: exactly the one device, exported like a batch.
   auto got = hallmark("station bundle get --dir " + m_station + " " + serial(1000));
