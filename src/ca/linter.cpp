@@ -1,9 +1,11 @@
 #include "ca/linter.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
 #include "base/bytes.h"
+#include "pkix/extensions.h"
 #include "pkix/oid.h"
 
 namespace hallmark::ca {
@@ -27,6 +29,8 @@ constexpr char kKeyAllowed[] = "HM-KEY-ALLOWED";
 constexpr char kSignatureAlgorithm[] = "HM-SIG-ALG";
 constexpr char kIdevidNotAfter[] = "HM-IDEVID-NOT-AFTER";
 constexpr char kDuplicateExtension[] = "HM-EXT-DUPLICATE";
+constexpr char kProfileValidity[] = "HM-PROFILE-VALIDITY";
+constexpr char kProfileEku[] = "HM-PROFILE-EKU";
 
 int year_of(base::TimePoint t) {
   return static_cast<int>(year_month_day{std::chrono::floor<std::chrono::days>(t)}.year());
@@ -201,10 +205,37 @@ class Checker {
       }
       if (m_cert.is_ca()) add(kBasicConstraints, "an IDevID must not be a CA certificate");
     }
+    if (!p.is_ca && !p.no_expiry) check_profile_validity(p);  // idevid: HM-IDEVID-NOT-AFTER
+    // (A CA or a v1 certificate already has its finding: HM-BC-CA, HM-VERSION.)
+    if (!p.ext_key_usage.empty() && !m_cert.is_ca() && m_cert.version() == 3) check_profile_eku(p);
     if (p.is_ca != m_cert.is_ca()) {
       add(kBasicConstraints, std::string("profile ") + p.name +
                                  (p.is_ca ? " is a CA profile but the certificate is not a CA"
                                           : " is not a CA profile but the certificate is a CA"));
+    }
+  }
+
+  // 802.1AR "no expiry" belongs to the idevid profile and to no other
+  // end-entity profile. (How long a foreign LDevID lives is its issuer's
+  // choice, not a finding.)
+  void check_profile_validity(const Profile& p) {
+    if (m_cert.not_after().no_expiry) {
+      add(kProfileValidity,
+          "profile " + p.name + " has a fixed lifetime but notAfter is 99991231235959Z (no expiry: an IDevID?)");
+    }
+  }
+
+  void check_profile_eku(const Profile& p) {
+    auto ext = m_cert.find_extension(pkix::oid::kExtKeyUsage);
+    std::vector<std::string> have;
+    if (ext) {
+      auto decoded = pkix::decode_ext_key_usage(ext->value);
+      if (decoded.ok()) have = std::move(decoded).value();
+    }
+    for (const auto& want : p.ext_key_usage) {
+      if (std::find(have.begin(), have.end(), want) == have.end()) {
+        add(kProfileEku, "profile " + p.name + " requires extendedKeyUsage " + want);
+      }
     }
   }
 
@@ -234,6 +265,8 @@ const std::vector<LintRule>& lint_rules() {
       {kSignatureAlgorithm, "signature algorithm allowed (no SHA-1) and equal in TBS and certificate"},
       {kIdevidNotAfter, "IDevID notAfter is GeneralizedTime 99991231235959Z (IEEE 802.1AR)"},
       {kDuplicateExtension, "each extension appears at most once (RFC 5280 §4.2)"},
+      {kProfileValidity, "notAfter 99991231235959Z (no expiry) for the idevid profile and for no other end entity"},
+      {kProfileEku, "extendedKeyUsage holds every purpose the profile gives (clientAuth, serverAuth, OCSPSigning)"},
   };
   return rules;
 }

@@ -59,6 +59,8 @@ const LintCase kFailing[] = {
     {"hm-sig-alg.pem", "HM-SIG-ALG", "ldevid", true, "not allowed"},
     {"hm-sig-alg--outer-differs.pem", "HM-SIG-ALG", "ldevid", true, "differs from TBSCertificate.signature"},
     {"hm-idevid-not-after.pem", "HM-IDEVID-NOT-AFTER", "idevid", true, "99991231235959Z"},
+    {"hm-profile-validity.pem", "HM-PROFILE-VALIDITY", "ldevid", true, "fixed lifetime"},
+    {"hm-profile-eku.pem", "HM-PROFILE-EKU", "ldevid", true, "1.3.6.1.5.5.7.3.2"},
     {"hm-ext-duplicate.pem", "HM-EXT-DUPLICATE", "ldevid", true,
      "2.5.29.14"},  // 802.1AR exempts only notAfter: a no-expiry certificate must still start inside its issuer.
     {"hm-validity-issuer--no-expiry-starts-before-issuer.pem", "HM-VALIDITY-ISSUER", "idevid", true,

@@ -364,4 +364,12 @@ publish hm-idevid-not-after
 edit duplicate-extension clean-ldevid.pem hm-ext-duplicate.pem 2.5.29.14
 publish hm-ext-duplicate
 
+# HM-PROFILE-VALIDITY: an LDevID that never expires (the IDevID's notAfter on another profile).
+leaf hm-profile-validity ldevid $leaf_start 99991231235959Z
+publish hm-profile-validity
+
+# HM-PROFILE-EKU: an LDevID without extendedKeyUsage clientAuth (the [ldevid] section minus it).
+leaf hm-profile-eku idevid_no_san
+publish hm-profile-eku
+
 echo "wrote $(ls "$here"/*.pem | wc -l) certificates to $here"

@@ -164,6 +164,19 @@ TEST_F(LinterTest, WellFormedCertificatesHaveNoFindings) {
   }
 }
 
+TEST_F(LinterTest, AnIdevidLintedAsAnLdevidIsHmProfileValidityAndEku) {
+  // The IDevID has no expiry and no clientAuth: not an LDevID, whatever else matches.
+  EXPECT_EQ(lint_rules_of(idevid(), "ldevid"), (Rules{"HM-PROFILE-VALIDITY", "HM-PROFILE-EKU"}));
+  // An LDevID with a fixed lifetime is not an IDevID either.
+  EXPECT_TRUE(lint_rules_of(leaf(), "idevid").contains("HM-IDEVID-NOT-AFTER"));
+}
+
+TEST_F(LinterTest, AForeignLdevidMayLiveLongerThanOurs) {
+  auto t = leaf();
+  t.not_after = der::utc_time(kNow + days(1825));
+  EXPECT_EQ(lint_rules_of(t, "ldevid"), Rules{});
+}
+
 TEST_F(LinterTest, KeyCertSignOnANonCaIsHmKuCa) {
   auto t = leaf();
   t.replace(pkix::ext::key_usage(pkix::kDigitalSignature | pkix::kKeyCertSign, true));
