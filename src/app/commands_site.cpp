@@ -312,6 +312,13 @@ nlohmann::json site_doc(store::Store& store, const factory::SiteRecord& s) {
   doc["status"] = s.status;
   doc["created"] = base::format_rfc3339(s.created);
   if (s.retired) doc["retired"] = base::format_rfc3339(*s.retired);
+  // `site revoke` (compromise) retires the site and revokes its CA: say which.
+  if (auto issuer = store.issuers().find_issuer("site:" + s.id); issuer.ok() && issuer.value()) {
+    if (auto cert = pkix::Certificate::parse(issuer.value()->cert_der); cert.ok()) {
+      auto record = store.certificates().by_serial(cert->serial_hex());
+      doc["ca_revoked"] = record.ok() && record.value() && record.value()->status == "revoked";
+    }
+  }
   auto used = store.imports().devices_with_origin("site:" + s.id + "/");
   doc["devices_imported"] = used.ok() ? used.value() : 0;
   nlohmann::json st = nlohmann::json::array();
@@ -409,7 +416,8 @@ void add_site_commands(CommandRegistry reg) {
       return;
     }
     for (const auto& s : doc) {
-      std::cout << s["site"].get<std::string>() << "\t" << s["status"].get<std::string>() << "\t"
+      std::cout << s["site"].get<std::string>() << "\t" << s["status"].get<std::string>()
+                << (s.value("ca_revoked", false) ? " (CA revoked)" : "") << "\t"
                 << s["devices_imported"].get<std::uint64_t>() << "/" << s.value("quota", 0ull) << " devices\t"
                 << s.value("serial_ranges", nlohmann::json::array()).dump() << "\tuntil " << s.value("not_after", "")
                 << "\n";

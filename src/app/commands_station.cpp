@@ -211,6 +211,13 @@ int run_bundle_get(const std::string& dir, const std::string& serial, const std:
 }
 
 int run_export(const std::string& dir, const std::string& out, bool final, bool json_out) {
+  // Each bundle carries only the records since the last export: overwriting one
+  // the operator has not imported yet would lose them.
+  if (fs::exists(out)) {
+    return report(make_error(ErrorCode::AlreadyExists, "'" + out +
+                                                           "' already exists (an earlier bundle, perhaps not imported "
+                                                           "yet); give a new name for this one"));
+  }
   auto st = Station::open(dir);
   if (!st.ok()) return report(st.error());
   auto& station = *st.value();

@@ -74,6 +74,12 @@ TEST_F(LedgerTest, CleanBundleImportsWithChannelAndOriginAndReimportIsANoOp) {
   ASSERT_EQ(run("cat " + file("site-a.pem") + " " + file("factory.pem") + " > " + file("inter.pem")).exit_code, 0);
   auto v = openssl_verify(file("i.pem"), file("inter.pem"));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  // An export never overwrites an earlier bundle (its records would be lost).
+  const auto before = read_text(file("a1.bundle"));
+  auto over = hallmark("station export --dir " + st + " --out " + file("a1.bundle"));
+  EXPECT_EQ(over.exit_code, 3) << over.err;
+  EXPECT_NE(over.err.find("already exists"), std::string::npos) << over.err;
+  EXPECT_EQ(read_text(file("a1.bundle")), before);
   // The second export carries only what is new.
   ASSERT_EQ(hallmark("station export --dir " + st + " --out " + file("a2.bundle")).exit_code, 0);
   auto second = import_json(file("a2.bundle"), 0);

@@ -420,6 +420,8 @@ TEST_F(SiteRevocationTest, SiteRevokeReportsTheDevicesAffectedAndTheirIdevidsSto
   EXPECT_NE(ocsp_ca.out.find("Reason: cACompromise"), std::string::npos) << ocsp_ca.out;
   auto listed = hallmark("site show --json --dir " + dir() + " s1");
   EXPECT_EQ(nlohmann::json::parse(listed.out)["status"], "retired");
+  EXPECT_EQ(nlohmann::json::parse(listed.out)["ca_revoked"], true) << listed.out;
+  EXPECT_NE(hallmark("site list --dir " + dir()).out.find("retired (CA revoked)"), std::string::npos);
 }
 
 }  // namespace
