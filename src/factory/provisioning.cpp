@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -168,6 +169,31 @@ ProvisioningEngine::ProvisioningEngine(const Authorization& authorization, ca::I
 
 ProvisioningEngine::~ProvisioningEngine() = default;
 
+namespace {
+
+// One JSON document; `repeated` names a key that an object holds twice (RFC 8259
+// §4 leaves duplicates to the parser: nlohmann keeps the last, another tool the
+// first, so a manifest line that repeats "serial" would mean two things).
+json parse_unambiguous(const std::string& text, std::string& repeated) {
+  std::vector<std::set<std::string>> open_objects;
+  return json::parse(
+      text,
+      [&](int, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::object_start) {
+          open_objects.emplace_back();
+        } else if (event == json::parse_event_t::object_end) {
+          if (!open_objects.empty()) open_objects.pop_back();
+        } else if (event == json::parse_event_t::key && !open_objects.empty() && repeated.empty()) {
+          const auto& key = parsed.get_ref<const std::string&>();
+          if (!open_objects.back().insert(key).second) repeated = key;
+        }
+        return true;
+      },
+      false);
+}
+
+}  // namespace
+
 void ProvisioningEngine::parse_line(Parsed& p) const {
   auto refuse = [&](const char* code, std::string why) {
     p.reason_code = code;
@@ -178,10 +204,15 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
                                             " bytes; a manifest line may hold at most " +
                                             std::to_string(m_options.max_line) + " bytes");
   }
-  const auto doc = json::parse(p.text, nullptr, false);
+  std::string repeated;
+  const auto doc = parse_unambiguous(p.text, repeated);
   p.text.clear();
   p.text.shrink_to_fit();
   if (doc.is_discarded()) return refuse(reason::kInvalidJson, "the line is not valid JSON");
+  if (!repeated.empty()) {
+    return refuse(reason::kInvalidJson,
+                  "the line holds the key \"" + repeated.substr(0, 64) + "\" twice in one object; give each key once");
+  }
   if (!doc.is_object()) return refuse(reason::kInvalidJson, "the line is JSON but not an object {...}");
   for (const char* field : {"serial", "product", "csr"}) {
     if (!doc.contains(field)) return refuse(reason::kMissingField, std::string("the line has no \"") + field + "\"");

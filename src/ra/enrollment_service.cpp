@@ -68,6 +68,12 @@ base::Result<pkix::Csr> EnrollmentService::check_csr(const EnrollmentPolicy& pol
                                                      base::ByteView csr_data, const std::string& device_serial,
                                                      std::string_view authenticated_by) const {
   HM_TRY(auto csr, pkix::Csr::parse(csr_data));
+  const auto& attrs = csr.subject().attributes();
+  if (std::count_if(attrs.begin(), attrs.end(), [](const auto& a) { return a.oid == pkix::oid::kSerialNumber; }) > 1) {
+    return make_error(ErrorCode::Malformed,
+                      "the CSR subject holds serialNumber more than once; give it once or not "
+                      "at all (the certificate takes it from the device's identity)");
+  }
   // The subject's serialNumber comes from the authenticated identity, never from
   // the CSR; a CSR that claims another one is an impersonation attempt.
   if (auto claimed = csr.subject().get(pkix::oid::kSerialNumber); claimed && *claimed != device_serial) {

@@ -173,6 +173,12 @@ TEST_F(EstTest, RefusesWithTheRightStatusAndATextReason) {
   // A CSR claiming another device's serial: 403.
   auto forged = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("forged", "/serialNumber=SN-2"));
   EXPECT_EQ(status_of(forged), 403) << forged.out;
+  // Its own serial and another one: ambiguous whatever the order, 400.
+  for (const char* subject : {"/serialNumber=SN-1/serialNumber=SN-2", "/serialNumber=SN-2/serialNumber=SN-1"}) {
+    auto twice = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("twice", subject));
+    EXPECT_EQ(status_of(twice), 400) << twice.out;
+    EXPECT_NE(body_of(twice).find("more than once"), std::string::npos) << twice.out;
+  }
   // Wrong media type: 415; parameters and case do not matter for the right one.
   EXPECT_EQ(status_of(enroll_with(file("dev.pem"), file("dev.key"), csr, "simpleenroll", "text/plain")), 415);
   // Broken base64, empty body: 400.

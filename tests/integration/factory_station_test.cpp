@@ -77,11 +77,12 @@ TEST_F(FactoryTest, EveryRefusalReasonIsReportedPerLineAndTheBatchGoesOn) {
       line(serial(1000), fresh_csr()),                                                 // 12 serial taken by another key
       line(serial(1007), dup_key),      // 13 in-range serial, key of line 1
       line(serial(1008), fresh_csr()),  // 14 issued (2)
-      line(serial(1009), fresh_csr(), "gateway-x1", R"({"profiles":["idevid","ldevid"]})"),  // 15 issued (3)
-      line(serial(1010), fresh_csr()),                                                       // 16 (4)
-      line(serial(1011), fresh_csr()),                                                       // 17 (5)
-      line(serial(1012), fresh_csr()),                                                       // 18 (6)
-      line(serial(1013), fresh_csr()),                                                       // 19 quota
+      line(serial(1009), fresh_csr(), "gateway-x1", R"({"profiles":["idevid","ldevid"]})"),     // 15 issued (3)
+      line(serial(1010), fresh_csr()),                                                          // 16 (4)
+      line(serial(1011), fresh_csr()),                                                          // 17 (5)
+      line(serial(1012), fresh_csr()),                                                          // 18 (6)
+      line(serial(1013), fresh_csr()),                                                          // 19 quota
+      R"({"serial":"SN-00001014","serial":"SN-00005000","product":"sensor-v2","csr":"AAAA"})",  // 20 ambiguous
   };
   write_lines(file("m.jsonl"), lines);
   auto r = provision(st, file("m.jsonl"), file("out"));
@@ -106,7 +107,8 @@ TEST_F(FactoryTest, EveryRefusalReasonIsReportedPerLineAndTheBatchGoesOn) {
                                              "issued",
                                              "issued",
                                              "issued",
-                                             "quota_exhausted"};
+                                             "quota_exhausted",
+                                             "invalid_json"};
   for (std::size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(rows[i]["line"], i + 1);
     const auto got = rows[i]["status"] == "refused" ? rows[i]["reason_code"].get<std::string>()
@@ -118,7 +120,7 @@ TEST_F(FactoryTest, EveryRefusalReasonIsReportedPerLineAndTheBatchGoesOn) {
   }
   auto summary = json::parse(read_text(file("out/summary.json")));
   EXPECT_EQ(summary["issued"], 6);
-  EXPECT_EQ(summary["refused"], 13);
+  EXPECT_EQ(summary["refused"], 14);
 
   // The device bundle verifies with a third party; the IDevID binds the serial.
   auto get = hallmark("station bundle get --dir " + st + " " + serial(1009) + " --out " + file("dev.pem"));
