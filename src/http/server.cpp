@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -42,6 +43,10 @@ using base::make_error;
 
 constexpr std::size_t kFirstRead = 4096;
 constexpr std::chrono::seconds kTlsShutdownTimeout{1};
+// After refusing a request whose body is still arriving: how long and how much
+// to read and discard before closing (see Session::drain_then_close).
+constexpr std::chrono::seconds kDrainTimeout{2};
+constexpr std::size_t kDrainLimit = 16 * 1024 * 1024;
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   const auto addr = ep.address();
@@ -214,6 +219,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void fail_request(error_code ec) {
     if (ec == bhttp::error::body_limit) {
+      m_drain_before_close = true;  // the client is still sending the rest of it
       return respond(Response::text(413, "request body too large\n"), false);
     }
     if (ec == bhttp::error::header_limit) {
@@ -278,6 +284,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void on_written(error_code ec, std::size_t) {
     log_access();
     m_response.reset();
+    if (!ec && m_drain_before_close) return drain_then_close();
     if (ec || !m_keep_alive) return close();
     ++m_requests;
     wait_for_request();
@@ -289,6 +296,29 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     line << config().name << " " << m_peer << " \"" << m_log_request << "\" " << m_response->result_int() << " "
          << m_body_bytes << "B " << ms << "ms cert=" << (m_tls.peer_chain.empty() ? "no" : "yes");
     base::log::info(line.str());
+  }
+
+  // Closing a socket with unread request data makes TCP answer with a reset,
+  // which can destroy the response before the client has read it (RFC 9112
+  // §9.6): read and discard what the client still sends, bounded in time and
+  // size, then close.
+  void drain_then_close() {
+    m_drain_before_close = false;
+    m_drained = 0;
+    lowest().expires_after(kDrainTimeout);
+    if constexpr (!Tls) {
+      error_code ec;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+    drain_some();
+  }
+
+  void drain_some() {
+    m_stream.async_read_some(net::buffer(m_scratch), [self = this->shared_from_this()](error_code ec, std::size_t n) {
+      self->m_drained += n;
+      if (ec || self->m_drained > kDrainLimit) return self->close();
+      self->drain_some();
+    });
   }
 
   void close() {
@@ -316,6 +346,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   State m_state = State::Idle;
   bool m_stop_requested = false;
   bool m_keep_alive = false;
+  bool m_drain_before_close = false;
+  std::size_t m_drained = 0;
+  std::array<char, 16384> m_scratch{};
   std::size_t m_requests = 0;
   std::size_t m_body_bytes = 0;
   std::string m_log_request;

@@ -29,6 +29,14 @@ TEST(HttpLimits, AnswersABodyOverTheLimitWith413WithoutCallingTheHandler) {
   auto chunked = curl(server->port(), "/up",
                       "-H 'Transfer-Encoding: chunked' --data-binary @" + shell_quote((dir / "big").string()));
   EXPECT_EQ(status_of(chunked), 413) << chunked.out << chunked.err;
+  // Far over the limit, still sending when the answer is written: the client
+  // reads the 413 rather than a connection reset.
+  testing::write_text(dir / "huge", std::string(4 * 1024 * 1024, 'x'));
+  for (int i = 0; i < 3; ++i) {
+    auto huge = curl(server->port(), "/up",
+                     "-H 'Transfer-Encoding: chunked' --data-binary @" + shell_quote((dir / "huge").string()));
+    EXPECT_EQ(status_of(huge), 413) << huge.out << huge.err;
+  }
   EXPECT_TRUE(rec.seen().empty());
 
   auto fits = curl(server->port(), "/up", "--data-binary @" + shell_quote((dir / "fits").string()));
