@@ -74,6 +74,13 @@ base::Result<std::unique_ptr<StationServer>> StationServer::start(Station& stati
   sc.key_pem = base::to_string(key);
   sc.max_body = factory::kMaxManifestLine;
   sc.name = "station";
+  sc.error_response = [](int status, const std::string& reason) {
+    const char* code = status == 413   ? "body_too_large"
+                       : status == 431 ? "header_too_large"
+                       : status >= 500 ? "internal_error"
+                                       : "malformed_request";
+    return problem(status, code, reason);
+  };
   auto* self = s.get();
   HM_TRY(s->m_server, http::Server::start(sc, [self](const http::Request& r) { return self->handle(r); }));
   return s;

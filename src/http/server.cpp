@@ -217,17 +217,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     handle_request();
   }
 
+  Response error_response(int status, const std::string& reason) const {
+    return config().error_response ? config().error_response(status, reason) : Response::text(status, reason + "\n");
+  }
+
   void fail_request(error_code ec) {
     if (ec == bhttp::error::body_limit) {
       m_drain_before_close = true;  // the client is still sending the rest of it
-      return respond(Response::text(413, "request body too large\n"), false);
+      return respond(error_response(413, "request body too large"), false);
     }
     if (ec == bhttp::error::header_limit) {
-      return respond(Response::text(431, "request header too large\n"), false);
+      return respond(error_response(431, "request header too large"), false);
     }
     if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-      return respond(Response::text(400, "malformed request\n"), false);
+      return respond(error_response(400, "malformed request"), false);
     }
     // Timeout (the stream is already closed), reset, or the peer went away
     // mid-request: nobody to answer.
@@ -258,10 +262,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       res = m_shared->handler(req);
     } catch (const std::exception& e) {
       base::log::error(config().name + ": handler threw on " + req.method + " " + req.path + ": " + e.what());
-      res = Response::text(500, "internal error\n");
+      res = error_response(500, "internal error");
     } catch (...) {
       base::log::error(config().name + ": handler threw on " + req.method + " " + req.path);
-      res = Response::text(500, "internal error\n");
+      res = error_response(500, "internal error");
     }
     const bool keep_alive = msg.keep_alive() && !m_stop_requested && !m_shared->stopping;
     respond(std::move(res), keep_alive, msg.method() == bhttp::verb::head, msg.version());

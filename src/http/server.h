@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,9 @@ struct ServerConfig {
   std::size_t max_connections = 1024;
   int threads = 0;             // io threads; 0: std::thread::hardware_concurrency()
   std::string name = "https";  // prefix of log lines
+  // The body of the answers the server gives on its own (400, 413, 431, 500),
+  // for a protocol whose errors have a format (e.g. JSON); plain text when unset.
+  std::function<Response(int status, const std::string& reason)> error_response;
 };
 
 class Server {

@@ -125,6 +125,10 @@ TEST_F(StationServeTest, ProvisionsWithATokenAndAnswersEveryKindOfRefusal) {
           std::string(kToken) + "' -H 'Content-Type: text/plain' --data-binary @" + file("plain.txt") + " " + m_url);
   EXPECT_NE(plain.out.find("unsupported_media_type"), std::string::npos) << plain.out;
   EXPECT_EQ(plain.out.substr(plain.out.size() - 3), "415") << plain.out;
+  // A body over the line limit: 413, answered in the station's JSON like every other refusal.
+  auto [big, big_body] = post(std::string(2 * 1024 * 1024, ' ') + "{}");
+  EXPECT_EQ(big, 413);
+  EXPECT_EQ(big_body["reason_code"], "body_too_large") << big_body.dump();
 
   // The station's own records: exactly the one device, exported like a batch.
   auto got = hallmark("station bundle get --dir " + m_station + " " + serial(1000));
