@@ -81,13 +81,16 @@ class Demo {
   void say(const std::string& line) { (m_o.json ? std::cerr : std::cout) << line << std::endl; }
   fs::path path(const std::string& name) const { return m_root / name; }
 
+  // A command as a user would type it (arguments with spaces quoted).
+  void say_command(const std::string& program, const std::vector<std::string>& args) {
+    std::string line = "   $ " + program;
+    for (const auto& a : args) line += a.find(' ') == std::string::npos ? " " + a : " '" + a + "'";
+    say(line);
+  }
+
   // A step of the CLI, shown as the command a user would type.
   base::Result<demo::Run> hallmark(const std::vector<std::string>& args, bool show = true) {
-    if (show) {
-      std::string line = "   $ hallmark";
-      for (const auto& a : args) line += a.find(' ') == std::string::npos ? " " + a : " '" + a + "'";
-      say(line);
-    }
+    if (show) say_command("hallmark", args);
     HM_TRY(auto r, demo::run_self(args));
     if (r.exit_code != 0) {
       return base::make_error(base::ErrorCode::Internal, "`hallmark " + args.front() + " " +
@@ -304,10 +307,7 @@ class Demo {
                                        "-o",
                                        (dir / "ldevid.p7b64").string(),
                                        m_url + "/.well-known/est/simpleenroll"};
-      if (i == 0)
-        say("   $ curl --cert idevid.pem --key device.key -H 'Content-Type: application/pkcs10' --data-binary "
-            "@csr.b64 " +
-            m_url + "/.well-known/est/simpleenroll");
+      if (i == 0) say_command("curl", args);  // rerunnable while the demo's server runs
       HM_TRY(auto r, demo::run_program("curl", args));
       if (r.exit_code == 0) {
         ++m_enrolled;
