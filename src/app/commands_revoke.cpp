@@ -197,6 +197,16 @@ int run_site_update(const std::string& dir, const std::string& id, const std::st
   if (auto f = pki.finish(); !f.ok()) return report(f.error());
   std::cout << "site update for " << id << ": " << list.size() << " revocation(s) in " << out
             << "; at the site: hallmark station sync --dir <station> " << out << "\n";
+  // After `site revoke` the update holds only the site's own revocations, often none:
+  // the site CA itself is on the factory CA's CRL, which the operator serves.
+  if (auto cert = pkix::Certificate::parse(site.value()->cert_der); cert.ok()) {
+    auto record = pki.store().certificates().by_serial(cert->serial_hex());
+    if (record.ok() && record.value() && record.value()->status == "revoked") {
+      std::cout << "note: the site CA " << cert->serial_hex()
+                << " is revoked itself (site revoke); the factory CA's CRL and OCSP say so, whatever this update "
+                   "holds\n";
+    }
+  }
   return kExitOk;
 }
 
