@@ -148,9 +148,12 @@ base::Result<std::vector<attest::TrustAnchor>> idevid_anchors(Pki& pki) {
   std::vector<attest::TrustAnchor> out;
   HM_TRY(auto issuers, pki.issuers());
   for (const auto& i : issuers) {
-    if ((i.role != "factory" && i.role != "site") || i.status != "active") continue;
-    HM_TRY(auto cert, pkix::Certificate::parse(i.cert_der));
-    out.push_back({i.name, std::move(cert)});
+    // A retired site's devices stay valid (its CA is an anchor still); a revoked
+    // site CA is refused per request by the revocation check.
+    if (i.role == "site" || (i.role == "factory" && i.status == "active")) {
+      HM_TRY(auto cert, pkix::Certificate::parse(i.cert_der));
+      out.push_back({i.name, std::move(cert)});
+    }
   }
   const auto& est = pki.config().est;
   std::vector<fs::path> files;

@@ -46,6 +46,13 @@ class IdevidVerifier {
   [[nodiscard]] base::Result<DeviceIdentity> verify(const std::vector<base::Bytes>& chain_der) const;
 
   std::size_t anchor_count() const { return m_anchors.size(); }
+  // The certificate of the anchor called `name` ("factory", "site:<id>"), if configured.
+  const pkix::Certificate* anchor(std::string_view name) const {
+    for (const auto& a : m_anchors) {
+      if (a.name == name) return &a.certificate;
+    }
+    return nullptr;
+  }
 
  private:
   std::vector<TrustAnchor> m_anchors;

@@ -80,11 +80,19 @@ struct Shared {
 
   std::mutex mutex;
   std::condition_variable all_closed;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // guarded by mutex
+  struct Entry {
+    std::weak_ptr<SessionBase> session;
+    std::string address;  // the client's IP address
+  };
+  std::unordered_map<SessionBase*, Entry> sessions;          // guarded by mutex
+  std::unordered_map<std::string, std::size_t> per_address;  // open sessions per client address
 
   void remove(SessionBase* s) {
     std::lock_guard lock(mutex);
-    sessions.erase(s);
+    auto it = sessions.find(s);
+    if (it == sessions.end()) return;
+    if (auto a = per_address.find(it->second.address); a != per_address.end() && --a->second == 0) per_address.erase(a);
+    sessions.erase(it);
     if (sessions.empty()) all_closed.notify_all();
   }
 };
@@ -435,19 +443,31 @@ struct Server::Impl {
     // Responses are written as header + body records: without TCP_NODELAY the
     // second waits for the client's delayed ACK (~40 ms per request).
     socket.set_option(tcp::no_delay(true), ec);
+    const auto peer = socket.remote_endpoint(ec);
+    const std::string address = ec ? "?" : peer.address().to_string();
     std::shared_ptr<SessionBase> session;
     {
       std::lock_guard lock(shared->mutex);
+      auto& from_address = shared->per_address[address];
       if (shared->sessions.size() >= shared->config.max_connections) {
         base::log::warn(shared->config.name + ": " + std::to_string(shared->sessions.size()) +
                         " connections open (max_connections); closing a new one");
+        socket.close(ec);
+      } else if (from_address >= shared->config.max_connections_per_address) {
+        base::log::warn(shared->config.name + ": " + std::to_string(from_address) + " connections open from " +
+                        address + " (max_connections_per_address); closing a new one");
         socket.close(ec);
       } else if (shared->config.tls) {
         session = std::make_shared<Session<true>>(shared, std::move(socket), &*ssl);
       } else {
         session = std::make_shared<Session<false>>(shared, std::move(socket), nullptr);
       }
-      if (session) shared->sessions.emplace(session.get(), session);
+      if (session) {
+        shared->sessions.emplace(session.get(), Shared::Entry{session, address});
+        ++from_address;
+      } else if (from_address == 0) {
+        shared->per_address.erase(address);
+      }
     }
     if (session) {
       if (shared->config.tls) {
@@ -544,8 +564,8 @@ void Server::stop(std::chrono::milliseconds grace) {
   std::vector<std::shared_ptr<SessionBase>> live;
   {
     std::lock_guard lock(impl.shared->mutex);
-    for (auto& [raw, weak] : impl.shared->sessions) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
+    for (auto& [raw, entry] : impl.shared->sessions) {
+      if (auto s = entry.session.lock()) live.push_back(std::move(s));
     }
   }
   for (auto& s : live) s->request_stop();

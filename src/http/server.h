@@ -48,6 +48,9 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{30'000};
   // Connections beyond this are closed as soon as they are accepted.
   std::size_t max_connections = 1024;
+  // The same for one client address, so that one client cannot take them all
+  // (a factory line behind one NAT address needs room: keep it generous).
+  std::size_t max_connections_per_address = 256;
   int threads = 0;             // io threads; 0: std::thread::hardware_concurrency()
   std::string name = "https";  // prefix of log lines
   // The body of the answers the server gives on its own (400, 413, 431, 500),

@@ -35,6 +35,15 @@ base::Status EnrollmentService::check_not_revoked(const attest::DeviceIdentity& 
       return make_error(ErrorCode::Unavailable, "certificate status is unavailable; retry later",
                         record.error().describe());
     }
+    // Ledger before signature: whatever the factory CA signs is recorded first,
+    // so a certificate right under it that the ledger does not know is forged or
+    // made with a stolen key. (Site CAs sign offline: their IDevIDs reach the
+    // operator's ledger at the next import.)
+    if (!record.value() && c == &id.path.back() && id.anchor == "factory") {
+      return make_error(ErrorCode::Unauthenticated,
+                        "client certificate chain: " + cert.serial_hex() +
+                            " names the factory CA as its issuer but the ledger has no such certificate");
+    }
     if (record.value() && record.value()->status == "revoked") {
       return make_error(ErrorCode::Unauthenticated,
                         cert.serial_hex() == id.leaf_serial
@@ -43,6 +52,32 @@ base::Status EnrollmentService::check_not_revoked(const attest::DeviceIdentity& 
     }
   }
   return {};
+}
+
+base::Status EnrollmentService::check_birth_identity(const std::string& device_serial) const {
+  auto records = m_lookup.by_device(device_serial);
+  if (!records.ok()) {
+    return make_error(ErrorCode::Unavailable, "certificate store is unavailable; retry later",
+                      records.error().describe());
+  }
+  bool has_idevid = false;
+  for (const auto& r : records.value()) {
+    if (r.profile != "idevid") continue;
+    has_idevid = true;
+    if (r.status != "issued") continue;
+    const auto* ca = m_devices.anchor(r.issuer);
+    if (ca == nullptr) return {};  // not one of ours: nothing more to check
+    auto ca_record = m_lookup.by_serial(ca->serial_hex());
+    if (!ca_record.ok()) {
+      return make_error(ErrorCode::Unavailable, "certificate status is unavailable; retry later",
+                        ca_record.error().describe());
+    }
+    if (!ca_record.value() || ca_record.value()->status != "revoked") return {};
+  }
+  if (!has_idevid) return {};  // e.g. enrolled with a manufacturer's IDevID or an HTTP Basic credential
+  return make_error(ErrorCode::Unauthenticated, "device '" + device_serial +
+                                                    "' has no standing IDevID (revoked, or its CA is): its LDevID "
+                                                    "cannot renew; provision the device again");
 }
 
 base::Result<attest::DeviceIdentity> EnrollmentService::authenticate_device(const Authentication& auth) const {
@@ -254,6 +289,7 @@ base::Result<Enrolled> EnrollmentService::reenroll_device(const EnrollmentPolicy
     return make_error(ErrorCode::Unauthenticated, "client certificate " + id.leaf_serial + " has been replaced by " +
                                                       newest->serial + "; renew with the current certificate");
   }
+  HM_CHECK(check_birth_identity(current.device_serial));
   HM_TRY(auto csr, check_csr(policy, auth, csr_data, current.device_serial));
   const auto& spki = csr.public_key().spki_der();
   if (policy.require_rekey && spki == id.leaf.subject_public_key_info()) {

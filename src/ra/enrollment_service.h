@@ -97,7 +97,11 @@ class EnrollmentService {
   void enable_http_basic(BootstrapCredentialStore& credentials);
 
  private:
+  // Not revoked, and known where it must be: see the .cpp.
   base::Status check_not_revoked(const attest::DeviceIdentity& id) const;
+  // Renewal needs the device's birth identity to stand: refused when every
+  // IDevID of the device is revoked or issued by a revoked CA (site revoke).
+  base::Status check_birth_identity(const std::string& device_serial) const;
   // Audits `e` when it refuses an identified device (see audit_refusals); returns it.
   // `actor`: what proved the device; `cert_serial`: its certificate, if any.
   base::Error refused(const std::string& actor, const std::string& device_serial, const std::string& cert_serial,

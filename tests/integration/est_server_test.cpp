@@ -231,6 +231,39 @@ TEST_F(EstTest, RefusalsOfAnIdentifiedDeviceAreAuditedAndAnonymousOnesAreNot) {
   EXPECT_EQ(hallmark("audit verify --dir " + dir()).exit_code, 0);
 }
 
+TEST_F(EstTest, ARevokedIdevidAlsoEndsTheRenewalOfItsLdevid) {
+  auto ok = enroll_with(file("dev.pem"), file("dev.key"), csr_b64("ld", "/serialNumber=SN-1"));
+  ASSERT_EQ(status_of(ok), 200) << ok.out;
+  save_certs(ok, file("ld.pem"));
+  auto renewed = enroll_with(file("ld.pem"), file("ld.key"), csr_b64("ld2", "/serialNumber=SN-1"), "simplereenroll");
+  ASSERT_EQ(status_of(renewed), 200) << renewed.out;
+  save_certs(renewed, file("ld2.pem"));
+  // The device is stolen: its IDevID is revoked; the LDevID it got cannot renew either.
+  auto serial = run("openssl x509 -noout -serial -in " + file("dev.pem") + " | cut -d= -f2 | tr -d '\\n'").out;
+  auto rv = hallmark("revoke --dir " + dir() + " --serial " + serial + " --reason keyCompromise");
+  ASSERT_EQ(rv.exit_code, 0) << rv.err;
+  auto again = enroll_with(file("ld2.pem"), file("ld2.key"), csr_b64("ld3", "/serialNumber=SN-1"), "simplereenroll");
+  EXPECT_EQ(status_of(again), 401) << again.out;
+  EXPECT_NE(body_of(again).find("no standing IDevID"), std::string::npos) << again.out;
+}
+
+TEST_F(EstTest, AnIdevidSignedWithTheFactoryKeyButUnknownToTheLedgerIsRefused) {
+  // What a stolen factory key would make: a valid chain, no ledger record.
+  ASSERT_EQ(run("openssl pkey -in " + dir() + "/keys/factory.key -passin env:HALLMARK_KEY_PASSPHRASE -out " +
+                file("factory-plain.key"))
+                .exit_code,
+            0);
+  ASSERT_EQ(run(bin() + " ca export --dir " + dir() + " --issuer factory > " + file("factory.pem")).exit_code, 0);
+  csr_b64("forged", "/O=Acme/serialNumber=SN-77");
+  ASSERT_EQ(run("openssl req -inform DER -in " + file("forged.der") + " -out " + file("forged.csr")).exit_code, 0);
+  auto signed_ = run("openssl x509 -req -in " + file("forged.csr") + " -CA " + file("factory.pem") + " -CAkey " +
+                     file("factory-plain.key") + " -days 30 -out " + file("forged.pem"));
+  ASSERT_EQ(signed_.exit_code, 0) << signed_.err;
+  auto r = enroll_with(file("forged.pem"), file("forged.key"), csr_b64("fl", "/serialNumber=SN-77"));
+  EXPECT_EQ(status_of(r), 401) << r.out;
+  EXPECT_NE(body_of(r).find("the ledger has no such certificate"), std::string::npos) << r.out;
+}
+
 TEST_F(EstTest, ExpiredImportedIdevidIsRefused) {
   csr_b64("old", "/serialNumber=OLD-1");
   const auto ca = file("ca");

@@ -402,7 +402,14 @@ TEST_F(SiteRevocationTest, RevokeBatchRevokesOnlyTheCertificatesOfThatBatch) {
 
 TEST_F(SiteRevocationTest, SiteRevokeReportsTheDevicesAffectedAndTheirIdevidsStopAuthenticating) {
   start_server();
-  ASSERT_EQ(status_of(enroll("site-dev1")), "200");
+  auto enrolled = enroll("site-dev1");
+  ASSERT_EQ(status_of(enrolled), "200");
+  // Its LDevID, for a renewal after the compromise.
+  write_text(file("ld.b64"), enrolled.out.substr(0, enrolled.out.rfind('\n')));
+  ASSERT_EQ(
+      run("base64 -d " + file("ld.b64") + " | openssl pkcs7 -inform DER -print_certs -out " + file("ld.pem")).exit_code,
+      0);
+  ASSERT_EQ(run("cp " + file("site-dev1-ld.key") + " " + file("ld.key")).exit_code, 0);
   auto r = hallmark("site revoke --json --dir " + dir() + " s1 --comment 'site key leaked'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto doc = nlohmann::json::parse(r.out);
@@ -413,6 +420,16 @@ TEST_F(SiteRevocationTest, SiteRevokeReportsTheDevicesAffectedAndTheirIdevidsSto
     EXPECT_EQ(status_of(refused), "401") << refused.out;
     EXPECT_NE(refused.out.find("revoked"), std::string::npos) << refused.out;
   }
+  // Nor does an LDevID that such a device got before: its birth identity is gone.
+  ASSERT_EQ(run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("r.key") +
+                " -subj /CN=x -outform DER 2>/dev/null | base64 > " + file("r.b64"))
+                .exit_code,
+            0);
+  auto renewal = run("curl -sS --cacert " + file("root.pem") + " -w '\\n%{http_code}' --cert " + file("ld.pem") +
+                     " --key " + file("ld.key") + " -H 'Content-Type: application/pkcs10' --data-binary @" +
+                     file("r.b64") + " " + m_est + "simplereenroll");
+  EXPECT_EQ(status_of(renewal), "401") << renewal.out;
+  EXPECT_NE(renewal.out.find("no standing IDevID"), std::string::npos) << renewal.out;
   // The factory CA's CRL lists the site CA; OCSP for it says revoked.
   ASSERT_EQ(run(bin() + " ca export --dir " + dir() + " --issuer site:s1 > " + file("site-ca.pem")).exit_code, 0);
   auto ocsp_ca = ocsp(file("site-ca.pem"));

@@ -165,6 +165,29 @@ TEST(HttpLimits, ClosesConnectionsBeyondMaxConnections) {
   EXPECT_EQ(rec.seen().size(), 3u);
 }
 
+TEST(HttpLimits, OneClientAddressCannotTakeEveryConnection) {
+  Recorder rec;
+  auto config = plain_config();
+  config.max_connections = 10;
+  config.max_connections_per_address = 2;
+  auto server = start_server(config, rec.handler());
+  ASSERT_TRUE(server);
+  RawSocket a(server->port()), b(server->port());
+  ASSERT_TRUE(a.connected() && b.connected());
+  a.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  b.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(a.read_until("\r\n\r\n", 5s).find("200"), std::string::npos);
+  EXPECT_NE(b.read_until("\r\n\r\n", 5s).find("200"), std::string::npos);
+  // A third from 127.0.0.1 is closed at once; another address is still served.
+  RawSocket c(server->port());
+  c.send("GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto r = c.read_until_closed(5s);
+  EXPECT_TRUE(r.closed);
+  EXPECT_TRUE(r.data.empty()) << r.data;
+  auto other = curl(server->port(), "/d", "--interface 127.0.0.2", false);
+  EXPECT_EQ(status_of(other), 200) << other.err;
+}
+
 TEST(HttpLifecycle, GracefulStopLetsAnInFlightRequestFinish) {
   Recorder rec;
   rec.respond = [](const Request&) {
