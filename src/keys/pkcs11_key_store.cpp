@@ -541,10 +541,9 @@ Result<std::unique_ptr<Signer>> pkcs11_generate(std::string_view text, base::Key
         return make_error(ErrorCode::Unsupported, "Ed25519 keys are not generated in PKCS#11 tokens");
     }
     auto* label = const_cast<char*>(uri.object.data());
-    std::vector<CK_ATTRIBUTE> pub{{CKA_TOKEN, &yes, sizeof yes},
-                                  {CKA_VERIFY, &yes, sizeof yes},
-                                  {CKA_LABEL, label, uri.object.size()},
-                                  {CKA_ID, id.data(), id.size()}};
+    std::vector<CK_ATTRIBUTE> pub{{CKA_TOKEN, &yes, sizeof yes},         {CKA_VERIFY, &yes, sizeof yes},
+                                  {CKA_ENCRYPT, &no, sizeof no},         {CKA_WRAP, &no, sizeof no},
+                                  {CKA_LABEL, label, uri.object.size()}, {CKA_ID, id.data(), id.size()}};
     if (curve != nullptr) {
       pub.push_back({CKA_EC_PARAMS, const_cast<std::uint8_t*>(curve->data()), curve->size()});
     } else {
@@ -552,11 +551,13 @@ Result<std::unique_ptr<Signer>> pkcs11_generate(std::string_view text, base::Key
       pub.push_back({CKA_MODULUS_BITS, &bits, sizeof bits});
       pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
     }
-    // The private key is sensitive and never extractable: it cannot leave the token.
-    CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, sizeof yes},     {CKA_PRIVATE, &yes, sizeof yes},
-                           {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
-                           {CKA_SIGN, &yes, sizeof yes},      {CKA_LABEL, label, uri.object.size()},
-                           {CKA_ID, id.data(), id.size()}};
+    // The private key is sensitive and never extractable: it cannot leave the
+    // token. It signs and does nothing else (no decrypt, unwrap or derive).
+    CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, sizeof yes},         {CKA_PRIVATE, &yes, sizeof yes},
+                           {CKA_SENSITIVE, &yes, sizeof yes},     {CKA_EXTRACTABLE, &no, sizeof no},
+                           {CKA_SIGN, &yes, sizeof yes},          {CKA_DECRYPT, &no, sizeof no},
+                           {CKA_UNWRAP, &no, sizeof no},          {CKA_DERIVE, &no, sizeof no},
+                           {CKA_LABEL, label, uri.object.size()}, {CKA_ID, id.data(), id.size()}};
     CK_OBJECT_HANDLE pub_h = 0;
     CK_OBJECT_HANDLE priv_h = 0;
     const CK_RV rv = token->fn()->C_GenerateKeyPair(session.handle(), &mech, pub.data(), pub.size(), priv,

@@ -50,6 +50,12 @@ TEST_F(Pkcs11CliTest, InitGeneratesEveryCaAndAuditKeyInTheTokenAsSensitiveNeverE
     const auto block = objects.out.substr(at, objects.out.find("Private Key Object", at) - at);
     EXPECT_NE(block.find("sensitive"), std::string::npos) << block;
     EXPECT_NE(block.find("never extractable"), std::string::npos) << block;
+    // pkcs11-tool's "Usage:" line: the key signs and does nothing else.
+    const auto usage =
+        block.substr(block.find("Usage:"), block.find('\n', block.find("Usage:")) - block.find("Usage:"));
+    EXPECT_NE(usage.find("sign"), std::string::npos) << block;
+    EXPECT_EQ(usage.find("decrypt"), std::string::npos) << block;
+    EXPECT_EQ(usage.find("unwrap"), std::string::npos) << block;
   }
   // The hierarchy verifies with openssl; the issuers table names the token, not a file.
   auto v = run("openssl verify -x509_strict -CAfile " + file("root.pem") + " " + file("factory.pem") + " " +
