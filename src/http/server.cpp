@@ -42,6 +42,7 @@ using base::ErrorCode;
 using base::make_error;
 
 constexpr std::size_t kFirstRead = 4096;
+constexpr std::size_t kReadSlack = 16 * 1024;  // unparsed bytes beyond max_header a read may leave in the buffer
 constexpr std::chrono::seconds kTlsShutdownTimeout{1};
 // After refusing a request whose body is still arriving: how long and how much
 // to read and discard before closing (see Session::drain_then_close).
@@ -189,6 +190,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     m_parser.emplace();
     m_parser->header_limit(static_cast<std::uint32_t>(config().max_header));
     m_parser->body_limit(config().max_body);
+    // The parser limits the header and the body, not a chunk header's
+    // extensions or the trailer, which it keeps in this buffer until their
+    // line ends: bounding the buffer bounds them (431 beyond).
+    m_buffer.max_size(config().max_header + kReadSlack);
     bhttp::async_read_header(m_stream, m_buffer, *m_parser, bind(&Session::on_header));
   }
 
@@ -236,6 +241,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     if (ec == bhttp::error::header_limit) {
       return respond(error_response(431, "request header too large"), false);
+    }
+    if (ec == bhttp::error::buffer_overflow) {
+      m_drain_before_close = true;
+      return respond(error_response(431, "chunk header or trailer too large"), false);
     }
     if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {

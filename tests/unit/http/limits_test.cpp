@@ -59,6 +59,24 @@ TEST(HttpLimits, AcceptsTheDefault64KiBBodyAndRefusesMore) {
   EXPECT_EQ(status_of(big), 413) << big.err;
 }
 
+TEST(HttpLimits, BoundsChunkExtensionsAndTrailersLikeHeaders) {
+  Recorder rec;
+  auto server = start_server(plain_config(), rec.handler());
+  ASSERT_TRUE(server);
+  const std::string head = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const std::string& tail :
+       {"10;" + std::string(1 << 20, 'e'), "4\r\nabcd\r\n0\r\nX-T: " + std::string(1 << 20, 't')}) {
+    RawSocket s(server->port());
+    ASSERT_TRUE(s.connected());
+    s.send(head + tail);
+    const auto r = s.read_until_closed(5s);
+    EXPECT_TRUE(r.closed);
+    EXPECT_EQ(r.data.rfind("HTTP/1.1 431", 0), 0u) << r.data.substr(0, 200);
+  }
+  EXPECT_TRUE(rec.seen().empty());
+  EXPECT_EQ(status_of(curl(server->port(), "/after", "", false)), 200);
+}
+
 TEST(HttpLimits, AnswersOversizedHeadersWith431) {
   Recorder rec;
   auto server = start_server(tls_config(), rec.handler());
