@@ -305,11 +305,11 @@ class Importer {
       }
       return {};
     }
+    // A certificate already known (a re-import, or an import cut off half way)
+    // is checked again, so that a rerun reports what the first run would have;
+    // only the quota (which counts it already) and the import are skipped.
     HM_TRY(bool known, m_ctx.ledger.certificate_known(serial));
-    if (known) {
-      ++rep.already_imported;
-      return {};
-    }
+    if (known) ++rep.already_imported;
     ca::LedgerEntry e;
     e.serial = serial;
     e.issuer = m_auth.issuer;
@@ -352,13 +352,15 @@ class Importer {
     }
     if (e.profile == "idevid") {
       HM_TRY(auto existing, m_ctx.ledger.device(dev));
-      if (existing) {
+      if (existing && existing->idevid_serial != serial) {
         add(rep, finding::kDuplicateSerial, serial, dev,
             "device " + dev + " already has IDevID " + existing->idevid_serial + " from " + existing->issuer);
       }
       HM_TRY(auto at_station, m_ctx.ledger.devices_with_origin(prefix));
       HM_TRY(auto at_site, m_ctx.ledger.devices_with_origin("site:" + m_auth.site + "/"));
-      if (at_station >= m_auth.quota) {
+      if (known) {
+        // already counted in at_station and at_site: no quota finding of its own
+      } else if (at_station >= m_auth.quota) {
         add(rep, finding::kOverQuota, serial, dev,
             "the station's quota of " + std::to_string(m_auth.quota) + " devices was already used");
       } else if (at_site >= m_site_quota) {
@@ -370,6 +372,7 @@ class Importer {
     if (owner) {
       add(rep, finding::kDuplicateKey, serial, dev, "the public key is also certified for device " + *owner);
     }
+    if (known) return {};
     audit::Event ev;
     ev.actor = m_ctx.actor;
     ev.channel = audit::Channel::Factory;

@@ -133,6 +133,13 @@ TEST_F(LedgerTest, RogueStationBundleReportsEveryFinding) {
   }
   // The forged certificates exist in the world: they are imported so they can be revoked, and flagged.
   EXPECT_EQ(rep["imported"], 3);
+  // Imported again (or after an import cut off half way): the same content findings, nothing new imported.
+  auto again = import_json(file("b.bundle"), 1);
+  EXPECT_EQ(again["imported"], 0);
+  const auto found_again = codes(again);
+  for (const char* code : {"duplicate_key", "duplicate_serial", "serial_out_of_range"}) {
+    EXPECT_TRUE(found_again.contains(code)) << code << " missing from " << again.dump(2);
+  }
 }
 
 TEST_F(LedgerTest, RetirementFlagsLaterIssuanceAndARolledBackStationShowsAsAFork) {
