@@ -105,6 +105,13 @@ TEST_F(AuditTamperTest, DeletedNewestRecordsAreDetected) {
   EXPECT_NE(v["problem"].get<std::string>().find("deleted"), std::string::npos) << v.dump();
 }
 
+TEST_F(AuditTamperTest, AnEmptiedAuditTrailIsNotVerified) {
+  sql("DELETE FROM audit_records; DELETE FROM audit_checkpoints;");
+  auto v = verify();
+  EXPECT_EQ(v["verified"], false) << v.dump();
+  EXPECT_NE(v["problem"].get<std::string>().find("deleted"), std::string::npos) << v.dump();
+}
+
 TEST_F(AuditTamperTest, ReorderedRecordsAreDetected) {
   sql("UPDATE audit_records SET sequence = -1 WHERE sequence = 5;"
       "UPDATE audit_records SET sequence = 5 WHERE sequence = 6;"
