@@ -277,5 +277,41 @@ TEST_F(FactoryEvidenceTest, TheSameSeKeyAtTwoSitesIsADuplicateHardwareIdentityAt
   for (const auto& f : report["findings"]) EXPECT_NE(f["device_serial"], serial(5001)) << f.dump();
 }
 
+TEST_F(FactoryEvidenceTest, AFormat1BundleStillImportsWithoutEvidenceAndAnUnknownFormatIsRefused) {
+  const auto rows = provision_at(m_station, {se_line(serial(2000), challenge(m_station))}, "b1");
+  ASSERT_EQ(rows[0]["status"], "issued") << rows[0].dump();
+  const auto cert_serial = rows[0]["cert_serial"].get<std::string>();
+  const auto bundle = export_bundle(m_station, "st.bundle");
+  auto rewrite = [&](const std::string& format) {
+    std::vector<std::string> body;
+    for (const auto& l : read_lines(bundle)) {
+      auto j = json::parse(l);
+      if (j["type"] == "signature") continue;
+      if (j["type"] == "header") {
+        EXPECT_EQ(j["format"], "hallmark-ledger-bundle/2");
+        j["format"] = format;
+      }
+      j.erase("evidence");  // what a station before format 2 wrote
+      body.push_back(j.dump());
+    }
+    return body;
+  };
+  resign_bundle(m_station, file("v9.bundle"), rewrite("hallmark-ledger-bundle/9"));
+  auto refused = hallmark("ledger import --dir " + dir() + " " + file("v9.bundle"));
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("hallmark-ledger-bundle/9"), std::string::npos) << refused.err;
+  EXPECT_EQ(hallmark("cert show --dir " + dir() + " " + cert_serial).exit_code, 4);
+
+  resign_bundle(m_station, file("v1.bundle"), rewrite("hallmark-ledger-bundle/1"));
+  auto [code, report] = import(file("v1.bundle"));
+  EXPECT_EQ(code, 0) << report.dump();
+  EXPECT_EQ(report["imported"], 1);
+  EXPECT_EQ(report["evidence_stored"], 0);
+  const auto doc = show(cert_serial);
+  EXPECT_EQ(doc["evidence"]["type"], "unknown") << doc.dump();
+  EXPECT_EQ(doc["evidence"]["stored"], false);
+  EXPECT_EQ(doc["evidence"]["digest"], doc["evidence_digest"]);
+}
+
 }  // namespace
 }  // namespace hallmark::testing
