@@ -8,6 +8,7 @@
 
 #include "app/cli.h"
 #include "app/pki.h"
+#include "app/station.h"
 #include "base/crypto.h"
 #include "base/files.h"
 #include "factory/evidence.h"
@@ -133,8 +134,34 @@ int bad_serial(const std::string& serial_text) {
   return kExitUsage;
 }
 
-base::Result<ca::LedgerEntry> find_entry(Pki& pki, const std::string& serial) {
-  HM_TRY(auto entry, pki.ledger().find(serial));
+// What `cert show` and `cert evidence` read: an operator folder, or a station
+// folder (its station.db holds the same ledger and evidence tables), without keys.
+class Records {
+ public:
+  static base::Result<Records> open(const std::string& dir) {
+    Records r;
+    const StationPaths station{dir};
+    std::error_code ec;
+    if (std::filesystem::exists(station.config(), ec) && std::filesystem::exists(station.database(), ec)) {
+      HM_TRY(r.m_station, store::open_store({station.database().string()}, clock()));
+    } else {
+      HM_TRY(r.m_pki, Pki::open(dir, false));
+    }
+    return r;
+  }
+  store::Store& store() { return m_pki ? m_pki->store() : *m_station; }
+
+ private:
+  static const base::Clock& clock() {
+    static const base::SystemClock c;
+    return c;
+  }
+  std::unique_ptr<Pki> m_pki;
+  std::unique_ptr<store::Store> m_station;
+};
+
+base::Result<ca::LedgerEntry> find_entry(Records& records, const std::string& serial) {
+  HM_TRY(auto entry, records.store().ledger().find(serial));
   if (!entry)
     return base::make_error(base::ErrorCode::NotFound, "no certificate with serial " + serial + " in the ledger");
   return std::move(*entry);
@@ -154,10 +181,10 @@ std::string none_reason(const ca::LedgerEntry& e) {
 }
 
 // The evidence summary of `cert show` (docs/factory.md "Evidence records").
-base::Result<nlohmann::json> evidence_summary(Pki& pki, const ca::LedgerEntry& e) {
+base::Result<nlohmann::json> evidence_summary(Records& records, const ca::LedgerEntry& e) {
   using nlohmann::json;
   if (e.evidence_digest == "none") return json{{"type", "none"}, {"reason", none_reason(e)}};
-  HM_TRY(auto stored, pki.store().evidence().find_evidence(e.evidence_digest));
+  HM_TRY(auto stored, records.store().evidence().find_evidence(e.evidence_digest));
   if (!stored) {
     return json{{"type", "unknown"},
                 {"digest", e.evidence_digest},
@@ -212,11 +239,11 @@ void print_evidence(const nlohmann::json& ev, const std::string& serial) {
 }
 
 int run_show(const std::string& dir, const std::string& serial_text, bool json) {
-  auto pki = Pki::open(dir, false);
-  if (!pki.ok()) return report(pki.error());
+  auto records = Records::open(dir);
+  if (!records.ok()) return report(records.error());
   const auto serial = normalize_serial(serial_text);
   if (!is_serial(serial)) return bad_serial(serial_text);
-  auto entry = find_entry(*pki.value(), serial);
+  auto entry = find_entry(records.value(), serial);
   if (!entry.ok()) return report(entry.error());
   const auto& e = entry.value();
   nlohmann::json doc = {{"serial", e.serial},
@@ -233,7 +260,7 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
                         {"created", base::format_rfc3339(e.created)},
                         {"not_after", base::format_rfc3339(e.not_after)}};
   if (!e.der.empty()) doc["pem"] = pkix::pem_encode(e.der, "CERTIFICATE");
-  auto evidence = evidence_summary(*pki.value(), e);
+  auto evidence = evidence_summary(records.value(), e);
   if (!evidence.ok()) return report(evidence.error());
   if (json) {
     doc["evidence"] = evidence.value();
@@ -256,18 +283,18 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
 // `cert evidence`: the stored octets, byte for byte, so that `sha256sum` of
 // the output is the certificate's evidence_digest and an auditor can re-verify.
 int run_evidence(const std::string& dir, const std::string& serial_text, const std::string& out) {
-  auto pki = Pki::open(dir, false);
-  if (!pki.ok()) return report(pki.error());
+  auto records = Records::open(dir);
+  if (!records.ok()) return report(records.error());
   const auto serial = normalize_serial(serial_text);
   if (!is_serial(serial)) return bad_serial(serial_text);
-  auto entry = find_entry(*pki.value(), serial);
+  auto entry = find_entry(records.value(), serial);
   if (!entry.ok()) return report(entry.error());
   const auto& e = entry.value();
   if (e.evidence_digest == "none") {
     return report(base::make_error(base::ErrorCode::NotFound,
                                    "certificate " + serial + " has evidence 'none': " + none_reason(e)));
   }
-  auto stored = pki.value()->store().evidence().find_evidence(e.evidence_digest);
+  auto stored = records.value().store().evidence().find_evidence(e.evidence_digest);
   if (!stored.ok()) return report(stored.error());
   if (!stored.value()) {
     return report(base::make_error(base::ErrorCode::NotFound, "the evidence of certificate " + serial + " (digest " +
@@ -347,7 +374,7 @@ void add_issue_commands(CommandRegistry reg) {
   auto dir = std::make_shared<std::string>();
   auto serial = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  show->add_option("--dir", *dir, "Data folder")->required();
+  show->add_option("--dir", *dir, "Data folder, or a station folder")->required();
   show->add_option("serial", *serial, "Certificate serial as `openssl x509 -serial` prints it")->required();
   show->add_flag("--json", *json, "Print one JSON document");
   show->callback([dir, serial, json, &exit_code = reg.exit_code] { exit_code = run_show(*dir, *serial, *json); });
@@ -357,7 +384,7 @@ void add_issue_commands(CommandRegistry reg) {
   auto edir = std::make_shared<std::string>();
   auto eserial = std::make_shared<std::string>();
   auto eout = std::make_shared<std::string>();
-  evidence->add_option("--dir", *edir, "Data folder")->required();
+  evidence->add_option("--dir", *edir, "Data folder, or a station folder")->required();
   evidence->add_option("serial", *eserial, "Certificate serial as `openssl x509 -serial` prints it")->required();
   evidence->add_option("--out", *eout, "Write it here (default: stdout)");
   evidence->footer(

@@ -104,6 +104,16 @@ TEST_F(FactoryEvidenceTest, TheEvidenceSurvivesExportAndImportAndCertShowPrintsI
 
   write_text(file("evidence.json"), device["evidence"].dump());
   const auto digest = sha256_of(file("evidence.json"));
+  // Stored at the station, with the certificate record.
+  auto at_station = hallmark("cert show --json --dir " + m_station + " " + cert_serial);
+  ASSERT_EQ(at_station.exit_code, 0) << at_station.err;
+  const auto station_doc = json::parse(at_station.out);
+  EXPECT_EQ(station_doc["evidence_digest"], digest);
+  EXPECT_EQ(station_doc["evidence"]["type"], "se") << station_doc.dump();
+  EXPECT_EQ(station_doc["evidence"]["digest_matches"], true);
+  auto station_octets = hallmark("cert evidence --dir " + m_station + " " + cert_serial + " --out " + file("st.json"));
+  ASSERT_EQ(station_octets.exit_code, 0) << station_octets.err;
+  EXPECT_EQ(sha256_of(file("st.json")), digest);
   auto [code, report] = import(export_bundle(m_station, "st.bundle"));
   ASSERT_EQ(code, 0) << report.dump();
   EXPECT_EQ(report["imported"], 1);
