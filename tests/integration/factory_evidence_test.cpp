@@ -199,12 +199,12 @@ TEST_F(FactoryEvidenceTest, CertShowSaysWhyACertificateHasNoEvidence) {
 TEST_F(FactoryEvidenceTest, AlteredEvidenceIsRefusedByTheBundleSignatureAndAResignedMismatchIsAFinding) {
   const auto a = se_line(serial(2000), challenge(m_station));
   const auto b = se_line(serial(2001), challenge(m_station));
-  const auto rows = provision_at(m_station, {a, b}, "b1");
-  ASSERT_EQ(rows[0]["status"], "issued") << rows[0].dump();
-  ASSERT_EQ(rows[1]["status"], "issued") << rows[1].dump();
+  const auto c = se_line(serial(2003), challenge(m_station));
+  const auto rows = provision_at(m_station, {a, b, c}, "b1");
+  for (const auto& r : rows) ASSERT_EQ(r["status"], "issued") << r.dump();
   const auto bundle = export_bundle(m_station, "st.bundle");
 
-  // Evidence for a's certificate swapped for other (valid) SE evidence, b's removed.
+  // Evidence for a's certificate swapped for other (valid) SE evidence, b's removed, c's garbled.
   const auto other = se_line(serial(2002), challenge(m_station));
   std::vector<std::string> body;
   for (const auto& l : read_lines(bundle)) {
@@ -216,6 +216,7 @@ TEST_F(FactoryEvidenceTest, AlteredEvidenceIsRefusedByTheBundleSignatureAndAResi
       j["evidence"]["content"] = base::base64_encode(base::to_bytes(other["evidence"].dump()));
     }
     if (j["type"] == "certificate" && j["device_serial"] == serial(2001)) j.erase("evidence");
+    if (j["type"] == "certificate" && j["device_serial"] == serial(2003)) j["evidence"] = "se";
     body.push_back(j.dump());
   }
   // With the station's signature line kept: the whole bundle is refused.
@@ -231,14 +232,20 @@ TEST_F(FactoryEvidenceTest, AlteredEvidenceIsRefusedByTheBundleSignatureAndAResi
   resign_bundle(m_station, file("resigned.bundle"), body);
   auto [code, report] = import(file("resigned.bundle"));
   EXPECT_EQ(code, 1) << report.dump();
-  EXPECT_EQ(report["imported"], 2);
+  EXPECT_EQ(report["imported"], 3);
+  EXPECT_EQ(report["evidence_stored"], 1);  // a's swapped octets, under their own digest
   const auto mismatch = findings(report, "evidence_mismatch");
-  ASSERT_EQ(mismatch.size(), 1u) << report.dump();
-  EXPECT_EQ(mismatch[0]["device_serial"], serial(2000));
-  EXPECT_EQ(mismatch[0]["cert_serial"], rows[0]["cert_serial"]);
+  ASSERT_EQ(mismatch.size(), 2u) << report.dump();
+  // Certificates are signed on two workers: their order in the bundle is not fixed.
+  const auto& swapped = mismatch[0]["device_serial"] == serial(2000) ? mismatch[0] : mismatch[1];
+  const auto& garbled = mismatch[0]["device_serial"] == serial(2000) ? mismatch[1] : mismatch[0];
+  EXPECT_EQ(garbled["device_serial"], serial(2003));
+  EXPECT_NE(garbled["detail"].get<std::string>().find("not stored"), std::string::npos) << garbled.dump();
+  EXPECT_EQ(swapped["device_serial"], serial(2000));
+  EXPECT_EQ(swapped["cert_serial"], rows[0]["cert_serial"]);
   write_text(file("other.json"), other["evidence"].dump());
-  EXPECT_NE(mismatch[0]["detail"].get<std::string>().find(sha256_of(file("other.json"))), std::string::npos)
-      << mismatch[0].dump();
+  EXPECT_NE(swapped["detail"].get<std::string>().find(sha256_of(file("other.json"))), std::string::npos)
+      << swapped.dump();
   const auto missing = findings(report, "evidence_missing");
   ASSERT_EQ(missing.size(), 1u) << report.dump();
   EXPECT_EQ(missing[0]["device_serial"], serial(2001));
