@@ -8,8 +8,10 @@
 
 #include "app/cli.h"
 #include "app/pki.h"
+#include "app/station.h"
 #include "base/crypto.h"
 #include "base/files.h"
+#include "factory/evidence.h"
 #include "pkix/csr.h"
 #include "pkix/pem.h"
 
@@ -122,22 +124,128 @@ int run_issue(const IssueOptions& o) {
   return kExitOk;
 }
 
+bool is_serial(const std::string& serial) {
+  return !serial.empty() && std::all_of(serial.begin(), serial.end(), [](char c) { return std::isxdigit(c) != 0; });
+}
+
+int bad_serial(const std::string& serial_text) {
+  std::cerr << "error: '" << serial_text << "' is not a certificate serial (hex, colons optional, as "
+            << "`openssl x509 -noout -serial` prints it)\n";
+  return kExitUsage;
+}
+
+// What `cert show` and `cert evidence` read: an operator folder, or a station
+// folder (its station.db holds the same ledger and evidence tables), without keys.
+class Records {
+ public:
+  static base::Result<Records> open(const std::string& dir) {
+    Records r;
+    const StationPaths station{dir};
+    std::error_code ec;
+    if (std::filesystem::exists(station.config(), ec) && std::filesystem::exists(station.database(), ec)) {
+      HM_TRY(r.m_station, store::open_store({station.database().string()}, clock()));
+    } else {
+      HM_TRY(r.m_pki, Pki::open(dir, false));
+    }
+    return r;
+  }
+  store::Store& store() { return m_pki ? m_pki->store() : *m_station; }
+
+ private:
+  static const base::Clock& clock() {
+    static const base::SystemClock c;
+    return c;
+  }
+  std::unique_ptr<Pki> m_pki;
+  std::unique_ptr<store::Store> m_station;
+};
+
+base::Result<ca::LedgerEntry> find_entry(Records& records, const std::string& serial) {
+  HM_TRY(auto entry, records.store().ledger().find(serial));
+  if (!entry)
+    return base::make_error(base::ErrorCode::NotFound, "no certificate with serial " + serial + " in the ledger");
+  return std::move(*entry);
+}
+
+// Why a certificate has evidence "none" (issue 8: both are recorded, and shown).
+std::string none_reason(const ca::LedgerEntry& e) {
+  switch (e.channel) {
+    case audit::Channel::Factory:
+      return "the site authorization opted out of hardware attestation (--attestation none)";
+    case audit::Channel::Admin:
+      return "issued over the admin channel (hallmark issue), which takes no hardware evidence";
+    case audit::Channel::Runtime:
+      break;
+  }
+  return "issued over the runtime channel, which records no hardware evidence";
+}
+
+// The evidence summary of `cert show` (docs/factory.md "Evidence records").
+base::Result<nlohmann::json> evidence_summary(Records& records, const ca::LedgerEntry& e) {
+  using nlohmann::json;
+  if (e.evidence_digest == "none") return json{{"type", "none"}, {"reason", none_reason(e)}};
+  HM_TRY(auto stored, records.store().evidence().find_evidence(e.evidence_digest));
+  if (!stored) {
+    return json{{"type", "unknown"},
+                {"digest", e.evidence_digest},
+                {"stored", false},
+                {"reason",
+                 "only the digest is recorded here: the evidence was not kept (issued before evidence was stored, or "
+                 "imported from a format 1 ledger bundle)"}};
+  }
+  json out = {{"type", stored->type},
+              {"digest", stored->digest},
+              {"stored", true},
+              {"digest_matches", factory::evidence_digest(stored->content) == e.evidence_digest},
+              {"hardware_id", stored->hardware_id},
+              {"verified_at", base::format_rfc3339(stored->verified_at)}};
+  auto summary = factory::summarize_evidence(*stored);
+  if (!summary.ok()) {
+    out["summary_error"] = summary.error().detail;
+    return out;
+  }
+  out["vendor_chain"] = summary->chain_subjects;
+  out["attestation_certificate"] = {{"serial", summary->attestation_serial},
+                                    {"sha256_fingerprint", summary->attestation_fingerprint}};
+  out["nonce"] = summary->nonce;
+  return out;
+}
+
+void print_evidence(const nlohmann::json& ev, const std::string& serial) {
+  std::cout << "evidence: " << ev["type"].get<std::string>() << "\n";
+  if (ev.contains("reason")) std::cout << "  " << ev["reason"].get<std::string>() << "\n";
+  if (!ev.value("stored", false)) return;
+  std::cout << "  digest: " << ev["digest"].get<std::string>()
+            << (ev["digest_matches"].get<bool>() ? " (matches the stored octets)"
+                                                 : " (DOES NOT match the stored octets)")
+            << "\n";
+  std::cout << "  verified at: " << ev["verified_at"].get<std::string>() << "\n";
+  if (!ev["hardware_id"].get<std::string>().empty()) {
+    std::cout << "  hardware identity: " << ev["hardware_id"].get<std::string>() << "\n";
+  }
+  if (ev.contains("summary_error"))
+    std::cout << "  cannot summarize: " << ev["summary_error"].get<std::string>() << "\n";
+  if (ev.contains("nonce")) std::cout << "  nonce: " << ev["nonce"].get<std::string>() << "\n";
+  if (ev.contains("attestation_certificate")) {
+    const auto& a = ev["attestation_certificate"];
+    std::cout << "  attestation certificate: serial " << a["serial"].get<std::string>() << ", SHA-256 "
+              << a["sha256_fingerprint"].get<std::string>() << "\n";
+  }
+  if (ev.contains("vendor_chain")) {
+    std::cout << "  vendor chain (leaf first):\n";
+    for (const auto& subject : ev["vendor_chain"]) std::cout << "    " << subject.get<std::string>() << "\n";
+  }
+  std::cout << "  (the octets: hallmark cert evidence --dir DIR " << serial << " --out FILE)\n";
+}
+
 int run_show(const std::string& dir, const std::string& serial_text, bool json) {
-  auto pki = Pki::open(dir, false);
-  if (!pki.ok()) return report(pki.error());
+  auto records = Records::open(dir);
+  if (!records.ok()) return report(records.error());
   const auto serial = normalize_serial(serial_text);
-  if (serial.empty() || !std::all_of(serial.begin(), serial.end(), [](char c) { return std::isxdigit(c) != 0; })) {
-    std::cerr << "error: '" << serial_text << "' is not a certificate serial (hex, colons optional, as "
-              << "`openssl x509 -noout -serial` prints it)\n";
-    return kExitUsage;
-  }
-  auto entry = pki.value()->ledger().find(serial);
+  if (!is_serial(serial)) return bad_serial(serial_text);
+  auto entry = find_entry(records.value(), serial);
   if (!entry.ok()) return report(entry.error());
-  if (!entry.value()) {
-    return report(
-        base::make_error(base::ErrorCode::NotFound, "no certificate with serial " + serial + " in the ledger"));
-  }
-  const auto& e = *entry.value();
+  const auto& e = entry.value();
   nlohmann::json doc = {{"serial", e.serial},
                         {"status", std::string(ca::to_string(e.status))},
                         {"profile", e.profile},
@@ -152,7 +260,10 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
                         {"created", base::format_rfc3339(e.created)},
                         {"not_after", base::format_rfc3339(e.not_after)}};
   if (!e.der.empty()) doc["pem"] = pkix::pem_encode(e.der, "CERTIFICATE");
+  auto evidence = evidence_summary(records.value(), e);
+  if (!evidence.ok()) return report(evidence.error());
   if (json) {
+    doc["evidence"] = evidence.value();
     print_json(doc);
     return kExitOk;
   }
@@ -160,11 +271,45 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
     if (k == "pem") continue;
     std::cout << k << ": " << v.get<std::string>() << "\n";
   }
+  print_evidence(evidence.value(), e.serial);
   if (e.der.empty()) {
     std::cout << "(pending: recorded before signing; no certificate was produced)\n";
   } else {
     std::cout << doc["pem"].get<std::string>();
   }
+  return kExitOk;
+}
+
+// `cert evidence`: the stored octets, byte for byte, so that `sha256sum` of
+// the output is the certificate's evidence_digest and an auditor can re-verify.
+int run_evidence(const std::string& dir, const std::string& serial_text, const std::string& out) {
+  auto records = Records::open(dir);
+  if (!records.ok()) return report(records.error());
+  const auto serial = normalize_serial(serial_text);
+  if (!is_serial(serial)) return bad_serial(serial_text);
+  auto entry = find_entry(records.value(), serial);
+  if (!entry.ok()) return report(entry.error());
+  const auto& e = entry.value();
+  if (e.evidence_digest == "none") {
+    return report(base::make_error(base::ErrorCode::NotFound,
+                                   "certificate " + serial + " has evidence 'none': " + none_reason(e)));
+  }
+  auto stored = records.value().store().evidence().find_evidence(e.evidence_digest);
+  if (!stored.ok()) return report(stored.error());
+  if (!stored.value()) {
+    return report(base::make_error(base::ErrorCode::NotFound, "the evidence of certificate " + serial + " (digest " +
+                                                                  e.evidence_digest + ") is not stored here"));
+  }
+  const auto& content = stored.value()->content;
+  if (out.empty() || out == "-") {
+    std::cout.write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
+    std::cout.flush();
+    return std::cout ? kExitOk : kExitFailure;
+  }
+  if (auto w = check_out_path(out); !w.ok()) return report(w.error());
+  if (auto w = base::write_file(out, base::ByteView(content), 0644); !w.ok()) return report(w.error());
+  std::cerr << "wrote the " << stored.value()->type << " evidence of " << serial << " (" << content.size()
+            << " octets, SHA-256 " << e.evidence_digest << ") to " << out << "\n";
   return kExitOk;
 }
 
@@ -224,14 +369,30 @@ void add_issue_commands(CommandRegistry reg) {
 
   auto* cert = reg.app.add_subcommand("cert", "Inspect certificates in the ledger");
   cert->require_subcommand(1);
-  auto* show = cert->add_subcommand("show", "Show a certificate's ledger record (serial in hex, colons optional)");
+  auto* show = cert->add_subcommand(
+      "show", "Show a certificate's ledger record and evidence summary (serial in hex, colons optional)");
   auto dir = std::make_shared<std::string>();
   auto serial = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  show->add_option("--dir", *dir, "Data folder")->required();
+  show->add_option("--dir", *dir, "Data folder, or a station folder")->required();
   show->add_option("serial", *serial, "Certificate serial as `openssl x509 -serial` prints it")->required();
   show->add_flag("--json", *json, "Print one JSON document");
   show->callback([dir, serial, json, &exit_code = reg.exit_code] { exit_code = run_show(*dir, *serial, *json); });
+
+  auto* evidence = cert->add_subcommand(
+      "evidence", "Write a certificate's stored hardware evidence, byte for byte (to re-verify it)");
+  auto edir = std::make_shared<std::string>();
+  auto eserial = std::make_shared<std::string>();
+  auto eout = std::make_shared<std::string>();
+  evidence->add_option("--dir", *edir, "Data folder, or a station folder")->required();
+  evidence->add_option("serial", *eserial, "Certificate serial as `openssl x509 -serial` prints it")->required();
+  evidence->add_option("--out", *eout, "Write it here (default: stdout)");
+  evidence->footer(
+      "The output is exactly the octets whose SHA-256 is the certificate's evidence_digest (for SE evidence the "
+      "manifest line's \"evidence\" as compact JSON with sorted keys); exit 4 when the certificate has evidence "
+      "'none' or only its digest is stored.");
+  evidence->callback(
+      [edir, eserial, eout, &exit_code = reg.exit_code] { exit_code = run_evidence(*edir, *eserial, *eout); });
 
   auto* list = cert->add_subcommand("list", "List ledger records (pending ones were recorded but never signed)");
   auto ldir = std::make_shared<std::string>();

@@ -18,7 +18,8 @@ int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
   if (!factory_rec.value()) return report(base::make_error(base::ErrorCode::NotFound, "no factory CA in this PKI"));
   auto factory_ca = pkix::Certificate::parse(factory_rec.value()->cert_der);
   if (!factory_ca.ok()) return report(factory_ca.error());
-  factory::ImportContext ctx{factory_ca.value(), pki.store().sites(), pki.store().imports(), "cli:ledger-import"};
+  factory::ImportContext ctx{factory_ca.value(), pki.store().sites(), pki.store().imports(), pki.store().evidence(),
+                             "cli:ledger-import"};
   auto rep = factory::import_bundle(bundle, ctx);
   if (!rep.ok()) return report(rep.error());
   const auto& r = rep.value();
@@ -66,11 +67,13 @@ int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
                 {"certificates", r.certificates},
                 {"imported", r.imported},
                 {"already_imported", r.already_imported},
+                {"evidence_stored", r.evidence_stored},
                 {"findings_by_code", by_code},
                 {"findings", findings}});
   } else {
     std::cout << "site " << r.site << " station " << r.station << ": " << r.imported << " certificates imported, "
-              << r.already_imported << " already known, " << r.new_records << " new audit records\n";
+              << r.already_imported << " already known, " << r.new_records << " new audit records, "
+              << r.evidence_stored << " with their evidence\n";
     for (const auto& f : r.findings) {
       std::cout << "  " << f.code << (f.cert_serial.empty() ? "" : " " + f.cert_serial)
                 << (f.device_serial.empty() ? "" : " (" + f.device_serial + ")") << ": " << f.detail << "\n";

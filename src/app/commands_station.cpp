@@ -144,6 +144,7 @@ int run_provision(const ProvisionOptions& o) {
   opts.workers = o.workers > 0 ? o.workers : station.workers();
   opts.batch_id = batch;
   opts.nonces = &station.records();
+  opts.evidence = &station.records();
   opts.after_chunk = [&] {
     output.flush();
     auto c = station.audit().checkpoint_if_due();
@@ -247,7 +248,7 @@ int run_export(const std::string& dir, const std::string& out, bool final, bool 
     auto crl = ca::issue_crl(site.value(), revocations, clock, crl_settings);
     if (!crl.ok()) return report(crl.error());
     auto s = factory::write_bundle(file, station.authorization(), station.audit_store(), station.ledger(),
-                                   *station.station_key(), clock, from.value(), final, &crl->der);
+                                   station.records(), *station.station_key(), clock, from.value(), final, &crl->der);
     if (!s.ok()) return report(s.error());
     summary = s.value();
   }

@@ -48,6 +48,7 @@ StationServer::StationServer(Station& station, std::string token, ca::SigningAut
   opts.workers = 1;
   opts.batch_id = "serve";
   opts.nonces = &station.records();
+  opts.evidence = &station.records();
   m_engine = std::make_unique<factory::ProvisioningEngine>(station.scope(), station.issuer(), std::move(authority),
                                                            station.ledger(), station.records(), m_clock, opts);
 }

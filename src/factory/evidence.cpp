@@ -1,6 +1,8 @@
 #include "factory/evidence.h"
 
+#include "base/crypto.h"
 #include "factory/provisioning.h"
+#include "pkix/certificate.h"
 
 namespace hallmark::factory {
 
@@ -93,6 +95,80 @@ EvidenceRefusal refusal_for(NonceUse use) {
       return {reason::kNonceReused, "the evidence's nonce was already used (each nonce attests one key, once)"};
   }
   return {reason::kNonceUnknown, "unknown nonce"};
+}
+
+base::Bytes canonical_evidence(const json& evidence) {
+  return base::to_bytes(evidence.dump());
+}
+
+std::string evidence_digest(base::ByteView content) {
+  return base::hex_encode(base::sha256(content));
+}
+
+EvidenceRecord make_evidence_record(std::string type, base::Bytes content, std::string hardware_id,
+                                    base::TimePoint verified_at) {
+  EvidenceRecord r;
+  r.digest = evidence_digest(content);
+  r.type = std::move(type);
+  r.content = std::move(content);
+  r.hardware_id = std::move(hardware_id);
+  r.verified_at = verified_at;
+  return r;
+}
+
+base::Result<std::string> se_hardware_id(const attest::SeEvidence& evidence) {
+  if (evidence.chain.empty()) return make_error(ErrorCode::Malformed, "SE evidence without a chain");
+  HM_TRY(auto leaf, pkix::Certificate::parse(evidence.chain.front()));
+  return std::string(kSeHardwarePrefix) + base::hex_encode(base::sha256(leaf.subject_public_key_info()));
+}
+
+namespace {
+
+base::Result<attest::SeEvidence> decode_se_content(base::ByteView content) {
+  const auto doc = json::parse(content.begin(), content.end(), nullptr, false);
+  EvidenceRefusal why;
+  auto ev = parse_se_evidence(doc.is_discarded() ? json() : doc, why);
+  if (!ev.ok()) return make_error(ErrorCode::Malformed, "the stored evidence is not SE evidence: " + why.reason);
+  return ev;
+}
+
+}  // namespace
+
+base::Result<EvidenceSummary> summarize_evidence(const EvidenceRecord& record) {
+  EvidenceSummary out;
+  out.type = record.type;
+  out.digest = record.digest;
+  out.hardware_id = record.hardware_id;
+  out.verified_at = record.verified_at;
+  out.digest_matches = evidence_digest(record.content) == record.digest;
+  if (record.type != "se") {
+    return make_error(ErrorCode::Unsupported, "evidence of type '" + record.type + "' cannot be summarized yet");
+  }
+  HM_TRY(auto ev, decode_se_content(record.content));
+  out.nonce = base::hex_encode(ev.nonce);
+  for (std::size_t i = 0; i < ev.chain.size(); ++i) {
+    auto cert = pkix::Certificate::parse(ev.chain[i]);
+    if (!cert.ok()) {
+      return make_error(ErrorCode::Malformed, "certificate " + std::to_string(i) + " of the SE chain does not decode");
+    }
+    out.chain_subjects.push_back(cert->subject().to_string());
+    if (i == 0) {
+      out.attestation_serial = cert->serial_hex();
+      out.attestation_fingerprint = base::hex_encode(cert->fingerprint_sha256());
+    }
+  }
+  return out;
+}
+
+base::Result<EvidenceRecord> evidence_record_from(const std::string& type, base::Bytes content,
+                                                  base::TimePoint verified_at) {
+  if (type != "se") return make_error(ErrorCode::Malformed, "evidence of type '" + type.substr(0, 32) + "' is unknown");
+  HM_TRY(auto ev, decode_se_content(content));
+  auto hw = se_hardware_id(ev);
+  if (!hw.ok()) {
+    return make_error(ErrorCode::Malformed, "the SE attestation certificate does not decode");
+  }
+  return make_evidence_record(type, std::move(content), std::move(hw).value(), verified_at);
 }
 
 base::Result<std::vector<Challenge>> issue_challenges(ChallengeNonces& store, base::Rng& rng, const base::Clock& clock,

@@ -11,6 +11,7 @@
 
 #include "audit/record.h"
 #include "base/crypto.h"
+#include "factory/evidence.h"
 #include "factory/line_reader.h"
 #include "pkix/crl.h"
 #include "pkix/oid.h"
@@ -42,6 +43,12 @@ class Sha256Stream {
  private:
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> m_ctx;
 };
+
+// What a hardware identity fingerprint names, for findings.
+std::string hardware_kind(const std::string& hardware_id) {
+  if (hardware_id.rfind(kSeHardwarePrefix, 0) == 0) return "an SE attestation key";
+  return "a hardware identity";
+}
 
 std::int64_t secs(base::TimePoint t) {
   return t.time_since_epoch().count();
@@ -89,8 +96,9 @@ base::Result<audit::Record> record_from_json(const json& j) {
 
 base::Result<ExportSummary> write_bundle(std::ostream& out, const SignedAuthorization& authorization,
                                          const audit::AuditStore& audit, const ca::Ledger& ledger,
-                                         const keys::Signer& station_key, const base::Clock& clock,
-                                         std::uint64_t exported_up_to, bool final, const base::Bytes* site_crl) {
+                                         const EvidenceArchive& evidence, const keys::Signer& station_key,
+                                         const base::Clock& clock, std::uint64_t exported_up_to, bool final,
+                                         const base::Bytes* site_crl) {
   HM_TRY(auto head, audit.head());
   ExportSummary summary;
   summary.from_sequence = exported_up_to + 1;
@@ -130,15 +138,26 @@ base::Result<ExportSummary> write_bundle(std::ostream& out, const SignedAuthoriz
       if (r.event.action == "signed" && !r.event.cert_serial.empty()) {
         HM_TRY(auto entry, ledger.find(r.event.cert_serial));
         if (!entry || entry->der.empty()) continue;  // the chain says so; the importer reports it
-        emit({{"type", "certificate"},
-              {"serial", entry->serial},
-              {"profile", entry->profile},
-              {"device_serial", entry->device_serial},
-              {"product", entry->product},
-              {"origin", entry->origin},
-              {"evidence_digest", entry->evidence_digest},
-              {"created", secs(entry->created)},
-              {"der", base::base64_encode(entry->der)}});
+        json line = {{"type", "certificate"},
+                     {"serial", entry->serial},
+                     {"profile", entry->profile},
+                     {"device_serial", entry->device_serial},
+                     {"product", entry->product},
+                     {"origin", entry->origin},
+                     {"evidence_digest", entry->evidence_digest},
+                     {"created", secs(entry->created)},
+                     {"der", base::base64_encode(entry->der)}};
+        if (entry->evidence_digest != "none") {
+          // Absent when the station holds none for the digest (issued before it
+          // kept evidence): the importer reports evidence_missing.
+          HM_TRY(auto stored, evidence.find_evidence(entry->evidence_digest));
+          if (stored) {
+            line["evidence"] = {{"type", stored->type},
+                                {"content", base::base64_encode(stored->content)},
+                                {"verified_at", secs(stored->verified_at)}};
+          }
+        }
+        emit(line);
         ++summary.certificates;
       }
     }
@@ -174,15 +193,23 @@ struct Header {
   std::string site;
   int station = 0;
   bool final = false;
+  int format = 2;
 };
 
 base::Result<Header> parse_header(const std::string& line) {
   const auto j = json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("type", "") != "header" || j.value("format", "") != kBundleFormat) {
+  if (j.is_discarded() || !j.is_object() || j.value("type", "") != "header") {
     return make_error(ErrorCode::Malformed, "not a Hallmark ledger bundle (the first line is no bundle header)");
   }
+  const auto format = j.value("format", "");
+  if (format != kBundleFormat && format != kBundleFormatV1) {
+    return make_error(ErrorCode::Unsupported, "the bundle's format '" + format.substr(0, 64) +
+                                                  "' is not one this Hallmark reads (" + kBundleFormatV1 + ", " +
+                                                  kBundleFormat + ")");
+  }
   try {
-    return Header{j.at("site").get<std::string>(), j.at("station").get<int>(), j.value("final", false)};
+    return Header{j.at("site").get<std::string>(), j.at("station").get<int>(), j.value("final", false),
+                  format == kBundleFormatV1 ? 1 : 2};
   } catch (const json::exception&) {
     return make_error(ErrorCode::Malformed, "the bundle header has no site or station");
   }
@@ -191,13 +218,16 @@ base::Result<Header> parse_header(const std::string& line) {
 class Importer {
  public:
   Importer(ImportContext& ctx, const Authorization& auth, const SiteRecord& site, const StationRecord& station,
-           std::uint64_t site_quota)
-      : m_ctx(ctx), m_auth(auth), m_site(site), m_station(station), m_site_quota(site_quota) {}
+           std::uint64_t site_quota, int format)
+      : m_ctx(ctx), m_auth(auth), m_site(site), m_station(station), m_site_quota(site_quota), m_format(format) {}
 
   base::Status record(const json& j, ImportReport& rep) {
     HM_TRY(auto r, record_from_json(j));
     ++rep.records;
-    if (r.event.action == "signed" && !r.event.cert_serial.empty()) m_signed.insert(r.event.cert_serial);
+    if (r.event.action == "signed" && !r.event.cert_serial.empty()) {
+      m_signed.insert(r.event.cert_serial);
+      m_signed_digest[r.event.cert_serial] = r.event.evidence_digest;
+    }
     const bool first = !m_prev_seq.has_value();
     if (!first && r.sequence != *m_prev_seq + 1) {
       add(rep, finding::kChainGap, "", "",
@@ -372,6 +402,15 @@ class Importer {
     if (owner) {
       add(rep, finding::kDuplicateKey, serial, dev, "the public key is also certified for device " + *owner);
     }
+    HM_TRY(auto evidence, carried_evidence(j, e, rep));
+    if (evidence && !evidence->hardware_id.empty()) {
+      HM_TRY(auto twin, m_ctx.evidence.hardware_owner(evidence->hardware_id, dev));
+      if (twin) {
+        add(rep, finding::kDuplicateHardwareIdentity, serial, dev,
+            "the hardware identity " + evidence->hardware_id + " (" + hardware_kind(evidence->hardware_id) +
+                ") is also in the evidence of device " + *twin);
+      }
+    }
     if (known) return {};
     audit::Event ev;
     ev.actor = m_ctx.actor;
@@ -381,9 +420,66 @@ class Importer {
     ev.profile = e.profile;
     ev.evidence_digest = e.evidence_digest;
     ev.detail = "device " + dev + " from " + e.origin;
-    HM_CHECK(m_ctx.ledger.import_certificate(e, ev));
+    HM_CHECK(m_ctx.ledger.import_certificate(e, ev, evidence ? &*evidence : nullptr));
     ++rep.imported;
+    if (evidence) ++rep.evidence_stored;
     return {};
+  }
+
+  // The evidence a certificate line carries, re-hashed and decoded: the record
+  // to store (under the digest of the octets that arrived, so nothing is lost
+  // and nothing is filed under a digest it does not have), or nullopt. Every
+  // disagreement with the recorded digest is a finding.
+  base::Result<std::optional<EvidenceRecord>> carried_evidence(const json& j, const ca::LedgerEntry& e,
+                                                               ImportReport& rep) {
+    const auto& serial = e.serial;
+    const auto& dev = e.device_serial;
+    if (auto it = m_signed_digest.find(serial); it != m_signed_digest.end() && it->second != e.evidence_digest) {
+      add(rep, finding::kEvidenceMismatch, serial, dev,
+          "the certificate line records evidence digest " + e.evidence_digest.substr(0, 64) +
+              " but the station's audit chain signed it with " + it->second.substr(0, 64));
+    }
+    if (!j.contains("evidence")) {
+      if (e.evidence_digest != "none" && m_format >= 2) {
+        add(rep, finding::kEvidenceMissing, serial, dev,
+            "the certificate records evidence digest " + e.evidence_digest.substr(0, 64) +
+                " but the bundle carries no evidence for it");
+      }
+      return std::optional<EvidenceRecord>{};
+    }
+    const auto& ev = j["evidence"];
+    base::Result<base::Bytes> content = make_error(ErrorCode::Malformed, "no content");
+    std::string type;
+    std::int64_t verified_at = 0;
+    if (ev.is_object() && ev.contains("content") && ev["content"].is_string() && ev.contains("type") &&
+        ev["type"].is_string() && ev.contains("verified_at") && ev["verified_at"].is_number_integer()) {
+      content = base::base64_decode(ev["content"].get<std::string>());
+      type = ev["type"].get<std::string>();
+      verified_at = ev["verified_at"].get<std::int64_t>();
+    }
+    if (!content.ok() || content->empty() || type.empty()) {
+      add(rep, finding::kEvidenceMismatch, serial, dev,
+          "the evidence carried for it is not {\"type\",\"content\" (base64),\"verified_at\"}; not stored");
+      return std::optional<EvidenceRecord>{};
+    }
+    const auto actual = evidence_digest(content.value());
+    if (actual != e.evidence_digest) {
+      add(rep, finding::kEvidenceMismatch, serial, dev,
+          "the evidence carried for it hashes to " + actual + ", not to the recorded digest " +
+              e.evidence_digest.substr(0, 64) + " (stored under its own digest)");
+    }
+    auto record = evidence_record_from(type, content.value(), tp(verified_at));
+    if (!record.ok()) {
+      if (actual == e.evidence_digest) {
+        add(rep, finding::kEvidenceMismatch, serial, dev,
+            "the evidence carried for it matches its digest but is not " + type.substr(0, 32) +
+                " evidence: " + record.error().detail);
+      }
+      // Kept as it came, without a hardware identity.
+      return std::optional<EvidenceRecord>(
+          make_evidence_record(type.substr(0, 32), std::move(content).value(), "", tp(verified_at)));
+    }
+    return std::optional<EvidenceRecord>(std::move(record).value());
   }
 
   base::Status finish(ImportReport& rep) {
@@ -420,7 +516,9 @@ class Importer {
   std::optional<std::uint64_t> m_prev_seq;
   base::Bytes m_prev_hash, m_hashes_at_end;
   bool m_checkpointed = false;
+  int m_format;
   std::set<std::string> m_signed, m_certs;
+  std::map<std::string, std::string> m_signed_digest;  // cert serial -> evidence digest of its "signed" record
   std::vector<std::pair<std::uint64_t, base::Bytes>> m_new;
 };
 
@@ -480,7 +578,7 @@ base::Result<ImportReport> import_bundle(const std::filesystem::path& path, Impo
   ImportReport rep;
   rep.site = header.site;
   rep.station = header.station;
-  Importer importer(ctx, auth.value, *site, *station, site_quota);
+  Importer importer(ctx, auth.value, *site, *station, site_quota, header.format);
   in.clear();
   in.seekg(0);
   LineReader again(in, kMaxBundleLine);

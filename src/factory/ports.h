@@ -47,6 +47,38 @@ class ChallengeNonces {
                                            const std::string& used_by) = 0;
 };
 
+// --- both sides: hardware evidence -----------------------------------------
+
+// Hardware evidence as the station verified it (docs/factory.md "Evidence
+// records"), filed under its digest: `content` is exactly the octets whose
+// SHA-256 the certificate's ledger entry and audit records carry as
+// evidence_digest, so the digest and the stored bytes are the same by
+// construction (make it with factory::make_evidence_record; the stores refuse
+// a record whose digest is not SHA-256 of its content).
+struct EvidenceRecord {
+  std::string digest;   // lower-case hex SHA-256 of `content`
+  std::string type;     // "se" (later "tpm")
+  base::Bytes content;  // SE: the manifest line's "evidence" as compact JSON with sorted keys
+  // A generic hardware identity fingerprint: "se:<hex SHA-256 of the SPKI the SE
+  // vendor attested>" (later "tpm-ek:<hex SHA-256 of the EK SPKI>"); empty when none.
+  std::string hardware_id;
+  base::TimePoint verified_at;  // when the station verified it
+};
+
+class EvidenceArchive {
+ public:
+  virtual ~EvidenceArchive() = default;
+  // Stores the records whose digest is not stored yet (a repeat is ignored), in
+  // one transaction; InvalidArgument (nothing stored) when a record's digest is
+  // not the SHA-256 of its content.
+  virtual base::Status add_evidence(const std::vector<EvidenceRecord>& records) = 0;
+  virtual base::Result<std::optional<EvidenceRecord>> find_evidence(const std::string& digest) const = 0;
+  // A device other than `device_serial` holding a (non-pending) certificate
+  // whose evidence has this hardware identity; nullopt when none (or `hardware_id` is empty).
+  virtual base::Result<std::optional<std::string>> hardware_owner(const std::string& hardware_id,
+                                                                  const std::string& device_serial) const = 0;
+};
+
 // --- operator side ---------------------------------------------------------
 
 struct SiteRecord {
@@ -99,8 +131,10 @@ class ImportLedger {
   // Devices with an IDevID whose origin starts with `origin_prefix` (e.g. "site:s1/" or "site:s1/station:2/").
   virtual base::Result<std::uint64_t> devices_with_origin(const std::string& origin_prefix) const = 0;
   // One transaction: insert the issued certificate (status issued), register the
-  // device when it is an IDevID and the serial is free, append `event` to the audit chain.
-  virtual base::Status import_certificate(const ca::LedgerEntry& entry, const audit::Event& event) = 0;
+  // device when it is an IDevID and the serial is free, store `evidence` when
+  // given (as EvidenceArchive::add_evidence), append `event` to the audit chain.
+  virtual base::Status import_certificate(const ca::LedgerEntry& entry, const audit::Event& event,
+                                          const EvidenceRecord* evidence) = 0;
 };
 
 }  // namespace hallmark::factory

@@ -110,6 +110,7 @@ struct ProvisioningEngine::Parsed {
   base::Bytes spki;
   bool attested = false;  // SE evidence verified (chain, key, signature); the nonce is still to be used
   std::string nonce_hex;
+  std::optional<EvidenceRecord> evidence;  // attested lines: what is stored (verified_at set when the nonce is used)
   std::string reason_code, reason;
 };
 
@@ -235,11 +236,6 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
       p.profiles.push_back(x.get<std::string>());
     }
   }
-  if (doc.contains("evidence") && m_auth.attestation == Attestation::Required) {
-    const auto& ev = doc["evidence"];
-    const auto text = ev.is_string() ? ev.get<std::string>() : ev.dump();
-    p.evidence_digest = base::hex_encode(base::sha256(base::view(text)));
-  }
   const auto csr_text = doc["csr"].get<std::string>();
   base::Bytes csr_der;
   if (csr_text.find("-----BEGIN") != std::string::npos) {
@@ -266,6 +262,12 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
     if (!ev.ok()) return refuse(why.code.c_str(), why.reason);
     const auto verdict = m_se->verify(ev.value(), p.spki);
     if (!verdict.ok()) return refuse(reason_for(verdict.check), "SE attestation refused: " + verdict.detail);
+    auto hardware_id = se_hardware_id(ev.value());
+    if (!hardware_id.ok()) return refuse(reason::kEvidenceMalformed, "SE attestation certificate does not decode");
+    // The digest the ledger and audit record carry is computed from the very
+    // octets the station stores (make_evidence_record).
+    p.evidence = make_evidence_record("se", canonical_evidence(doc["evidence"]), std::move(hardware_id).value(), {});
+    p.evidence_digest = p.evidence->digest;
     p.attested = true;
     p.nonce_hex = base::hex_encode(ev->nonce);
   }
@@ -335,6 +337,7 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
   std::map<std::string, std::pair<std::string, std::uint64_t>> chunk_keys;   // key -> (serial, line)
   HM_TRY(const std::uint64_t used, m_records.devices_issued());
   std::uint64_t new_devices = 0;
+  std::vector<EvidenceRecord> evidence;  // of the lines whose nonce was used: stored before any signature
   const auto now = m_clock.now();
   for (std::size_t i = 0; i < chunk.size(); ++i) {
     const auto& p = chunk[i];
@@ -368,7 +371,13 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
         return true;
       }
       HM_TRY(auto use, m_options.nonces->use_nonce(p.nonce_hex, now, p.fingerprint));
-      if (use == NonceUse::Accepted) return false;
+      if (use == NonceUse::Accepted) {
+        if (p.evidence) {
+          evidence.push_back(*p.evidence);
+          evidence.back().verified_at = now;
+        }
+        return false;
+      }
       const auto why = refusal_for(use);
       refuse(why.code.c_str(), why.reason);
       return true;
@@ -486,6 +495,11 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
     chunk_serials[p.serial] = {p.fingerprint, i};
     chunk_keys[p.fingerprint] = {p.serial, p.line};
   }
+
+  // The evidence is stored before the certificates that name its digest are
+  // recorded (like the ledger before the signature): a crash leaves at worst
+  // evidence no certificate refers to, never a certificate without its evidence.
+  if (m_options.evidence != nullptr) HM_CHECK(m_options.evidence->add_evidence(evidence));
 
   // 3. Sign the accepted lines in parallel (the ledger serializes its transactions).
   const std::string origin = m_auth.station_id() + "/batch:" + m_options.batch_id;

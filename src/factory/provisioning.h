@@ -3,7 +3,8 @@
 // Per manifest line {"serial","product","csr","evidence"?,"profiles"?}: decode
 // and verify the CSR; under an authorization that requires attestation, verify
 // the line's SE evidence (factory/evidence.h; the nonce is consumed only when a
-// certificate is about to be issued); check product, serial in range, serial not issued to
+// certificate is about to be issued, and the evidence is then stored under the
+// digest the certificate records); check product, serial in range, serial not issued to
 // another key, key not certified for another device, quota and time window;
 // issue the IDevID (and further profiles the line asks for and the authorization
 // allows) through ca::Issuer under the site CA with channel factory and origin
@@ -103,6 +104,9 @@ struct EngineOptions {
   // The station's SE challenge nonces; required when the authorization requires
   // attestation (without it every line is refused with nonce_unknown).
   ChallengeNonces* nonces = nullptr;
+  // Where verified evidence is kept (docs/factory.md "Evidence records"); the
+  // station always gives it; without it only the digest is recorded.
+  EvidenceArchive* evidence = nullptr;
 };
 
 class ProvisioningEngine {

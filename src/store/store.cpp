@@ -36,6 +36,7 @@ class EngineStore final : public Store {
   factory::SiteRegistry& sites() override { return m_factory; }
   factory::ImportLedger& imports() override { return m_factory; }
   factory::StationRecords& station_records() override { return m_factory; }
+  factory::EvidenceArchive& evidence() override { return m_factory; }
   ra::CertificateStatusLookup& certificates() override { return m_enrollment; }
   ra::BootstrapCredentialStore& credentials() override { return m_enrollment; }
   ca::RevocationStore& revocations() override { return m_revocations; }

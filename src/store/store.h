@@ -31,6 +31,7 @@ class Store {
   virtual factory::SiteRegistry& sites() = 0;
   virtual factory::ImportLedger& imports() = 0;
   virtual factory::StationRecords& station_records() = 0;
+  virtual factory::EvidenceArchive& evidence() = 0;
   virtual ra::CertificateStatusLookup& certificates() = 0;
   virtual ra::BootstrapCredentialStore& credentials() = 0;
   virtual ca::RevocationStore& revocations() = 0;

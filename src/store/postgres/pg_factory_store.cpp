@@ -1,5 +1,7 @@
 #include "store/postgres/pg_factory_store.h"
 
+#include "store/evidence_check.h"
+
 namespace hallmark::store {
 
 using base::ErrorCode;
@@ -11,6 +13,15 @@ std::int64_t secs(base::TimePoint t) {
 }
 base::TimePoint tp(std::int64_t s) {
   return base::TimePoint{std::chrono::seconds{s}};
+}
+
+base::Status insert_evidence(PgConnection& c, const factory::EvidenceRecord& r) {
+  HM_CHECK(check_evidence_record(r));
+  HM_TRY(auto ins, c.exec("INSERT INTO evidence (digest, type, content, hardware_id, verified_at) VALUES "
+                          "($1,$2,$3,$4,$5) ON CONFLICT (digest) DO NOTHING",
+                          {r.digest, r.type, base::ByteView(r.content), r.hardware_id, secs(r.verified_at)}));
+  (void)ins;
+  return {};
 }
 }  // namespace
 
@@ -58,6 +69,35 @@ base::Status PgFactoryStore::set_exported_up_to(std::uint64_t sequence) {
     (void)r;
     return {};
   });
+}
+
+// --- evidence ---------------------------------------------------------------
+
+base::Status PgFactoryStore::add_evidence(const std::vector<factory::EvidenceRecord>& records) {
+  if (records.empty()) return {};
+  return m_db.transaction([&](PgConnection& c) -> base::Status {
+    for (const auto& r : records) HM_CHECK(insert_evidence(c, r));
+    return {};
+  });
+}
+
+base::Result<std::optional<factory::EvidenceRecord>> PgFactoryStore::find_evidence(const std::string& digest) const {
+  HM_TRY(auto rows,
+         query("SELECT digest, type, content, hardware_id, verified_at FROM evidence WHERE digest = $1", {digest}));
+  if (rows->empty()) return std::optional<factory::EvidenceRecord>{};
+  return std::optional<factory::EvidenceRecord>(factory::EvidenceRecord{
+      rows->text(0, 0), rows->text(0, 1), rows->blob(0, 2), rows->text(0, 3), tp(rows->integer(0, 4))});
+}
+
+base::Result<std::optional<std::string>> PgFactoryStore::hardware_owner(const std::string& hardware_id,
+                                                                        const std::string& device_serial) const {
+  if (hardware_id.empty()) return std::optional<std::string>{};
+  HM_TRY(auto rows, query("SELECT c.device_serial FROM evidence e JOIN certificates c ON c.evidence_digest = e.digest "
+                          "WHERE e.hardware_id = $1 AND c.device_serial <> $2 AND c.status <> 'pending' "
+                          "ORDER BY c.created, c.ord LIMIT 1",
+                          {hardware_id, device_serial}));
+  if (rows->empty()) return std::optional<std::string>{};
+  return std::optional<std::string>(rows->text(0, 0));
 }
 
 // --- sites ------------------------------------------------------------------
@@ -190,8 +230,10 @@ base::Result<std::uint64_t> PgFactoryStore::devices_with_origin(const std::strin
   return static_cast<std::uint64_t>(n);
 }
 
-base::Status PgFactoryStore::import_certificate(const ca::LedgerEntry& e, const audit::Event& event) {
+base::Status PgFactoryStore::import_certificate(const ca::LedgerEntry& e, const audit::Event& event,
+                                                const factory::EvidenceRecord* evidence) {
   return m_db.transaction([&](PgConnection& c) -> base::Status {
+    if (evidence != nullptr) HM_CHECK(insert_evidence(c, *evidence));
     // The station recorded the TBS before signing; at the operator only the
     // signed certificate exists, so tbs stays empty.
     HM_TRY(auto ins, c.exec("INSERT INTO certificates (serial, issuer, profile, device_serial, product, channel, "

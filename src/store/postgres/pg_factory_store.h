@@ -11,7 +11,8 @@ namespace hallmark::store {
 
 class PgFactoryStore final : public factory::StationRecords,
                              public factory::SiteRegistry,
-                             public factory::ImportLedger {
+                             public factory::ImportLedger,
+                             public factory::EvidenceArchive {
  public:
   PgFactoryStore(PgDatabase& db, PgAuditStore& audit, const base::Clock& clock)
       : m_db(db), m_audit(audit), m_clock(clock) {}
@@ -21,6 +22,12 @@ class PgFactoryStore final : public factory::StationRecords,
   base::Result<std::uint64_t> devices_issued() const override;
   base::Result<std::uint64_t> exported_up_to() const override;
   base::Status set_exported_up_to(std::uint64_t sequence) override;
+
+  // EvidenceArchive
+  base::Status add_evidence(const std::vector<factory::EvidenceRecord>& records) override;
+  base::Result<std::optional<factory::EvidenceRecord>> find_evidence(const std::string& digest) const override;
+  base::Result<std::optional<std::string>> hardware_owner(const std::string& hardware_id,
+                                                          const std::string& device_serial) const override;
 
   // SiteRegistry
   base::Status add_site(const factory::SiteRecord& site, const std::vector<factory::StationRecord>& stations) override;
@@ -39,7 +46,8 @@ class PgFactoryStore final : public factory::StationRecords,
   base::Result<std::optional<std::string>> key_owner(const std::string& key_fingerprint,
                                                      const std::string& device_serial) const override;
   base::Result<std::uint64_t> devices_with_origin(const std::string& origin_prefix) const override;
-  base::Status import_certificate(const ca::LedgerEntry& entry, const audit::Event& event) override;
+  base::Status import_certificate(const ca::LedgerEntry& entry, const audit::Event& event,
+                                  const factory::EvidenceRecord* evidence) override;
 
  private:
   // The first column of the first row, or nullopt when there is no row.

@@ -144,6 +144,20 @@ CREATE TABLE factory_nonces (
   used_by TEXT
 );
 )sql",
+    // 6: hardware evidence (issue 8), filed under its SHA-256 (the certificates'
+    // evidence_digest); hardware_id is the generic hardware identity fingerprint
+    // ('se:...', later 'tpm-ek:...'; '' when none) duplicates are found by.
+    R"sql(
+CREATE TABLE evidence (
+  digest TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  content BLOB NOT NULL,
+  hardware_id TEXT NOT NULL,
+  verified_at BIGINT NOT NULL
+);
+CREATE INDEX evidence_hardware ON evidence (hardware_id);
+CREATE INDEX certificates_evidence ON certificates (evidence_digest);
+)sql",
 };
 
 }  // namespace

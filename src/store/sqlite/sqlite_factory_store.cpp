@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_factory_store.h"
 
+#include "store/evidence_check.h"
+
 namespace hallmark::store {
 
 using base::ErrorCode;
@@ -106,6 +108,62 @@ base::Result<factory::NonceUse> SqliteFactoryStore::use_nonce(const std::string&
     return {};
   }));
   return use;
+}
+
+// --- evidence ---------------------------------------------------------------
+
+base::Status SqliteFactoryStore::insert_evidence(const factory::EvidenceRecord& r) {
+  HM_CHECK(check_evidence_record(r));
+  return m_db
+      .statement(
+          "INSERT INTO evidence (digest, type, content, hardware_id, verified_at) VALUES (?,?,?,?,?) "
+          "ON CONFLICT (digest) DO NOTHING")
+      .bind(1, r.digest)
+      .bind(2, r.type)
+      .bind(3, base::ByteView(r.content))
+      .bind(4, r.hardware_id)
+      .bind(5, secs(r.verified_at))
+      .run();
+}
+
+base::Status SqliteFactoryStore::add_evidence(const std::vector<factory::EvidenceRecord>& records) {
+  if (records.empty()) return {};
+  return m_db.write_transaction([&]() -> base::Status {
+    for (const auto& r : records) HM_CHECK(insert_evidence(r));
+    return {};
+  });
+}
+
+base::Result<std::optional<factory::EvidenceRecord>> SqliteFactoryStore::find_evidence(
+    const std::string& digest) const {
+  std::optional<factory::EvidenceRecord> out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement("SELECT digest, type, content, hardware_id, verified_at FROM evidence WHERE digest = ?");
+    st.bind(1, digest);
+    HM_TRY(bool row, st.step());
+    if (row) out = factory::EvidenceRecord{st.text(0), st.text(1), st.blob(2), st.text(3), tp(st.integer(4))};
+    st.reset();
+    return {};
+  }));
+  return out;
+}
+
+base::Result<std::optional<std::string>> SqliteFactoryStore::hardware_owner(const std::string& hardware_id,
+                                                                            const std::string& device_serial) const {
+  std::optional<std::string> out;
+  if (hardware_id.empty()) return out;
+  HM_CHECK(m_db.read([&]() -> base::Status {
+    auto& st = m_db.statement(
+        "SELECT c.device_serial FROM evidence e JOIN certificates c ON c.evidence_digest = e.digest "
+        "WHERE e.hardware_id = ? AND c.device_serial <> ? AND c.status <> 'pending' "
+        "ORDER BY c.created, c.rowid LIMIT 1");
+    st.bind(1, hardware_id).bind(2, device_serial);
+    HM_TRY(bool row, st.step());
+    if (row) out = st.text(0);
+    st.reset();
+    return {};
+  }));
+  return out;
 }
 
 // --- sites ------------------------------------------------------------------
@@ -295,8 +353,10 @@ base::Result<std::uint64_t> SqliteFactoryStore::devices_with_origin(const std::s
   return static_cast<std::uint64_t>(n);
 }
 
-base::Status SqliteFactoryStore::import_certificate(const ca::LedgerEntry& e, const audit::Event& event) {
+base::Status SqliteFactoryStore::import_certificate(const ca::LedgerEntry& e, const audit::Event& event,
+                                                    const factory::EvidenceRecord* evidence) {
   return m_db.write_transaction([&]() -> base::Status {
+    if (evidence != nullptr) HM_CHECK(insert_evidence(*evidence));
     // The station recorded the TBS before signing; at the operator only the
     // signed certificate exists, so tbs stays empty.
     auto& st = m_db.statement(

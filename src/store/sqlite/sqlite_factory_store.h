@@ -13,7 +13,8 @@ namespace hallmark::store {
 class SqliteFactoryStore final : public factory::StationRecords,
                                  public factory::SiteRegistry,
                                  public factory::ImportLedger,
-                                 public factory::ChallengeNonces {
+                                 public factory::ChallengeNonces,
+                                 public factory::EvidenceArchive {
  public:
   SqliteFactoryStore(SqliteDatabase& db, SqliteAuditStore& audit, const base::Clock& clock)
       : m_db(db), m_audit(audit), m_clock(clock) {}
@@ -28,6 +29,12 @@ class SqliteFactoryStore final : public factory::StationRecords,
   base::Status add_nonce(const std::string& nonce_hex, base::TimePoint created, base::TimePoint expires) override;
   base::Result<factory::NonceUse> use_nonce(const std::string& nonce_hex, base::TimePoint now,
                                             const std::string& used_by) override;
+
+  // EvidenceArchive
+  base::Status add_evidence(const std::vector<factory::EvidenceRecord>& records) override;
+  base::Result<std::optional<factory::EvidenceRecord>> find_evidence(const std::string& digest) const override;
+  base::Result<std::optional<std::string>> hardware_owner(const std::string& hardware_id,
+                                                          const std::string& device_serial) const override;
 
   // SiteRegistry
   base::Status add_site(const factory::SiteRecord& site, const std::vector<factory::StationRecord>& stations) override;
@@ -46,10 +53,12 @@ class SqliteFactoryStore final : public factory::StationRecords,
   base::Result<std::optional<std::string>> key_owner(const std::string& key_fingerprint,
                                                      const std::string& device_serial) const override;
   base::Result<std::uint64_t> devices_with_origin(const std::string& origin_prefix) const override;
-  base::Status import_certificate(const ca::LedgerEntry& entry, const audit::Event& event) override;
+  base::Status import_certificate(const ca::LedgerEntry& entry, const audit::Event& event,
+                                  const factory::EvidenceRecord* evidence) override;
 
  private:
   base::Result<std::int64_t> count(const std::string& sql, const std::string& arg) const;
+  base::Status insert_evidence(const factory::EvidenceRecord& record);
   SqliteDatabase& m_db;
   SqliteAuditStore& m_audit;
   const base::Clock& m_clock;

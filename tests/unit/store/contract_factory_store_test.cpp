@@ -96,7 +96,9 @@ TEST_P(FactoryStoreContract, StationRecordHashesAreKeptAndTheStationHeadOnlyMove
 
 TEST_P(FactoryStoreContract, ImportingAnIdevidRegistersTheDeviceAndAppendsOneAuditRecord) {
   auto& imports = m_store->imports();
-  ASSERT_TRUE(imports.import_certificate(imported("AA01", "SN-1", "site:s1/station:1/"), event("import", "AA01")).ok());
+  ASSERT_TRUE(
+      imports.import_certificate(imported("AA01", "SN-1", "site:s1/station:1/"), event("import", "AA01"), nullptr)
+          .ok());
   EXPECT_TRUE(imports.certificate_known("AA01").value());
   EXPECT_FALSE(imports.certificate_known("AA02").value());
   auto dev = imports.device("SN-1").value();
@@ -111,7 +113,8 @@ TEST_P(FactoryStoreContract, ImportingAnIdevidRegistersTheDeviceAndAppendsOneAud
   EXPECT_EQ(m_store->station_records().devices_issued().value(), 1u);
 
   // The same serial again: refused, and the failed transaction leaves no audit record.
-  auto dup = imports.import_certificate(imported("AA01", "SN-2", "site:s1/station:1/"), event("import", "AA01"));
+  auto dup =
+      imports.import_certificate(imported("AA01", "SN-2", "site:s1/station:1/"), event("import", "AA01"), nullptr);
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.error().code, ErrorCode::AlreadyExists);
   EXPECT_EQ(audit_records().size(), 1u);
@@ -120,9 +123,12 @@ TEST_P(FactoryStoreContract, ImportingAnIdevidRegistersTheDeviceAndAppendsOneAud
 
 TEST_P(FactoryStoreContract, KeyOwnersAndDevicesByOriginPrefixAreAnsweredLiterally) {
   auto& imports = m_store->imports();
-  ASSERT_TRUE(imports.import_certificate(imported("AB01", "SN-1", "site:s_1/station:1/"), event("import")).ok());
-  ASSERT_TRUE(imports.import_certificate(imported("AB02", "SN-2", "site:s_1/station:2/"), event("import")).ok());
-  ASSERT_TRUE(imports.import_certificate(imported("AB03", "SN-3", "site:sX1/station:1/"), event("import")).ok());
+  ASSERT_TRUE(
+      imports.import_certificate(imported("AB01", "SN-1", "site:s_1/station:1/"), event("import"), nullptr).ok());
+  ASSERT_TRUE(
+      imports.import_certificate(imported("AB02", "SN-2", "site:s_1/station:2/"), event("import"), nullptr).ok());
+  ASSERT_TRUE(
+      imports.import_certificate(imported("AB03", "SN-3", "site:sX1/station:1/"), event("import"), nullptr).ok());
   EXPECT_EQ(imports.devices_with_origin("site:s_1/").value(), 2u);  // '_' is not a wildcard
   EXPECT_EQ(imports.devices_with_origin("site:s_1/station:2/").value(), 1u);
   EXPECT_EQ(imports.devices_with_origin("site:%/").value(), 0u);
