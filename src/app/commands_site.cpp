@@ -92,9 +92,13 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
   if (o.stations < 1 || o.stations > 64) return make_error(ErrorCode::InvalidArgument, "--stations must be 1..64");
   std::uint64_t quota = 0;
   try {
+    // stoull takes "-5" as 2^64 - 5: digits only.
+    if (o.quota_text.empty() || o.quota_text.find_first_not_of("0123456789") != std::string::npos) {
+      throw std::invalid_argument("not a number");
+    }
     std::size_t used = 0;
     quota = std::stoull(o.quota_text, &used);
-    if (used != o.quota_text.size()) throw std::invalid_argument("x");
+    if (used != o.quota_text.size() || quota > 1'000'000'000'000ULL) throw std::invalid_argument("x");
   } catch (const std::exception&) {
     return make_error(ErrorCode::InvalidArgument, "--quota must be a positive number of devices");
   }

@@ -141,6 +141,10 @@ int run_provision(const ProvisionOptions& o) {
   const auto started = std::chrono::steady_clock::now();
   auto last_progress = started;
   factory::EngineOptions opts;
+  if (o.workers > 256) {
+    std::cerr << "error: --workers must be 1..256 (threads that sign; more than the cores gains nothing)\n";
+    return kExitUsage;
+  }
   opts.workers = o.workers > 0 ? o.workers : station.workers();
   opts.batch_id = batch;
   opts.nonces = &station.records();

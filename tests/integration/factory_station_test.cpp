@@ -36,6 +36,13 @@ TEST_F(FactoryTest, SiteCreateSplitsRangesAndQuotaBetweenStationsAndRefusesOverl
                           file("auth-other"));
   EXPECT_EQ(overlap.exit_code, 3);
   EXPECT_NE(overlap.err.find("overlaps"), std::string::npos) << overlap.err;
+  // A quota that is not a plain count of devices is refused, never read as "unlimited".
+  for (const char* quota : {"-5", "abc", "5x", "+5", "99999999999999999999"}) {
+    auto bad = hallmark("site create --dir " + dir() + " --id q --serial-range QQ-100..QQ-199 --quota " + quota +
+                        " --not-after 2040-01-01 --products sensor-v2 --attestation none --out " + file("auth-q"));
+    EXPECT_EQ(bad.exit_code, 3) << quota << ": " << bad.err;
+    EXPECT_NE(bad.err.find("--quota"), std::string::npos) << bad.err;
+  }
   // A window past the site CA is clamped, and the command says so.
   auto clamp = hallmark("site create --dir " + dir() +
                         " --id far --serial-range AB-100..AB-199 --quota 5"
