@@ -112,6 +112,13 @@ TEST_F(AuditTamperTest, AnEmptiedAuditTrailIsNotVerified) {
   EXPECT_NE(v["problem"].get<std::string>().find("deleted"), std::string::npos) << v.dump();
 }
 
+TEST_F(AuditTamperTest, ADroppedTableIsNamedAtOpenInsteadOfACrash) {
+  sql("DROP TABLE audit_checkpoints;");
+  auto r = hallmark("audit verify --dir " + dir());
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("table 'audit_checkpoints' is missing"), std::string::npos) << r.err;
+}
+
 TEST_F(AuditTamperTest, ReorderedRecordsAreDetected) {
   sql("UPDATE audit_records SET sequence = -1 WHERE sequence = 5;"
       "UPDATE audit_records SET sequence = 5 WHERE sequence = 6;"

@@ -160,6 +160,23 @@ CREATE INDEX certificates_evidence ON certificates (evidence_digest);
 )sql",
 };
 
+// Every table the migrations create (checked at open).
+const char* const kTables[] = {"issuers",
+                               "certificates",
+                               "devices",
+                               "audit_records",
+                               "audit_checkpoints",
+                               "factory_sites",
+                               "factory_stations",
+                               "factory_station_records",
+                               "factory_station_state",
+                               "est_credentials",
+                               "revocations",
+                               "revocation_counters",
+                               "crls",
+                               "factory_nonces",
+                               "evidence"};
+
 }  // namespace
 
 base::Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::filesystem::path& path,
@@ -227,6 +244,18 @@ base::Status SqliteDatabase::migrate() {
       HM_CHECK(exec(kMigrations[v]));
     }
     if (version != target) HM_CHECK(exec("PRAGMA user_version=" + std::to_string(target)));
+    // A table dropped by hand would otherwise surface as a statement that does
+    // not prepare, deep inside a request: refuse the database here, by name.
+    auto& table = statement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    for (const char* name : kTables) {
+      table.bind(1, std::string(name));
+      HM_TRY(bool present, table.step());
+      table.reset();
+      if (!present) {
+        return make_error(ErrorCode::Internal, "database '" + m_path.string() + "' is damaged: its table '" + name +
+                                                   "' is missing; restore it from a backup");
+      }
+    }
     return {};
   });
 }
