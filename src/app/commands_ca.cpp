@@ -111,6 +111,9 @@ void add_ca_commands(CommandRegistry reg) {
                             {"key", key_alg},
                             {"key_ref", i.key_ref}};
       if (bc && bc->path_len) row["path_len"] = *bc->path_len;
+      // A retired issuer may also be revoked (site revoke): the ledger says.
+      auto record = pki.value()->store().certificates().by_serial(cert->serial_hex());
+      row["revoked"] = record.ok() && record.value() && record.value()->status == "revoked";
       doc.push_back(row);
     }
     if (*json) {
@@ -118,9 +121,10 @@ void add_ca_commands(CommandRegistry reg) {
       return;
     }
     for (const auto& row : doc) {
-      std::cout << row["name"].get<std::string>() << "\t" << row["status"].get<std::string>() << "\t"
-                << row["key"].get<std::string>() << "\tuntil " << row["not_after"].get<std::string>() << "\t"
-                << row["subject"].get<std::string>() << "\n";
+      std::cout << row["name"].get<std::string>() << "\t" << row["status"].get<std::string>()
+                << (row["revoked"].get<bool>() ? " (revoked)" : "") << "\t" << row["key"].get<std::string>()
+                << "\tuntil " << row["not_after"].get<std::string>() << "\t" << row["subject"].get<std::string>()
+                << "\n";
     }
   });
 

@@ -57,7 +57,8 @@ void print_outcome(const RevokeOutcome& o, ca::RevocationReason reason) {
 int run_revoke(const RevokeOptions& o) {
   const int given = !o.serial.empty() + !o.device.empty() + !o.batch.empty();
   if (given != 1) {
-    return report(make_error(ErrorCode::InvalidArgument, "give exactly one of --serial, --device or --batch"));
+    std::cerr << "error: give exactly one of --serial, --device or --batch\n";
+    return kExitUsage;
   }
   auto reason = ca::parse_revocation_reason(o.reason);
   if (!reason.ok()) return report(reason.error());

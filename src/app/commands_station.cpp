@@ -131,6 +131,9 @@ int run_provision(const ProvisionOptions& o) {
   auto& station = *st.value();
   auto authority = station.authority();
   if (!authority.ok()) return report(authority.error());
+  if (std::error_code ec; fs::is_directory(o.input, ec)) {
+    return report(make_error(ErrorCode::InvalidArgument, "'" + o.input + "' is a folder; give the manifest file"));
+  }
   std::ifstream in(o.input, std::ios::binary);
   if (!in) return report(make_error(ErrorCode::NotFound, "cannot read manifest '" + o.input + "'"));
   const auto batch = o.batch.empty() ? fs::path(o.input).stem().string() + "-" + utc_stamp() : o.batch;

@@ -527,6 +527,9 @@ class Importer {
 base::Result<ImportReport> import_bundle(const std::filesystem::path& path, ImportContext& ctx) {
   // Pass 1: the signature over everything before the last line; nothing is
   // trusted (or imported) before it verifies.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+    return make_error(ErrorCode::InvalidArgument, "'" + path.string() + "' is a folder; give the bundle file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::NotFound, "cannot read bundle '" + path.string() + "'");
   LineReader reader(in, kMaxBundleLine);

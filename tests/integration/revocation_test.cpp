@@ -439,6 +439,7 @@ TEST_F(SiteRevocationTest, SiteRevokeReportsTheDevicesAffectedAndTheirIdevidsSto
   EXPECT_EQ(nlohmann::json::parse(listed.out)["status"], "retired");
   EXPECT_EQ(nlohmann::json::parse(listed.out)["ca_revoked"], true) << listed.out;
   EXPECT_NE(hallmark("site list --dir " + dir()).out.find("retired (CA revoked)"), std::string::npos);
+  EXPECT_NE(hallmark("ca list --dir " + dir()).out.find("site:s1\tretired (revoked)"), std::string::npos);
   // A site update afterwards says why it may hold nothing.
   auto update = hallmark("site update --dir " + dir() + " s1 --out " + file("after.update"));
   EXPECT_EQ(update.exit_code, 0) << update.err;
