@@ -100,8 +100,12 @@ base::Result<ValidatedPath> validate_path(const std::vector<pkix::Certificate>& 
       }
     }
     if (next == nullptr) {
-      return refuse(wording.leaf + " " + describe(leaf) + " (issuer '" + current.issuer().to_string() +
-                    "') does not chain to a " + wording.anchor);
+      // Name where the walk stopped: the leaf's own issuer, or the last CA of the presented chain.
+      const std::string where = out.path.size() == 1 ? "its issuer '" + current.issuer().to_string() + "' is not one"
+                                                     : "the chain presented ends at '" + current.subject().to_string() +
+                                                           "', issued by '" + current.issuer().to_string() + "'";
+      return refuse(wording.leaf + " " + describe(leaf) + " does not chain to a " + wording.anchor + " (" + where +
+                    ")");
     }
     HM_CHECK(check_common(*next, now));
     HM_CHECK(check_ca(*next, out.path.size() - 1));
