@@ -1,5 +1,8 @@
 #include "pkix/ocsp.h"
 
+#include <set>
+#include <string>
+
 #include "pkix/algorithms.h"
 #include "pkix/der.h"
 #include "pkix/extensions.h"
@@ -75,9 +78,16 @@ base::Result<OcspCertId> decode_cert_id(const der::Tlv& tlv) {
 }
 
 // The nonce octets from an Extensions list, if it has one (RFC 9654 §2.1:
-// extnValue holds an OCTET STRING of 1..128 octets).
+// extnValue holds an OCTET STRING of 1..128 octets). Each extension appears
+// at most once (which of two nonces would be echoed?), and a critical one we
+// do not know is not ignored.
 base::Result<std::optional<Bytes>> find_nonce(ByteView extensions_der) {
   HM_TRY(auto exts, decode_extensions(extensions_der));
+  std::set<std::string> seen;
+  for (const auto& e : exts) {
+    if (!seen.insert(e.oid).second) return malformed("request extension " + e.oid + " appears more than once");
+    if (e.critical && e.oid != oid::kOcspNonce) return malformed("unknown critical request extension " + e.oid);
+  }
   for (const auto& e : exts) {
     if (e.oid != oid::kOcspNonce) continue;
     HM_TRY(der::Tlv inner, der::parse_single(e.value, der::kOctetString, "OCSP nonce"));

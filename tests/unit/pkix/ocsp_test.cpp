@@ -55,6 +55,32 @@ TEST(OcspRequest, RefusesNoncesOutsideOneTo128Octets) {
   }
 }
 
+// Extensions written by hand: the encoder would not write a duplicate.
+Bytes request_with(const std::vector<Extension>& exts) {
+  Bytes items;
+  for (const auto& e : exts) {
+    const Bytes id = der::oid_constant(e.oid);
+    const Bytes one = e.critical ? der::sequence({id, der::boolean(true), der::octet_string(e.value)})
+                                 : der::sequence({id, der::octet_string(e.value)});
+    items.insert(items.end(), one.begin(), one.end());
+  }
+  const auto list = der::sequence({cert_id()});
+  return der::sequence({der::sequence({der::sequence({list}), der::explicit_tag(2, der::tlv(der::kSequence, items))})});
+}
+
+TEST(OcspRequest, RefusesTwoNoncesAndAnUnknownCriticalExtension) {
+  const Extension nonce{oid::kOcspNonce, false, der::octet_string(Bytes(8, 1))};
+  const Extension other{oid::kOcspNonce, false, der::octet_string(Bytes(8, 2))};
+  const Extension unknown{"1.3.6.1.4.1.55555.9", true, der::null()};
+  const Extension unknown_soft{"1.3.6.1.4.1.55555.9", false, der::null()};
+  EXPECT_TRUE(decode_ocsp_request(request_with({nonce, unknown_soft})).ok());  // non-critical: ignored
+  for (const auto& exts : {std::vector<Extension>{nonce, other}, std::vector<Extension>{nonce, unknown}}) {
+    auto r = decode_ocsp_request(request_with(exts));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::Malformed) << r.error().detail;
+  }
+}
+
 TEST(OcspRequest, RefusesHashesOtherThanSha1AndSha256) {
   auto r = decode_ocsp_request(request({cert_id("1.2.840.113549.2.5", 16)}));
   ASSERT_FALSE(r.ok());
