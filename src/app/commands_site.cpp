@@ -188,9 +188,10 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
   ::chmod(out.c_str(), 0700);
   HM_TRY(auto pass, keys::resolve_passphrase({out, ""}, true));
   if (pass.generated) {
-    messages.push_back("the site keys are encrypted with a random passphrase in " + pass.origin +
-                       " (copied into each station folder); carry it to the site separately or set "
-                       "HALLMARK_KEY_PASSPHRASE instead");
+    messages.push_back("the site's keys are encrypted with a random passphrase, written to " + pass.origin +
+                       " and into each station folder so that `station init` can read it: treat the folders as "
+                       "secret as the keys; to keep the passphrase apart, set HALLMARK_KEY_PASSPHRASE here and "
+                       "at the station instead");
   }
   keys::SoftwareKeyStore site_keys(out / "keys", pass.value);
   if (!site_spki) {
