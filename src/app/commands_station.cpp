@@ -126,6 +126,12 @@ struct ProvisionOptions {
 };
 
 int run_provision(const ProvisionOptions& o) {
+  // An earlier batch's results are the line's record of what it issued: never overwritten.
+  if (std::error_code ec; fs::exists(fs::path(o.out) / "results.jsonl", ec)) {
+    return report(make_error(ErrorCode::AlreadyExists, "'" + o.out +
+                                                           "' holds an earlier batch's results; give a new --out "
+                                                           "folder (a rerun of a manifest is safe there)"));
+  }
   auto st = Station::open(o.dir);
   if (!st.ok()) return report(st.error());
   auto& station = *st.value();

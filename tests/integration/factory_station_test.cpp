@@ -248,6 +248,12 @@ TEST_F(FactoryTest, ReservationLeftByACrashBeforeSigningIsCompletedOnRerun) {
       run("sqlite3 " + st + "/station.db \"SELECT serial FROM certificates WHERE status='pending'\"").out;
   ASSERT_FALSE(pending.empty());
   ASSERT_EQ(provision(st, file("m.jsonl"), file("o2")).exit_code, 0);
+  // The same --out again: refused, the earlier results stay as they were.
+  const auto before = read_text(file("o2/results.jsonl"));
+  auto again = provision(st, file("m.jsonl"), file("o2"));
+  EXPECT_EQ(again.exit_code, 3) << again.err;
+  EXPECT_NE(again.err.find("earlier batch"), std::string::npos) << again.err;
+  EXPECT_EQ(read_text(file("o2/results.jsonl")), before);
   const auto rows = results(file("o2"));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["status"], "issued");
