@@ -1,4 +1,8 @@
 // `hallmark ledger import` (operator side: station bundles in, reconciliation out).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <iostream>
 
@@ -12,7 +16,31 @@ namespace hallmark::app {
 
 using nlohmann::json;
 
+namespace {
+
+// Imports into one data folder run one after the other: a second import of the
+// same bundle then finds it imported instead of racing the first (a blocking
+// flock, released by the kernel if the holder dies).
+class ImportLock {
+ public:
+  explicit ImportLock(const std::filesystem::path& dir)
+      : m_fd(::open((dir / "import.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (m_fd >= 0) (void)::flock(m_fd, LOCK_EX);
+  }
+  ~ImportLock() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+  ImportLock(const ImportLock&) = delete;
+  ImportLock& operator=(const ImportLock&) = delete;
+
+ private:
+  int m_fd;
+};
+
+}  // namespace
+
 int import_and_report(Pki& pki, const std::string& bundle, bool json_out) {
+  const ImportLock lock(pki.paths().dir);
   auto factory_rec = pki.issuer_registry().find_issuer("factory");
   if (!factory_rec.ok()) return report(factory_rec.error());
   if (!factory_rec.value()) return report(base::make_error(base::ErrorCode::NotFound, "no factory CA in this PKI"));

@@ -91,6 +91,25 @@ TEST_F(LedgerTest, CleanBundleImportsWithChannelAndOriginAndReimportIsANoOp) {
   EXPECT_EQ(refused.exit_code, 3) << refused.err;
 }
 
+TEST_F(LedgerTest, TwoImportsOfOneBundleAtOnceImportItOnceAndBothSucceed) {
+  const auto st = init_station("a", create_site("a", "SN-00001000..SN-00001999", 100));
+  std::vector<std::string> lines;
+  for (int i = 0; i < 50; ++i) lines.push_back(line(serial(1000 + i), fresh_csr()));
+  write_lines(file("m.jsonl"), lines);
+  ASSERT_EQ(provision(st, file("m.jsonl"), file("o")).exit_code, 0);
+  ASSERT_EQ(hallmark("station export --dir " + st + " --out " + file("a.bundle")).exit_code, 0);
+  const std::string cmd = bin() + " ledger import --json --dir " + dir() + " " + file("a.bundle");
+  auto both = run("(" + cmd + " > " + file("i1.json") + "; echo $? > " + file("i1.rc") + ") & (" + cmd + " > " +
+                  file("i2.json") + "; echo $? > " + file("i2.rc") + ") & wait");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(read_text(file("i1.rc")), "0\n");
+  EXPECT_EQ(read_text(file("i2.rc")), "0\n");
+  const auto a = json::parse(read_text(file("i1.json")));
+  const auto b = json::parse(read_text(file("i2.json")));
+  EXPECT_EQ(a["imported"].get<int>() + b["imported"].get<int>(), 50) << a.dump() << b.dump();
+  EXPECT_TRUE(a["findings"].empty() && b["findings"].empty()) << a.dump() << b.dump();
+}
+
 TEST_F(LedgerTest, RogueStationBundleReportsEveryFinding) {
   const auto sa = init_station("a", create_site("a", "SN-00001000..SN-00001999", 100));
   const auto sb = init_station("b", create_site("b", "SN-00002000..SN-00002999", 2));
