@@ -105,6 +105,12 @@ class EstTest : public CliTest {
   std::string m_url;
 };
 
+TEST_F(EstTest, HeadOnCacertsAnswersLikeGetWithoutABody) {
+  auto head = run("curl -sS -I --cacert " + file("root.pem") + " " + m_url + "cacerts");
+  EXPECT_EQ(head.out.rfind("HTTP/1.1 200", 0), 0u) << head.out;
+  EXPECT_NE(head.out.find("application/pkcs7-mime"), std::string::npos) << head.out;
+}
+
 TEST_F(EstTest, CacertsIsCertsOnlyPkcs7ThatOpensslReads) {
   auto r = curl("cacerts", "-D " + file("headers.txt"));
   ASSERT_EQ(status_of(r), 200) << r.out << r.err;

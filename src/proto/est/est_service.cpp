@@ -148,15 +148,15 @@ http::Response EstService::handle(const http::Request& request) {
     policy = &it->second;
   }
   const auto op = segments.back();
-  const bool get = request.method == "GET";
+  const bool get = request.method == "GET" || request.method == "HEAD";  // HEAD: the server drops the body
   const bool post = request.method == "POST";
   auto method_not_allowed = [](const char* allow) {
     auto r = http::Response::text(405, std::string("method not allowed; use ") + allow + "\n");
     r.headers.emplace_back("Allow", allow);
     return r;
   };
-  if (op == "cacerts") return get ? cacerts() : method_not_allowed("GET");
-  if (op == "csrattrs") return get ? csrattrs(*policy) : method_not_allowed("GET");
+  if (op == "cacerts") return get ? cacerts() : method_not_allowed("GET, HEAD");
+  if (op == "csrattrs") return get ? csrattrs(*policy) : method_not_allowed("GET, HEAD");
   if (op == "simpleenroll") return post ? enroll(*policy, request, false) : method_not_allowed("POST");
   if (op == "simplereenroll") return post ? enroll(*policy, request, true) : method_not_allowed("POST");
   if (op == "serverkeygen") {

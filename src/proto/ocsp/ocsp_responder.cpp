@@ -236,7 +236,7 @@ http::Response OcspResponder::handle(const http::Request& request) {
       return http::Response::text(415, "OCSP requests are " + std::string(kRequestType) + "\n");
     }
     a = answer(base::view(request.body));
-  } else if (request.method == "GET" && request.path.rfind("/ocsp/", 0) == 0) {
+  } else if ((request.method == "GET" || request.method == "HEAD") && request.path.rfind("/ocsp/", 0) == 0) {
     // RFC 6960 Appendix A.1: GET {url}/{url-encoding of base-64 encoding of the DER OCSPRequest}.
     const auto encoded = std::string_view(request.path).substr(6);
     if (encoded.size() > m_config.max_request * 2) {
