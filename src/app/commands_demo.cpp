@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -19,12 +20,15 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "app/cli.h"
 #include "app/demo_process.h"
 #include "base/files.h"
+#include "base/rng.h"
 #include "device/est_client.h"
+#include "device/secure_element.h"
 #include "keys/software_key_store.h"
 #include "pkix/certificate.h"
 #include "pkix/pem.h"
@@ -53,6 +57,7 @@ struct Device {
   std::string key_pem;                // for the TLS client (emulation only)
   std::string idevid_pem;             // from the station's batch stream
   std::string ldevid_pem;
+  std::vector<base::Bytes> se_chain;  // the SE vendor's attestation certificate for the key, then its root
 };
 
 class Demo {
@@ -128,9 +133,19 @@ class Demo {
         base::format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
                              std::chrono::days(365))
             .substr(0, 10);
-    HM_TRY(auto r, hallmark({"site", "create", "--dir", path("operator"), "--id", "cm-shenzhen-1", "--serial-range",
-                             range, "--quota", std::to_string(m_o.devices + 5), "--not-after", not_after, "--products",
-                             kProduct, "--attestation", "none", "--out", path("site-cm-shenzhen-1")}));
+    // The devices' secure elements come from one (software) SE vendor, whose root the site trusts.
+    HM_TRY(auto v, hallmark({"device", "se", "vendor-init", "--dir", path("se-vendor")}));
+    (void)v;
+    HM_TRY(auto r, hallmark({"site",           "create",
+                             "--dir",          path("operator"),
+                             "--id",           "cm-shenzhen-1",
+                             "--serial-range", range,
+                             "--quota",        std::to_string(m_o.devices + 5),
+                             "--not-after",    not_after,
+                             "--products",     kProduct,
+                             "--attestation",  "required",
+                             "--se-roots",     (path("se-vendor") / device::kSeVendorRoot).string(),
+                             "--out",          path("site-cm-shenzhen-1")}));
     (void)r;
     HM_TRY(auto s,
            hallmark({"station", "init", "--dir", path("station"), "--authorization", path("site-cm-shenzhen-1")}));
@@ -149,30 +164,80 @@ class Demo {
     return json{{"serial", serial_number}, {"product", kProduct}, {"csr", base::base64_encode(csr)}}.dump();
   }
 
+  // A manifest line with SE evidence: the SE signed the station's nonce with the key it wants certified.
+  static base::Result<std::string> se_line(const Device& d, const std::string& serial_number,
+                                           const std::string& nonce_hex) {
+    HM_TRY(auto csr, device::make_csr(*d.key, serial_number));
+    HM_TRY(auto nonce, base::hex_decode(nonce_hex));
+    HM_TRY(auto signature, device::se_sign_nonce(*d.key, nonce));
+    json chain = json::array();
+    for (const auto& der : d.se_chain) chain.push_back(base::base64_encode(der));
+    return json{
+        {"serial", serial_number},
+        {"product", kProduct},
+        {"csr", base::base64_encode(csr)},
+        {"evidence",
+         {{"type", "se"}, {"nonce", nonce_hex}, {"signature", base::base64_encode(signature)}, {"chain", chain}}}}
+        .dump();
+  }
+
+  // `count` single-use nonces from the station (`station challenge`, at most 10,000 per call).
+  base::Result<std::vector<std::string>> station_nonces(int count) {
+    std::vector<std::string> out;
+    bool shown = false;
+    while (static_cast<int>(out.size()) < count) {
+      const int k = std::min(10000, count - static_cast<int>(out.size()));
+      HM_TRY(auto r,
+             hallmark({"station", "challenge", "--dir", path("station"), "--count", std::to_string(k)}, !shown));
+      shown = true;
+      std::istringstream in(r.out);
+      for (std::string l; std::getline(in, l);) {
+        if (!l.empty()) out.push_back(l);
+      }
+    }
+    return out;
+  }
+
   base::Status factory_batch() {
     say("3. The factory line: " + std::to_string(m_o.devices) +
-        " devices generate their keys in a (simulated) secure element and the station issues their IDevIDs");
+        " devices generate their keys in a (software) secure element, which attests them to the station's "
+        "nonces; the station verifies that and issues their IDevIDs");
+    HM_TRY(const auto nonces, station_nonces(m_o.devices + 2));
+    base::SystemRng rng;
+    base::SystemClock clock;
     std::ofstream manifest(path("manifest.jsonl"));
-    for (int i = 0; i < m_o.devices; ++i) {
+    auto se_device = [&](const std::string& serial_number, const std::string& nonce) -> base::Result<Device> {
+      HM_TRY(auto nonce_bytes, base::hex_decode(nonce));
+      HM_TRY(auto se, device::se_make_device(path("se-vendor"), serial_number, nonce_bytes, rng, clock));
       Device d;
-      d.serial = serial(kFirstSerial + i);
-      HM_TRY(d.key, keys::generate_ephemeral(base::KeyAlgorithm::EcP256));
+      d.serial = serial_number;
+      d.key = std::move(se.key);
+      d.se_chain = std::move(se.chain);
+      return d;
+    };
+    for (int i = 0; i < m_o.devices; ++i) {
+      HM_TRY(auto d, se_device(serial(kFirstSerial + i), nonces[static_cast<std::size_t>(i)]));
       HM_TRY(d.key_pem, keys::export_unencrypted_pem(*d.key));
-      HM_TRY(auto line, csr_line(d, d.serial));
+      HM_TRY(auto line, se_line(d, d.serial, nonces[static_cast<std::size_t>(i)]));
       manifest << line << "\n";
       m_devices.push_back(std::move(d));
     }
-    // Deliberately bad devices: out of the site's range, and a cloned key.
-    auto rogue = keys::generate_ephemeral(base::KeyAlgorithm::EcP256);
-    if (!rogue.ok()) return rogue.take_error();
-    Device outside;
-    outside.key = std::move(rogue).value();
-    HM_TRY(auto out_line, csr_line(outside, serial(m_range_end + 5000)));
+    // Deliberately bad devices: out of the site's range, a cloned SE (the first
+    // device's key and attestation under another serial), and a key in software
+    // that no SE attests.
+    HM_TRY(auto outside, se_device(serial(m_range_end + 5000), nonces[static_cast<std::size_t>(m_o.devices)]));
+    HM_TRY(auto out_line, se_line(outside, outside.serial, nonces[static_cast<std::size_t>(m_o.devices)]));
     manifest << out_line << "\n";
-    HM_TRY(auto clone_line, csr_line(m_devices.front(), serial(m_range_end)));
+    HM_TRY(auto clone_line,
+           se_line(m_devices.front(), serial(m_range_end), nonces[static_cast<std::size_t>(m_o.devices + 1)]));
     manifest << clone_line << "\n";
+    Device software;
+    HM_TRY(software.key, keys::generate_ephemeral(base::KeyAlgorithm::EcP256));
+    HM_TRY(auto software_line, csr_line(software, serial(m_range_end - 1)));
+    manifest << software_line << "\n";
     manifest.close();
-    say("   (plus 2 bad devices: one serial outside the site's range, one cloned key)");
+    say("   (plus 3 bad devices: one serial outside the site's range, one cloned secure element, one key in "
+        "software without attestation)");
     const auto start = std::chrono::steady_clock::now();
     HM_TRY(auto r, hallmark({"station", "provision", "--dir", path("station"), "--input", path("manifest.jsonl"),
                              "--out", path("batch-1"), "--quiet"}));

@@ -11,7 +11,7 @@ namespace hallmark::app {
 namespace {
 
 struct SeOptions {
-  std::string dir, name = "Hallmark Software SE", vendor, serial, product, nonce, key_out, profiles;
+  std::string dir, name = "Hallmark Software", vendor, serial, product, nonce, key_out, profiles;
 };
 
 int run_vendor_init(const SeOptions& o) {

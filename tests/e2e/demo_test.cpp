@@ -19,7 +19,8 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
 
   EXPECT_EQ(doc["factory"]["issued"], 200);
   EXPECT_EQ(doc["factory"]["refused"]["serial_out_of_range"], 1) << doc.dump(2);
-  EXPECT_EQ(doc["factory"]["refused"]["duplicate_key"], 1) << doc.dump(2);
+  EXPECT_EQ(doc["factory"]["refused"]["duplicate_key"], 1) << doc.dump(2);         // a cloned secure element
+  EXPECT_EQ(doc["factory"]["refused"]["attestation_required"], 1) << doc.dump(2);  // a key no SE attests
   EXPECT_EQ(doc["reconciliation"]["imported"], 200) << doc.dump(2);
   EXPECT_TRUE(doc["reconciliation"]["findings"].empty()) << doc.dump(2);
 
@@ -46,6 +47,11 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
                 (tmp / "ldevid.pem").string() + " && openssl verify -x509_strict -CAfile " + chain + " " +
                 (tmp / "ldevid.pem").string());
   EXPECT_EQ(p7.exit_code, 0) << p7.out << p7.err;
+  // The operator kept the secure element's evidence with the IDevID.
+  auto serial = run("openssl x509 -noout -serial -in " + idevid + " | cut -d= -f2 | tr -d '\\n'");
+  auto shown = hallmark("cert show --json --dir " + dir + "/operator " + serial.out);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(json::parse(shown.out)["evidence"]["type"], "se") << shown.out;
 
   // The story goes to stderr.
   EXPECT_NE(r.err.find("1. The operator's PKI"), std::string::npos);
