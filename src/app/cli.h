@@ -46,6 +46,7 @@ void add_site_commands(CommandRegistry reg);                        // factory: 
 void add_station_commands(CommandRegistry reg);                     // factory: commands_station.cpp
 void add_station_serve_command(CLI::App& station, int& exit_code);  // commands_station_serve.cpp
 void add_station_challenge_command(CLI::App& st, int& exit_code);   // commands_station_challenge.cpp
+void add_station_tpm_activate_command(CLI::App& s, int& rc);        // commands_station_challenge.cpp
 void add_ledger_commands(CommandRegistry reg);                      // factory: commands_ledger.cpp
 void add_serve_command(CommandRegistry reg);                        // runtime: commands_serve.cpp
 void add_est_commands(CommandRegistry reg);                         // runtime: commands_est.cpp

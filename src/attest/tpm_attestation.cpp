@@ -338,11 +338,12 @@ TpmVerdict TpmAttestationVerifier::verify(const TpmEvidence& ev, base::ByteView 
   }
 
   // 5. The key to certify is the certified key.
-  if (idevid->spki_der != base::Bytes(key_spki_der.begin(), key_spki_der.end())) {
+  if (!key_spki_der.empty() && idevid->spki_der != base::Bytes(key_spki_der.begin(), key_spki_der.end())) {
     return fail(TpmCheck::KeyMismatch, "the TPM-certified IDevID key is not the key in the CSR");
   }
 
   TpmVerdict ok;
+  ok.idevid_spki = idevid->spki_der;
   ok.manufacturer_root = path->anchor->name;
   ok.iak_name = iak->name;
   ok.ek_spki = ek_key->spki_der();

@@ -71,6 +71,7 @@ struct TpmVerdict {
   std::string manufacturer_root;  // TrustAnchor::name the EK chain ended at
   base::Bytes iak_name;           // nameAlg || H(TPMT_PUBLIC of the IAK): MakeCredential's objectName
   base::Bytes ek_spki;            // the EK certificate's SubjectPublicKeyInfo
+  base::Bytes idevid_spki;        // the certified IDevID key as SubjectPublicKeyInfo
   std::string ek_serial_hex;      // the EK certificate's serial (upper-case hex)
   bool ok() const { return check == TpmCheck::Ok; }
 };
@@ -96,7 +97,8 @@ class TpmAttestationVerifier {
   TpmAttestationVerifier(std::vector<TrustAnchor> manufacturer_roots, const base::Clock& clock)
       : m_roots(std::move(manufacturer_roots)), m_clock(clock) {}
 
-  // `key_spki_der`: the SubjectPublicKeyInfo of the key to be certified (the CSR's).
+  // `key_spki_der`: the SubjectPublicKeyInfo of the key to be certified (the
+  // CSR's); empty skips that one check (the activation call may come without a CSR).
   TpmVerdict verify(const TpmEvidence& evidence, base::ByteView key_spki_der) const;
   std::size_t root_count() const { return m_roots.size(); }
 
