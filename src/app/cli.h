@@ -53,5 +53,6 @@ void add_est_commands(CommandRegistry reg);                         // runtime: 
 void add_device_commands(CommandRegistry reg);                      // device emulation: commands_device.cpp
 void add_revoke_commands(CommandRegistry reg);                      // revocation: commands_revoke.cpp
 void add_device_se_commands(CLI::App& device, int& exit_code);      // software SE: commands_device_se.cpp
+void add_device_tpm_commands(CLI::App& device, int& exit_code);     // TPM device: commands_device_tpm.cpp
 
 }  // namespace hallmark::app

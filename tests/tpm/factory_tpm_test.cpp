@@ -272,5 +272,31 @@ TEST_F(FactoryTpmTest, StationServeRunsChallengeActivationAndProvisioning) {
   EXPECT_EQ(refused["reason_code"], "tpm_idevid_attributes") << refused.dump();
 }
 
+TEST_F(FactoryTpmTest, TheDeviceTpmCommandsMakeEvidenceAndActivateTheStationsCredential) {
+  auto port = read_text(kSwtpm + "/port");
+  port.erase(port.find_last_not_of("\n ") + 1);
+  const std::string tcti = "swtpm:host=127.0.0.1,port=" + port;
+  ASSERT_EQ(run("openssl x509 -inform der -in " + kSwtpm + "/ek_issuer.der -out " + file("ek-ca.pem")).exit_code, 0);
+  auto made = hallmark("device tpm make --tcti '" + tcti + "' --serial " + serial(3020) +
+                       " --product sensor-v2 --nonce " + challenge() + " --ek-chain " + file("ek-ca.pem"));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto line = json::parse(made.out);
+  EXPECT_EQ(line["evidence"]["type"], "tpm");
+  // The station's half, offline; then the device's TPM activates it.
+  const auto answer = offline_activate({{"evidence", line["evidence"]}, {"csr", line["csr"]}});
+  ASSERT_EQ(answer["status"], "ready") << answer.dump();
+  write_text(file("answer.json"), answer.dump());
+  auto act = hallmark("device tpm activate --tcti '" + tcti + "' --answer " + file("answer.json"));
+  ASSERT_EQ(act.exit_code, 0) << act.err;
+  line["evidence"]["activated_secret"] = act.out.substr(0, act.out.find('\n'));
+  const auto row = provision_line(line, "b1");
+  EXPECT_EQ(row["status"], "issued") << row.dump();
+  // No transient object or session is left in the TPM (there is no resource manager).
+  auto left = run("TPM2TOOLS_TCTI='" + tcti + "' tpm2_getcap handles-transient; TPM2TOOLS_TCTI='" + tcti +
+                  "' tpm2_getcap handles-loaded-session");
+  EXPECT_EQ(left.exit_code, 0) << left.err;
+  EXPECT_EQ(left.out.find("0x"), std::string::npos) << left.out;
+}
+
 }  // namespace
 }  // namespace hallmark::testing
