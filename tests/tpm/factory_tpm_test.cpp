@@ -12,6 +12,8 @@
 #include <chrono>
 #include <thread>
 
+#include <tss2/tss2_mu.h>
+
 #include "base/crypto.h"
 #include "integration/factory_fixture.h"
 
@@ -270,6 +272,94 @@ TEST_F(FactoryTpmTest, StationServeRunsChallengeActivationAndProvisioning) {
   auto [ds, refused] = post("/factory/v1/tpm/activate", device(ch["nonce"].get<std::string>(), "0x81000004").dump());
   EXPECT_EQ(ds, 403);
   EXPECT_EQ(refused["reason_code"], "tpm_idevid_attributes") << refused.dump();
+}
+
+// A TPMT_PUBLIC (ECC P-256, SHA-256 Name) for a software key's P-256 SPKI, and its Name.
+std::pair<base::Bytes, base::Bytes> software_public(const base::Bytes& spki, std::uint32_t attributes) {
+  TPMT_PUBLIC pub{};
+  pub.type = TPM2_ALG_ECC;
+  pub.nameAlg = TPM2_ALG_SHA256;
+  pub.objectAttributes = attributes;
+  pub.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+  pub.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
+  pub.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+  pub.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+  pub.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+  // A P-256 SPKI is a 26-octet prefix, then 04 || X || Y.
+  pub.unique.ecc.x.size = 32;
+  std::copy(spki.begin() + 27, spki.begin() + 59, pub.unique.ecc.x.buffer);
+  pub.unique.ecc.y.size = 32;
+  std::copy(spki.begin() + 59, spki.begin() + 91, pub.unique.ecc.y.buffer);
+  base::Bytes out(sizeof(TPMT_PUBLIC));
+  std::size_t off = 0;
+  EXPECT_EQ(Tss2_MU_TPMT_PUBLIC_Marshal(&pub, out.data(), out.size(), &off), TSS2_RC_SUCCESS);
+  out.resize(off);
+  base::Bytes name = {0x00, 0x0b};
+  const auto h = base::sha256(out);
+  name.insert(name.end(), h.begin(), h.end());
+  return {out, name};
+}
+
+TEST_F(FactoryTpmTest, RefusesSoftwareKeysWithAForgedCertifyBecauseTheyCannotActivateTheCredential) {
+  // An attacker with a copy of a genuine EK certificate and two software keys: a fake "IAK"
+  // claiming every TPM attribute, certifying a software "IDevID" key over the station's nonce.
+  const auto nonce = base::hex_decode(challenge()).value();
+  auto iak = keys::generate_ephemeral(base::KeyAlgorithm::EcP256).value();
+  auto key = keys::generate_ephemeral(base::KeyAlgorithm::EcP256).value();
+  const std::uint32_t common =
+      TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_SIGN_ENCRYPT;
+  const auto [iak_pub, iak_name] = software_public(iak->public_key_der(), common | TPMA_OBJECT_RESTRICTED);
+  const auto [key_pub, key_name] = software_public(key->public_key_der(), common);
+  TPMS_ATTEST attest{};
+  attest.magic = TPM2_GENERATED_VALUE;
+  attest.type = TPM2_ST_ATTEST_CERTIFY;
+  attest.qualifiedSigner.size = static_cast<UINT16>(iak_name.size());
+  std::copy(iak_name.begin(), iak_name.end(), attest.qualifiedSigner.name);
+  attest.extraData.size = 32;
+  std::copy(nonce.begin(), nonce.end(), attest.extraData.buffer);
+  attest.attested.certify.name.size = static_cast<UINT16>(key_name.size());
+  std::copy(key_name.begin(), key_name.end(), attest.attested.certify.name.name);
+  attest.attested.certify.qualifiedName = attest.attested.certify.name;
+  base::Bytes attest_bytes(sizeof(TPMS_ATTEST));
+  std::size_t off = 0;
+  ASSERT_EQ(Tss2_MU_TPMS_ATTEST_Marshal(&attest, attest_bytes.data(), attest_bytes.size(), &off), TSS2_RC_SUCCESS);
+  attest_bytes.resize(off);
+  const auto raw = iak->sign(attest_bytes).value();  // ECDSA-SHA256, raw r || s
+  TPMT_SIGNATURE sig{};
+  sig.sigAlg = TPM2_ALG_ECDSA;
+  sig.signature.ecdsa.hash = TPM2_ALG_SHA256;
+  sig.signature.ecdsa.signatureR.size = 32;
+  std::copy(raw.begin(), raw.begin() + 32, sig.signature.ecdsa.signatureR.buffer);
+  sig.signature.ecdsa.signatureS.size = 32;
+  std::copy(raw.begin() + 32, raw.end(), sig.signature.ecdsa.signatureS.buffer);
+  base::Bytes sig_bytes(sizeof(TPMT_SIGNATURE));
+  off = 0;
+  ASSERT_EQ(Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, sig_bytes.data(), sig_bytes.size(), &off), TSS2_RC_SUCCESS);
+  sig_bytes.resize(off);
+
+  pkix::Name subject;
+  ASSERT_TRUE(subject.add(pkix::oid::kCommonName, "forged").ok());
+  auto info = pkix::encode_csr_info(subject, key->public_key_der()).value();
+  auto csr = pkix::assemble_csr(info, key->signature_algorithm(), key->sign(info).value()).value();
+  auto b64 = [](const base::Bytes& b) { return base::base64_encode(b); };
+  json ev = {{"type", "tpm"},
+             {"nonce", base::hex_encode(nonce)},
+             {"ek_certificate", b64(base::to_bytes(read_text(kSwtpm + "/ek.der")))},
+             {"ek_chain", {b64(base::to_bytes(read_text(kSwtpm + "/ek_issuer.der")))}},
+             {"ek_public", b64(base::to_bytes(read_text(kSwtpm + "/ek.pub")))},
+             {"iak_public", b64(iak_pub)},
+             {"idevid_public", b64(key_pub)},
+             {"certify_info", b64(attest_bytes)},
+             {"certify_signature", b64(sig_bytes)}};
+  const json dev = {{"evidence", ev}, {"csr", base::base64_encode(csr)}};
+  // Structurally the forgery is perfect: only the credential activation can tell.
+  const auto answer = offline_activate(dev);
+  ASSERT_EQ(answer["status"], "ready") << answer.dump();
+  // The genuine TPM holding that EK cannot activate it for its own IAK (the credential names the fake one)…
+  EXPECT_EQ(tpm_activate(answer), "");
+  // … and without the EK's private key the attacker can only guess the secret.
+  const auto row = provision_line(manifest_line(serial(3030), dev, base::base64_encode(base::Bytes(32, 1))), "b1");
+  EXPECT_EQ(row["reason_code"], "tpm_activation_wrong") << row.dump();
 }
 
 TEST_F(FactoryTpmTest, TheDeviceTpmCommandsMakeEvidenceAndActivateTheStationsCredential) {
