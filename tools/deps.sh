@@ -18,6 +18,9 @@ packages=(
   golang-cfssl wrk
   # PKCS#11: headers only (p11-kit/pkcs11.h), the SoftHSM2 token and pkcs11-tool for the pkcs11 tier
   libp11-kit-dev softhsm2 opensc
+  # TPM 2.0: tpm2-tss (marshalling in attest, ESAPI/TCTI in `hallmark device tpm`); for the `tpm` test tier
+  # swtpm, its setup tools (swtpm_setup, swtpm_localca) and tpm2-tools
+  libtss2-dev swtpm swtpm-tools tpm2-tools
 )
 
 missing=()

@@ -46,11 +46,13 @@ void add_site_commands(CommandRegistry reg);                        // factory: 
 void add_station_commands(CommandRegistry reg);                     // factory: commands_station.cpp
 void add_station_serve_command(CLI::App& station, int& exit_code);  // commands_station_serve.cpp
 void add_station_challenge_command(CLI::App& st, int& exit_code);   // commands_station_challenge.cpp
+void add_station_tpm_activate_command(CLI::App& s, int& rc);        // commands_station_challenge.cpp
 void add_ledger_commands(CommandRegistry reg);                      // factory: commands_ledger.cpp
 void add_serve_command(CommandRegistry reg);                        // runtime: commands_serve.cpp
 void add_est_commands(CommandRegistry reg);                         // runtime: commands_est.cpp
 void add_device_commands(CommandRegistry reg);                      // device emulation: commands_device.cpp
 void add_revoke_commands(CommandRegistry reg);                      // revocation: commands_revoke.cpp
 void add_device_se_commands(CLI::App& device, int& exit_code);      // software SE: commands_device_se.cpp
+void add_device_tpm_commands(CLI::App& device, int& exit_code);     // TPM device: commands_device_tpm.cpp
 
 }  // namespace hallmark::app

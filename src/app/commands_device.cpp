@@ -223,6 +223,7 @@ void add_device_commands(CommandRegistry reg) {
   keygen->callback([ok, &exit_code = reg.exit_code] { exit_code = run_server_keygen(*ok); });
 
   add_device_se_commands(*device, reg.exit_code);
+  add_device_tpm_commands(*device, reg.exit_code);
 }
 
 }  // namespace hallmark::app

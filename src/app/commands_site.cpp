@@ -30,14 +30,15 @@ namespace {
 struct SiteOptions {
   std::string dir, id, quota_text, not_before, not_after, products, profiles = "idevid", attestation = "required", out,
                                                                     site_csr;
-  std::string se_roots;  // PEM file of SE vendor roots (SE attestation)
+  std::string se_roots;   // PEM file of SE vendor roots (SE attestation)
+  std::string tpm_roots;  // PEM file of TPM manufacturer roots (TPM attestation)
   std::vector<std::string> ranges;
   int stations = 1;
   bool json = false;
 };
 
-// The SE vendor roots named by --se-roots: CA certificates (empty without the option).
-base::Result<std::vector<base::Bytes>> read_se_roots(const std::string& path) {
+// The roots named by --se-roots / --tpm-roots: CA certificates (empty without the option).
+base::Result<std::vector<base::Bytes>> read_roots(const std::string& path, const char* option) {
   std::vector<base::Bytes> out;
   if (path.empty()) return out;
   HM_TRY(auto pem, base::read_file(path, 1 << 20));
@@ -45,7 +46,8 @@ base::Result<std::vector<base::Bytes>> read_se_roots(const std::string& path) {
   for (auto& der : ders) {
     HM_TRY(auto cert, pkix::Certificate::parse(der));
     if (!cert.is_ca()) {
-      return make_error(ErrorCode::InvalidArgument, "--se-roots: '" + cert.subject().to_string() + "' is not a CA");
+      return make_error(ErrorCode::InvalidArgument,
+                        std::string(option) + ": '" + cert.subject().to_string() + "' is not a CA");
     }
     out.push_back(std::move(der));
   }
@@ -117,7 +119,8 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
     ranges.push_back(r);
   }
   HM_TRY(auto attestation, factory::parse_attestation(o.attestation));
-  HM_TRY(auto se_roots, read_se_roots(o.se_roots));
+  HM_TRY(auto se_roots, read_roots(o.se_roots, "--se-roots"));
+  HM_TRY(auto tpm_roots, read_roots(o.tpm_roots, "--tpm-roots"));
   HM_TRY(auto pki_ptr, Pki::open(o.dir));
   auto& pki = *pki_ptr;
   auto& sites = pki.store().sites();
@@ -265,6 +268,7 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
     a.not_after = not_after;
     a.attestation = attestation;
     a.se_roots = se_roots;
+    a.tpm_roots = tpm_roots;
     a.organization = pki.config().ca.organization;
     a.country = pki.config().ca.country;
     a.profile_settings = pki.config().ca.profiles;
@@ -295,6 +299,7 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
          {"attestation", std::string(factory::to_string(attestation))},
          {"stations", o.stations}};
   if (!se_roots.empty()) doc["se_roots"] = se_roots.size();
+  if (!tpm_roots.empty()) doc["tpm_roots"] = tpm_roots.size();
   factory::SiteRecord site{o.id, "active", doc.dump(), now, std::nullopt};
   HM_CHECK(sites.add_site(site, station_records));
   doc["station_folders"] = station_docs;
@@ -370,6 +375,8 @@ void add_site_commands(CommandRegistry reg) {
   create->add_option("--attestation", o->attestation, "required (default) or none");
   create->add_option("--se-roots", o->se_roots,
                      "PEM file of secure-element vendor root CAs the stations trust for SE attestation");
+  create->add_option("--tpm-roots", o->tpm_roots,
+                     "PEM file of TPM manufacturer root CAs the stations trust for EK certificates (TPM attestation)");
   create->add_option("--stations", o->stations, "Split ranges and quota between this many stations (default 1)");
   create->add_option("--out", o->out, "Folder for the site CA key and one station-N folder per station")->required();
   create->add_option("--site-csr", o->site_csr,

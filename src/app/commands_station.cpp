@@ -371,6 +371,7 @@ void add_station_commands(CommandRegistry reg) {
 
   add_station_serve_command(*station, reg.exit_code);
   add_station_challenge_command(*station, reg.exit_code);
+  add_station_tpm_activate_command(*station, reg.exit_code);
 }
 
 }  // namespace hallmark::app

@@ -67,7 +67,11 @@ void add_station_serve_command(CLI::App& station, int& exit_code) {
       "201 issued, "
       "200 existing (with the certificates), 400 malformed, 401 no/wrong token, 403 outside the "
       "authorization, 409 serial or key already used. The same checks and records as `station "
-      "provision`. POST /factory/v1/challenge (same token) returns a fresh SE nonce {\"nonce\",\"expires\"}.");
+      "provision`. POST /factory/v1/challenge (same token) returns a fresh nonce {\"nonce\",\"expires\"} for SE or "
+      "TPM evidence. POST /factory/v1/tpm/activate (same token) with {\"evidence\":{\"type\":\"tpm\",...},\"csr\"?} "
+      "verifies the TPM evidence and returns 201 {\"credential_blob\",\"encrypted_secret\",\"expires\"} (base64 "
+      "TPM2B_ID_OBJECT / TPM2B_ENCRYPTED_SECRET) for the device's TPM2_ActivateCredential; the manifest line then "
+      "carries the recovered secret as the evidence's \"activated_secret\" (docs/factory.md).");
   cmd->callback([o, &exit_code] { exit_code = run_station_serve(*o); });
 }
 

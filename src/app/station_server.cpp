@@ -7,6 +7,7 @@
 #include "base/files.h"
 #include "base/log.h"
 #include "factory/evidence.h"
+#include "pkix/csr.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
@@ -51,6 +52,7 @@ StationServer::StationServer(Station& station, std::string token, ca::SigningAut
   opts.evidence = &station.records();
   m_engine = std::make_unique<factory::ProvisioningEngine>(station.scope(), station.issuer(), std::move(authority),
                                                            station.ledger(), station.records(), m_clock, opts);
+  m_tpm = std::make_unique<attest::TpmAttestationVerifier>(factory::tpm_anchors(station.scope()), m_clock);
 }
 
 base::Result<std::unique_ptr<StationServer>> StationServer::start(Station& station, Options o) {
@@ -88,9 +90,10 @@ base::Result<std::unique_ptr<StationServer>> StationServer::start(Station& stati
 }
 
 http::Response StationServer::handle(const http::Request& request) {
-  if (request.path != kProvisionPath && request.path != kChallengePath) {
+  if (request.path != kProvisionPath && request.path != kChallengePath && request.path != kTpmActivatePath) {
     return problem(404, "not_found",
-                   "unknown path; the station serves POST " + std::string(kProvisionPath) + " and " + kChallengePath);
+                   "unknown path; the station serves POST " + std::string(kProvisionPath) + ", " + kChallengePath +
+                       " and " + kTpmActivatePath);
   }
   if (request.method != "POST") {
     auto r = problem(405, "method_not_allowed", "use POST");
@@ -115,6 +118,7 @@ http::Response StationServer::handle(const http::Request& request) {
   if (const auto type = request.header("Content-Type"); !type || !http::media_type_is(*type, "application/json")) {
     return problem(415, "unsupported_media_type", "send the manifest line as Content-Type: application/json");
   }
+  if (request.path == kTpmActivatePath) return tpm_activate(request);
   // The body is one manifest line; a JSON document spanning lines is one line too.
   std::string line = request.body;
   for (auto& c : line) {
@@ -145,6 +149,41 @@ http::Response StationServer::handle(const http::Request& request) {
   if (!result.warnings.empty()) body["warnings"] = result.warnings;
   base::log::info("station: " + result.status + " " + result.serial + " from " + request.peer_address);
   return json_response(result.status == "issued" ? 201 : 200, body);
+}
+
+http::Response StationServer::tpm_activate(const http::Request& request) {
+  namespace r = factory::reason;
+  const auto doc = json::parse(request.body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return problem(400, r::kInvalidJson, "the body is not a JSON object");
+  if (!doc.contains("evidence")) return problem(400, r::kMissingField, "the body has no \"evidence\"");
+  base::Bytes spki;
+  if (doc.contains("csr")) {
+    if (!doc["csr"].is_string()) return problem(400, r::kInvalidField, "\"csr\" must be a string");
+    const auto text = doc["csr"].get<std::string>();
+    base::Bytes der;
+    if (text.find("-----BEGIN") != std::string::npos) {
+      der = base::to_bytes(text);
+    } else if (auto decoded = base::base64_decode(text); decoded.ok()) {
+      der = std::move(decoded).value();
+    }
+    auto csr = pkix::Csr::parse(der);
+    if (!csr.ok()) return problem(400, r::kBadCsr, "CSR refused: " + csr.error().detail);
+    spki = csr->public_key().spki_der();
+  }
+  factory::EvidenceRefusal why;
+  base::Result<factory::TpmActivation> made = base::make_error(ErrorCode::Internal, "not run");
+  {
+    std::lock_guard lock(m_mutex);
+    made = factory::start_tpm_activation(doc["evidence"], spki, *m_tpm, m_station.records(), m_rng, m_clock, why);
+  }
+  if (!made.ok()) {
+    if (why.code.empty()) return problem(503, "unavailable", "the station could not record the activation");
+    return problem(status_for_reason(why.code), why.code, why.reason);
+  }
+  base::log::info("station: TPM credential made for " + request.peer_address);
+  return json_response(201, {{"credential_blob", base::base64_encode(made->credential_blob)},
+                             {"encrypted_secret", base::base64_encode(made->encrypted_secret)},
+                             {"expires", base::format_rfc3339(made->expires)}});
 }
 
 }  // namespace hallmark::app

@@ -19,6 +19,10 @@ namespace hallmark::app {
 inline constexpr char kProvisionPath[] = "/factory/v1/provision";
 // POST with an empty body: {"nonce": hex, "expires": RFC 3339} for SE evidence (factory/evidence.h).
 inline constexpr char kChallengePath[] = "/factory/v1/challenge";
+// POST {"evidence": {"type":"tpm",...} without "activated_secret", "csr"?: PEM or base64 DER}:
+// the station verifies the TPM evidence and answers 201 {"credential_blob", "encrypted_secret"
+// (base64 TPM2B_ID_OBJECT / TPM2B_ENCRYPTED_SECRET), "expires"} for TPM2_ActivateCredential.
+inline constexpr char kTpmActivatePath[] = "/factory/v1/tpm/activate";
 
 class StationServer {
  public:
@@ -42,6 +46,8 @@ class StationServer {
   base::SystemClock m_clock;
   base::SystemRng m_rng;
   std::unique_ptr<factory::ProvisioningEngine> m_engine;
+  std::unique_ptr<attest::TpmAttestationVerifier> m_tpm;
+  http::Response tpm_activate(const http::Request& request);
   std::mutex m_mutex;  // the engine decides one device at a time (like a batch, in arrival order)
   std::unique_ptr<http::Server> m_server;
 };

@@ -97,7 +97,11 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority, cons
       HM_CHECK(spec.subject.add(pkix::oid::kOrganization, product.vendor));
       HM_CHECK(spec.subject.add(pkix::oid::kSerialNumber, req.device_serial));
       pkix::SubjectAltNames san;
-      san.hardware_modules.push_back({product.hw_type, base::to_bytes(req.device_serial)});
+      if (req.hardware_module) {
+        san.hardware_modules.push_back(*req.hardware_module);
+      } else {
+        san.hardware_modules.push_back({product.hw_type, base::to_bytes(req.device_serial)});
+      }
       HM_TRY(auto ext, pkix::ext::subject_alt_name(san));
       spec.extensions.push_back(std::move(ext));
       break;

@@ -18,6 +18,7 @@
 #include "ca/settings.h"
 #include "keys/signer.h"
 #include "pkix/certificate.h"
+#include "pkix/extensions.h"
 #include "pkix/name.h"
 
 namespace hallmark::ca {
@@ -44,6 +45,9 @@ struct IssuanceRequest {
   std::string actor = "cli";
   std::string origin = "cli";
   std::string evidence_digest = "none";
+  // idevid: the HardwareModuleName to carry instead of the product's hwType and the
+  // device serial (a TPM device: tcg-sv-tpm20 and the EK-derived hwSerialNum).
+  std::optional<pkix::HardwareModuleName> hardware_module;
 };
 
 struct IssuedCertificate {

@@ -68,6 +68,12 @@ std::string encode_statement(const Authorization& a) {
     for (const auto& r : a.se_roots) roots.push_back(base::base64_encode(r));
     doc["se_roots"] = roots;
   }
+  // Optional (added with TPM attestation), likewise.
+  if (!a.tpm_roots.empty()) {
+    json roots = json::array();
+    for (const auto& r : a.tpm_roots) roots.push_back(base::base64_encode(r));
+    doc["tpm_roots"] = roots;
+  }
   return doc.dump();  // nlohmann sorts object keys: the encoding is canonical
 }
 
@@ -116,6 +122,13 @@ base::Result<Authorization> decode_statement(std::string_view statement) {
       for (const auto& r : doc.at("se_roots")) {
         HM_TRY(auto der, base::base64_decode(r.get<std::string>()));
         a.se_roots.push_back(std::move(der));
+      }
+    }
+    field = "tpm_roots";
+    if (doc.contains("tpm_roots")) {
+      for (const auto& r : doc.at("tpm_roots")) {
+        HM_TRY(auto der, base::base64_decode(r.get<std::string>()));
+        a.tpm_roots.push_back(std::move(der));
       }
     }
     field = "organization";

@@ -43,8 +43,9 @@ struct Authorization {
   base::TimePoint not_before;
   base::TimePoint not_after;
   Attestation attestation = Attestation::Required;
-  std::vector<base::Bytes> se_roots;  // DER; SE vendor roots trusted for SE attestation (optional field)
-  std::string organization;           // O= of LDevID subjects
+  std::vector<base::Bytes> se_roots;   // DER; SE vendor roots trusted for SE attestation (optional field)
+  std::vector<base::Bytes> tpm_roots;  // DER; TPM manufacturer roots trusted for EK certificates (optional field)
+  std::string organization;            // O= of LDevID subjects
   std::string country;
   ca::ProfileSettings profile_settings;
   base::Bytes station_key_spki;  // signs the station's audit checkpoints and ledger bundles

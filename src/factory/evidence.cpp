@@ -1,5 +1,6 @@
 #include "factory/evidence.h"
 
+#include "attest/tpm_credential.h"
 #include "base/crypto.h"
 #include "factory/provisioning.h"
 #include "pkix/certificate.h"
@@ -20,16 +21,22 @@ base::Error refused(EvidenceRefusal& out, const char* code, std::string why) {
 
 }  // namespace
 
-base::Result<attest::SeEvidence> parse_se_evidence(const json& ev, EvidenceRefusal& r) {
+base::Result<std::string> evidence_type(const json& ev, EvidenceRefusal& r) {
   if (!ev.is_object()) return refused(r, reason::kEvidenceMalformed, "\"evidence\" must be an object {\"type\",...}");
   if (!ev.contains("type") || !ev["type"].is_string()) {
     return refused(r, reason::kEvidenceMalformed, "\"evidence\" has no \"type\" string");
   }
   const auto type = ev["type"].get<std::string>();
-  if (type != "se") {
+  if (type != "se" && type != "tpm") {
     return refused(r, reason::kEvidenceUnsupported,
-                   "evidence type '" + type.substr(0, 32) + "' is not supported by this station (supported: se)");
+                   "evidence type '" + type.substr(0, 32) + "' is not supported by this station (supported: se, tpm)");
   }
+  return type;
+}
+
+base::Result<attest::SeEvidence> parse_se_evidence(const json& ev, EvidenceRefusal& r) {
+  HM_TRY(const auto type, evidence_type(ev, r));
+  if (type != "se") return refused(r, reason::kEvidenceUnsupported, "the evidence is not of type 'se'");
   attest::SeEvidence out;
   if (!ev.contains("nonce") || !ev["nonce"].is_string()) {
     return refused(r, reason::kEvidenceMalformed, "SE evidence has no \"nonce\" (hex string)");
@@ -79,6 +86,155 @@ const char* reason_for(attest::SeCheck check) {
       return reason::kSeSignature;
   }
   return reason::kEvidenceMalformed;
+}
+
+namespace {
+
+// A required base64 member; false (and a refusal) when absent or not base64.
+bool b64_member(const json& ev, const char* name, base::Bytes& out, EvidenceRefusal& r) {
+  if (!ev.contains(name) || !ev[name].is_string()) {
+    refused(r, reason::kEvidenceMalformed, std::string("TPM evidence has no \"") + name + "\" (base64 string)");
+    return false;
+  }
+  auto b = base::base64_decode(ev[name].get<std::string>());
+  if (!b.ok() || b->empty()) {
+    refused(r, reason::kEvidenceMalformed, std::string("TPM evidence \"") + name + "\" is not base64");
+    return false;
+  }
+  out = std::move(b).value();
+  return true;
+}
+
+}  // namespace
+
+base::Result<TpmLineEvidence> parse_tpm_evidence(const json& ev, EvidenceRefusal& r) {
+  HM_TRY(const auto type, evidence_type(ev, r));
+  if (type != "tpm") return refused(r, reason::kEvidenceUnsupported, "the evidence is not of type 'tpm'");
+  TpmLineEvidence out;
+  auto& e = out.evidence;
+  if (!ev.contains("nonce") || !ev["nonce"].is_string()) {
+    return refused(r, reason::kEvidenceMalformed, "TPM evidence has no \"nonce\" (hex string)");
+  }
+  auto nonce = base::hex_decode(ev["nonce"].get<std::string>());
+  if (!nonce.ok() || nonce->size() != attest::kTpmNonceSize) {
+    return refused(r, reason::kEvidenceMalformed,
+                   "TPM evidence \"nonce\" must be " + std::to_string(2 * attest::kTpmNonceSize) + " hex digits");
+  }
+  e.nonce = std::move(nonce).value();
+  if (!b64_member(ev, "ek_certificate", e.ek_certificate, r) || !b64_member(ev, "ek_public", e.ek_public, r) ||
+      !b64_member(ev, "iak_public", e.iak_public, r) || !b64_member(ev, "idevid_public", e.idevid_public, r) ||
+      !b64_member(ev, "certify_info", e.certify_info, r) ||
+      !b64_member(ev, "certify_signature", e.certify_signature, r)) {
+    return make_error(ErrorCode::Malformed, r.reason);
+  }
+  if (ev.contains("ek_chain")) {
+    if (!ev["ek_chain"].is_array() || ev["ek_chain"].size() + 1 > attest::kMaxPath) {
+      return refused(r, reason::kEvidenceMalformed,
+                     "TPM evidence \"ek_chain\" must be an array of at most " + std::to_string(attest::kMaxPath - 1) +
+                         " base64 DER certificates");
+    }
+    for (const auto& c : ev["ek_chain"]) {
+      auto der = c.is_string() ? base::base64_decode(c.get<std::string>()) : base::Result<base::Bytes>(base::Bytes{});
+      if (!der.ok() || der->empty()) {
+        return refused(r, reason::kEvidenceMalformed, "TPM evidence \"ek_chain\" entries must be base64 DER");
+      }
+      e.ek_intermediates.push_back(std::move(der).value());
+    }
+  }
+  if (ev.contains("activated_secret")) {
+    if (!b64_member(ev, "activated_secret", out.activated_secret, r)) return make_error(ErrorCode::Malformed, r.reason);
+    if (out.activated_secret.size() != kActivationSecretSize) {
+      return refused(r, reason::kEvidenceMalformed,
+                     "TPM evidence \"activated_secret\" must be " + std::to_string(kActivationSecretSize) + " octets");
+    }
+  }
+  return out;
+}
+
+const char* reason_for(attest::TpmCheck check) {
+  using attest::TpmCheck;
+  switch (check) {
+    case TpmCheck::Ok:
+      return "";
+    case TpmCheck::Malformed:
+      return reason::kEvidenceMalformed;
+    case TpmCheck::EkChain:
+      return reason::kTpmEkUntrusted;
+    case TpmCheck::IakAttributes:
+      return reason::kTpmIakAttributes;
+    case TpmCheck::IdevidAttributes:
+      return reason::kTpmIdevidAttributes;
+    case TpmCheck::AttestMagic:
+      return reason::kTpmAttestMagic;
+    case TpmCheck::AttestType:
+      return reason::kTpmAttestType;
+    case TpmCheck::Nonce:
+      return reason::kTpmNonceMismatch;
+    case TpmCheck::Name:
+      return reason::kTpmNameMismatch;
+    case TpmCheck::Signature:
+      return reason::kTpmSignature;
+    case TpmCheck::KeyMismatch:
+      return reason::kTpmKeyMismatch;
+  }
+  return reason::kEvidenceMalformed;
+}
+
+EvidenceRefusal activation_refusal_for(NonceUse use) {
+  switch (use) {
+    case NonceUse::Accepted:
+      return {};
+    case NonceUse::Unknown:
+      return {reason::kTpmActivationWrong,
+              "the activated secret is not the one this station made for this TPM2_Certify (TPM2_ActivateCredential "
+              "with another TPM's EK or IAK, or a secret of another activation)"};
+    case NonceUse::Expired:
+      return {reason::kTpmActivationExpired, "the credential activation expired; activate again"};
+    case NonceUse::Reused:
+      return {reason::kTpmActivationReplayed,
+              "this credential activation was already used (each attests one key, once)"};
+  }
+  return {reason::kTpmActivationWrong, "unknown activation"};
+}
+
+pkix::HardwareModuleName tpm_hardware_module(const attest::TpmVerdict& verdict) {
+  return {kTcgSvTpm20, base::sha256(verdict.ek_spki)};
+}
+
+std::vector<attest::TrustAnchor> tpm_anchors(const Authorization& a) {
+  std::vector<attest::TrustAnchor> roots;
+  for (const auto& der : a.tpm_roots) {
+    if (auto c = pkix::Certificate::parse(der); c.ok()) {
+      roots.push_back({"tpm-vendor:" + c->subject().to_string(), std::move(c).value()});
+    }
+  }
+  return roots;
+}
+
+std::string activation_key(const attest::TpmEvidence& evidence, base::ByteView secret) {
+  base::Bytes in = base::to_bytes("hallmark-tpm-activation-v1");
+  const auto h = base::sha256(evidence.certify_info);
+  in.insert(in.end(), h.begin(), h.end());
+  in.insert(in.end(), secret.begin(), secret.end());
+  return "tpm-activation:" + base::hex_encode(base::sha256(in));
+}
+
+base::Result<TpmActivation> start_tpm_activation(const json& evidence, base::ByteView csr_spki,
+                                                 const attest::TpmAttestationVerifier& verifier, ChallengeNonces& store,
+                                                 base::Rng& rng, const base::Clock& clock, EvidenceRefusal& r) {
+  HM_TRY(auto line, parse_tpm_evidence(evidence, r));
+  const auto verdict = verifier.verify(line.evidence, csr_spki);
+  if (!verdict.ok()) return refused(r, reason_for(verdict.check), "TPM attestation refused: " + verdict.detail);
+  const auto secret = rng.bytes(kActivationSecretSize);
+  auto made = attest::make_credential(line.evidence.ek_public, verdict.iak_name, secret, rng);
+  if (!made.ok()) return refused(r, reason::kEvidenceUnsupported, "no credential for this EK: " + made.error().detail);
+  TpmActivation out;
+  out.credential_blob = std::move(made->credential_blob);
+  out.encrypted_secret = std::move(made->encrypted_secret);
+  const auto now = clock.now();
+  out.expires = now + kNonceLifetime;
+  HM_CHECK(store.add_nonce(activation_key(line.evidence, secret), now, out.expires));
+  return out;
 }
 
 EvidenceRefusal refusal_for(NonceUse use) {
@@ -132,6 +288,20 @@ base::Result<attest::SeEvidence> decode_se_content(base::ByteView content) {
   return ev;
 }
 
+base::Result<attest::TpmEvidence> decode_tpm_content(base::ByteView content) {
+  const auto doc = json::parse(content.begin(), content.end(), nullptr, false);
+  EvidenceRefusal why;
+  auto ev = parse_tpm_evidence(doc.is_discarded() ? json() : doc, why);
+  if (!ev.ok()) return make_error(ErrorCode::Malformed, "the stored evidence is not TPM evidence: " + why.reason);
+  return std::move(ev->evidence);
+}
+
+// A TPM's hardware identity: its EK, as the SHA-256 of the EK certificate's key.
+base::Result<std::string> tpm_hardware_id(const attest::TpmEvidence& evidence) {
+  HM_TRY(auto ek, pkix::Certificate::parse(evidence.ek_certificate));
+  return "tpm-ek:" + base::hex_encode(base::sha256(ek.subject_public_key_info()));
+}
+
 }  // namespace
 
 base::Result<EvidenceSummary> summarize_evidence(const EvidenceRecord& record) {
@@ -141,6 +311,16 @@ base::Result<EvidenceSummary> summarize_evidence(const EvidenceRecord& record) {
   out.hardware_id = record.hardware_id;
   out.verified_at = record.verified_at;
   out.digest_matches = evidence_digest(record.content) == record.digest;
+  if (record.type == "tpm") {
+    // The EK certificate stands where the SE's attestation certificate does.
+    HM_TRY(auto tpm, decode_tpm_content(record.content));
+    out.nonce = base::hex_encode(tpm.nonce);
+    HM_TRY(auto ek, pkix::Certificate::parse(tpm.ek_certificate));
+    out.chain_subjects.push_back("EK certificate issued by " + ek.issuer().to_string());
+    out.attestation_serial = ek.serial_hex();
+    out.attestation_fingerprint = base::hex_encode(ek.fingerprint_sha256());
+    return out;
+  }
   if (record.type != "se") {
     return make_error(ErrorCode::Unsupported, "evidence of type '" + record.type + "' cannot be summarized yet");
   }
@@ -162,6 +342,12 @@ base::Result<EvidenceSummary> summarize_evidence(const EvidenceRecord& record) {
 
 base::Result<EvidenceRecord> evidence_record_from(const std::string& type, base::Bytes content,
                                                   base::TimePoint verified_at) {
+  if (type == "tpm") {
+    HM_TRY(auto tpm, decode_tpm_content(content));
+    auto hw = tpm_hardware_id(tpm);
+    if (!hw.ok()) return make_error(ErrorCode::Malformed, "the TPM's EK certificate does not decode");
+    return make_evidence_record(type, std::move(content), std::move(hw).value(), verified_at);
+  }
   if (type != "se") return make_error(ErrorCode::Malformed, "evidence of type '" + type.substr(0, 32) + "' is unknown");
   HM_TRY(auto ev, decode_se_content(content));
   auto hw = se_hardware_id(ev);

@@ -5,6 +5,18 @@
 //
 //   "evidence": {"type": "se", "nonce": "<64 hex>", "signature": "<base64 DER>",
 //                "chain": ["<base64 DER>", ...]}       leaf (the SE vendor's certificate for the key) first
+//
+//   "evidence": {"type": "tpm", "nonce": "<64 hex>",   the station nonce, TPM2_Certify's qualifyingData
+//                "ek_certificate": "<base64 DER>", "ek_chain": ["<base64 DER>", ...] (optional intermediates),
+//                "ek_public": "<base64 TPM2B_PUBLIC>", "iak_public": "<base64 TPM2B_PUBLIC>",
+//                "idevid_public": "<base64 TPM2B_PUBLIC>", "certify_info": "<base64 TPMS_ATTEST>",
+//                "certify_signature": "<base64 TPMT_SIGNATURE>",
+//                "activated_secret": "<base64>"}     what TPM2_ActivateCredential returned (provision only)
+//
+// TPM credential activation (docs/factory.md): the station verifies the evidence,
+// makes a credential for the EK and the IAK's Name with a fresh 32-octet secret,
+// and records the pending activation in the nonce store under activation_key()
+// (single use, kNonceLifetime); the line is issued only with that secret.
 #pragma once
 
 #include <chrono>
@@ -15,10 +27,13 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/se_attestation.h"
+#include "attest/tpm_attestation.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/rng.h"
+#include "factory/authorization.h"
 #include "factory/ports.h"
+#include "pkix/extensions.h"
 
 namespace hallmark::factory {
 
@@ -30,8 +45,54 @@ struct EvidenceRefusal {
   std::string reason;
 };
 
+// The evidence's "type" ("se" or "tpm"); a refusal (evidence_malformed, evidence_unsupported) otherwise.
+base::Result<std::string> evidence_type(const nlohmann::json& evidence, EvidenceRefusal& refusal);
+
 // Decodes SE evidence; a refusal (evidence_malformed, evidence_unsupported) otherwise.
 base::Result<attest::SeEvidence> parse_se_evidence(const nlohmann::json& evidence, EvidenceRefusal& refusal);
+
+inline constexpr std::size_t kActivationSecretSize = 32;
+
+struct TpmLineEvidence {
+  attest::TpmEvidence evidence;
+  base::Bytes activated_secret;  // empty when the line does not carry one
+};
+
+// Decodes TPM evidence; a refusal (evidence_malformed, evidence_unsupported) otherwise.
+base::Result<TpmLineEvidence> parse_tpm_evidence(const nlohmann::json& evidence, EvidenceRefusal& refusal);
+// The reason code of a failed TPM check.
+const char* reason_for(attest::TpmCheck check);
+// The reason code (and text) for an activation secret that was not accepted; empty code for Accepted.
+EvidenceRefusal activation_refusal_for(NonceUse use);
+
+// The nonce-store key of a pending activation: "tpm-activation:" + hex SHA-256 of
+// "hallmark-tpm-activation-v1" || SHA-256(certify_info) || secret. It binds the
+// secret to this TPM2_Certify (so to its nonce, IDevID Name and IAK signature).
+std::string activation_key(const attest::TpmEvidence& evidence, base::ByteView secret);
+
+// tcg-sv-tpm20 (TCG DevID: hwType of a TPM 2.0 device).
+inline constexpr char kTcgSvTpm20[] = "2.23.133.1.2";
+// The IDevID's HardwareModuleName for a verified TPM: hwType tcg-sv-tpm20 and
+// hwSerialNum = SHA-256 of the EK certificate's SubjectPublicKeyInfo (32 octets;
+// TCG DevID's "digest of the EK public key" form, standards.md §1.3).
+pkix::HardwareModuleName tpm_hardware_module(const attest::TpmVerdict& verdict);
+
+// The authorization's TPM manufacturer roots as trust anchors ("tpm-vendor:<subject>").
+std::vector<attest::TrustAnchor> tpm_anchors(const Authorization& authorization);
+
+struct TpmActivation {
+  base::Bytes credential_blob;   // TPM2B_ID_OBJECT
+  base::Bytes encrypted_secret;  // TPM2B_ENCRYPTED_SECRET
+  base::TimePoint expires;
+};
+
+// The station's half of the activation round trip: verifies `evidence` (all
+// checks of TpmAttestationVerifier; the key check only when `csr_spki` is not
+// empty), makes the credential and records the pending activation in `store`.
+// A refusal (with its reason code) when the evidence fails.
+base::Result<TpmActivation> start_tpm_activation(const nlohmann::json& evidence, base::ByteView csr_spki,
+                                                 const attest::TpmAttestationVerifier& verifier, ChallengeNonces& store,
+                                                 base::Rng& rng, const base::Clock& clock, EvidenceRefusal& refusal);
 
 // The reason code of a failed SE check.
 const char* reason_for(attest::SeCheck check);

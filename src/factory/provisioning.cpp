@@ -108,9 +108,11 @@ struct ProvisioningEngine::Parsed {
   std::string serial, product, fingerprint, evidence_digest = "none";
   std::vector<std::string> profiles;
   base::Bytes spki;
-  bool attested = false;  // SE evidence verified (chain, key, signature); the nonce is still to be used
+  bool attested = false;  // SE/TPM evidence verified (chain, key, signature); the nonce is still to be used
   std::string nonce_hex;
   std::optional<EvidenceRecord> evidence;  // attested lines: what is stored (verified_at set when the nonce is used)
+  std::string activation;                  // TPM: the pending activation's nonce-store key, still to be used
+  std::optional<pkix::HardwareModuleName> hardware_module;  // TPM: tcg-sv-tpm20 + hwSerialNum from the EK
   std::string reason_code, reason;
 };
 
@@ -166,6 +168,7 @@ ProvisioningEngine::ProvisioningEngine(const Authorization& authorization, ca::I
     }
   }
   m_se = std::make_unique<attest::SeAttestationVerifier>(std::move(roots), m_clock);
+  m_tpm = std::make_unique<attest::TpmAttestationVerifier>(tpm_anchors(m_auth), m_clock);
 }
 
 ProvisioningEngine::~ProvisioningEngine() = default;
@@ -258,6 +261,32 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
   if (m_auth.attestation == Attestation::Required && doc.contains("evidence")) {
     // Pure checks here (worker threads); the nonce's single use is decided in input order.
     EvidenceRefusal why;
+    auto type = evidence_type(doc["evidence"], why);
+    if (!type.ok()) return refuse(why.code.c_str(), why.reason);
+    if (type.value() == "tpm") {
+      auto tpm = parse_tpm_evidence(doc["evidence"], why);
+      if (!tpm.ok()) return refuse(why.code.c_str(), why.reason);
+      const auto verdict = m_tpm->verify(tpm->evidence, p.spki);
+      if (!verdict.ok()) return refuse(reason_for(verdict.check), "TPM attestation refused: " + verdict.detail);
+      if (tpm->activated_secret.empty()) {
+        return refuse(reason::kTpmActivationRequired,
+                      "TPM evidence must carry \"activated_secret\": what TPM2_ActivateCredential returned for the "
+                      "credential this station made (POST /factory/v1/tpm/activate or `station tpm-activate`)");
+      }
+      p.attested = true;
+      p.nonce_hex = base::hex_encode(tpm->evidence.nonce);
+      p.activation = activation_key(tpm->evidence, tpm->activated_secret);
+      p.hardware_module = tpm_hardware_module(verdict);
+      // Stored and digested like SE evidence, without the activation secret
+      // (spent once used; the station keeps only its hash). The hardware
+      // identity is the EK: two devices with one EK is a cloned TPM.
+      auto stored = doc["evidence"];
+      stored.erase("activated_secret");
+      p.evidence = make_evidence_record("tpm", canonical_evidence(stored),
+                                        "tpm-ek:" + base::hex_encode(base::sha256(verdict.ek_spki)), {});
+      p.evidence_digest = p.evidence->digest;
+      return;
+    }
     auto ev = parse_se_evidence(doc["evidence"], why);
     if (!ev.ok()) return refuse(why.code.c_str(), why.reason);
     const auto verdict = m_se->verify(ev.value(), p.spki);
@@ -358,7 +387,7 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
     if (m_auth.attestation == Attestation::Required && !p.attested) {
       refuse(reason::kAttestationRequired,
              "this station's authorization requires hardware attestation: the line must carry \"evidence\" "
-             "({\"type\":\"se\",\"nonce\",\"signature\",\"chain\"}, docs/factory.md)");
+             "({\"type\":\"se\",...} or {\"type\":\"tpm\",...}, docs/factory.md)");
       continue;
     }
     // Uses the line's nonce (last check before issuing, so a line refused for
@@ -369,6 +398,15 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
         const auto why = refusal_for(NonceUse::Unknown);
         refuse(why.code.c_str(), why.reason);
         return true;
+      }
+      if (!p.activation.empty()) {
+        // The activation first: a wrong secret (Unknown) marks nothing, so the nonce stays usable.
+        HM_TRY(auto act, m_options.nonces->use_nonce(p.activation, now, p.fingerprint));
+        if (act != NonceUse::Accepted) {
+          const auto why = activation_refusal_for(act);
+          refuse(why.code.c_str(), why.reason);
+          return true;
+        }
       }
       HM_TRY(auto use, m_options.nonces->use_nonce(p.nonce_hex, now, p.fingerprint));
       if (use == NonceUse::Accepted) {
@@ -548,6 +586,7 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
         req.actor = m_auth.station_id();
         req.origin = origin;
         req.evidence_digest = p.evidence_digest;
+        if (step.profile == "idevid") req.hardware_module = p.hardware_module;
         auto issued = m_issuer.issue(m_authority, req);
         if (issued.ok()) {
           r.certificates.push_back({step.profile, issued->certificate.serial_hex(), issued->certificate.der()});

@@ -2,12 +2,13 @@
 //
 // Per manifest line {"serial","product","csr","evidence"?,"profiles"?}: decode
 // and verify the CSR; under an authorization that requires attestation, verify
-// the line's SE evidence (factory/evidence.h; the nonce is consumed only when a
-// certificate is about to be issued, and the evidence is then stored under the
-// digest the certificate records); check product, serial in range, serial not issued to
-// another key, key not certified for another device, quota and time window;
-// issue the IDevID (and further profiles the line asks for and the authorization
-// allows) through ca::Issuer under the site CA with channel factory and origin
+// the line's SE or TPM evidence (factory/evidence.h; the nonce, and a TPM line's
+// credential activation, are consumed only when a certificate is about to be
+// issued, and the evidence is then stored under the digest the certificate
+// records); check product, serial in range, serial not issued to another key,
+// key not certified for another device, quota and time window; issue the IDevID
+// (and further profiles the line asks for and the authorization allows) through
+// ca::Issuer under the site CA with channel factory and origin
 // "site:<id>/station:<n>/batch:<b>".
 //
 // Batches stream: lines are read in chunks; each chunk is parsed and its CSRs
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "attest/se_attestation.h"
+#include "attest/tpm_attestation.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "ca/issuer.h"
@@ -53,6 +55,19 @@ inline constexpr char kEvidenceUnsupported[] = "evidence_unsupported";
 inline constexpr char kSeChainUntrusted[] = "se_chain_untrusted";
 inline constexpr char kSeKeyMismatch[] = "se_key_mismatch";
 inline constexpr char kSeSignature[] = "se_signature";
+inline constexpr char kTpmEkUntrusted[] = "tpm_ek_untrusted";
+inline constexpr char kTpmIakAttributes[] = "tpm_iak_attributes";
+inline constexpr char kTpmIdevidAttributes[] = "tpm_idevid_attributes";
+inline constexpr char kTpmAttestMagic[] = "tpm_attest_magic";
+inline constexpr char kTpmAttestType[] = "tpm_attest_type";
+inline constexpr char kTpmNonceMismatch[] = "tpm_nonce_mismatch";
+inline constexpr char kTpmNameMismatch[] = "tpm_name_mismatch";
+inline constexpr char kTpmSignature[] = "tpm_signature";
+inline constexpr char kTpmKeyMismatch[] = "tpm_key_mismatch";
+inline constexpr char kTpmActivationRequired[] = "tpm_activation_required";
+inline constexpr char kTpmActivationWrong[] = "tpm_activation_wrong";
+inline constexpr char kTpmActivationReplayed[] = "tpm_activation_replayed";
+inline constexpr char kTpmActivationExpired[] = "tpm_activation_expired";
 inline constexpr char kNonceUnknown[] = "nonce_unknown";
 inline constexpr char kNonceExpired[] = "nonce_expired";
 inline constexpr char kNonceReused[] = "nonce_reused";
@@ -138,6 +153,7 @@ class ProvisioningEngine {
   const base::Clock& m_clock;
   EngineOptions m_options;
   std::unique_ptr<attest::SeAttestationVerifier> m_se;
+  std::unique_ptr<attest::TpmAttestationVerifier> m_tpm;
   class Pool;
   std::unique_ptr<Pool> m_pool;
 };

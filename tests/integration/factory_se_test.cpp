@@ -255,7 +255,7 @@ TEST_F(FactorySeTest, RefusesMissingAndMalformedEvidenceWithTheFieldAtFault) {
       {json(nullptr), "attestation_required"},
       {json("se"), "evidence_malformed"},
       {json::object({{"nonce", nonce}}), "evidence_malformed"},
-      {json::object({{"type", "tpm"}}), "evidence_unsupported"},
+      {json::object({{"type", "android-key"}}), "evidence_unsupported"},
       {short_nonce, "evidence_malformed"},
       {not_hex, "evidence_malformed"},
       {bad_sig, "evidence_malformed"},

@@ -101,9 +101,12 @@ TEST_F(EvidenceRecordTest, TheSummaryNamesTheChainTheAttestationCertificateAndTh
   ASSERT_TRUE(t.ok()) << t.error().describe();
   EXPECT_FALSE(t->digest_matches);
 
+  // A kind Hallmark does not know is refused as such; SE octets filed as TPM evidence are malformed TPM evidence.
   auto other = record;
-  other.type = "tpm";
+  other.type = "quantum";
   EXPECT_EQ(summarize_evidence(other).error().code, base::ErrorCode::Unsupported);
+  other.type = "tpm";
+  EXPECT_EQ(summarize_evidence(other).error().code, base::ErrorCode::Malformed);
 }
 
 }  // namespace
