@@ -466,6 +466,10 @@ TEST_F(FactoryTpmTest, EstEnrollsAndRenewsAnLdevidWithTheTlsClientKeyInTheTpm) {
   ASSERT_EQ(rr.exit_code, 0) << rr.err << read_text(file("est.err"));
   EXPECT_EQ(openssl_verify(file("ld2.pem"), file("runtime.pem")).exit_code, 0);
   EXPECT_EQ(spki(file("ld2.pem")), spki(file("ld.pem")));
+  // /serverkeygen authenticates the same way (the key it returns is the server's, by design).
+  auto kg = hallmark("device est serverkeygen " + est + " --cert " + file("idevid.pem") + " --out " + file("kg.pem"));
+  ASSERT_EQ(kg.exit_code, 0) << kg.err << read_text(file("est.err"));
+  EXPECT_EQ(openssl_verify(file("kg.pem"), file("runtime.pem")).exit_code, 0);
   // Every transient object was flushed (there is no resource manager).
   auto left = run("TPM2TOOLS_TCTI='" + tcti() + "' tpm2_getcap handles-transient");
   EXPECT_EQ(left.exit_code, 0) << left.err;
