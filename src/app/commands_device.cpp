@@ -1,9 +1,14 @@
 // `hallmark device est …`: a device emulator speaking EST over the wire (src/device).
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <string_view>
 
 #include "app/cli.h"
 #include "base/files.h"
 #include "device/est_client.h"
+#include "device/tpm_device.h"
+#include "device/tpm_key.h"
 #include "keys/software_key_store.h"
 #include "pkix/certificate.h"
 #include "pkix/oid.h"
@@ -24,7 +29,35 @@ base::Result<std::string> read_text_file(const std::string& path) {
   return base::to_string(data);
 }
 
-base::Result<std::unique_ptr<device::EstClient>> connect(const DeviceOptions& o, bool need_cert) {
+// --key tpm:<tcti>: the client key is in the device's TPM (src/device/tpm_key.h).
+constexpr std::string_view kTpmKeyPrefix = "tpm:";
+
+bool is_tpm_key(const std::string& key) {
+  return key.rfind(kTpmKeyPrefix, 0) == 0;
+}
+
+// The TPM key that `leaf` certifies: the IDevID key `device tpm make` created,
+// or the LDevID key a TPM-backed enrollment certified.
+struct TpmIdentity {
+  std::shared_ptr<device::TpmDevice> tpm;
+  device::TpmKey key = device::TpmKey::Idevid;
+};
+
+base::Result<TpmIdentity> open_tpm_identity(const std::string& key_option, const pkix::Certificate& leaf) {
+  const auto tcti = key_option.substr(kTpmKeyPrefix.size());
+  if (tcti.empty()) {
+    return base::make_error(base::ErrorCode::InvalidArgument,
+                            "--key tpm:<tcti> needs a TCTI, e.g. tpm:swtpm:host=127.0.0.1,port=2321 or "
+                            "tpm:device:/dev/tpmrm0");
+  }
+  HM_TRY(auto opened, device::TpmDevice::open(tcti));
+  std::shared_ptr<device::TpmDevice> tpm(std::move(opened));
+  HM_TRY(auto key, device::tpm_key_for(*tpm, leaf.subject_public_key_info()));
+  return TpmIdentity{std::move(tpm), key};
+}
+
+base::Result<std::unique_ptr<device::EstClient>> connect(const DeviceOptions& o, bool need_cert,
+                                                         const TpmIdentity* tpm = nullptr) {
   device::EstClientConfig c;
   c.server_url = o.server;
   c.label = o.label;
@@ -42,7 +75,12 @@ base::Result<std::unique_ptr<device::EstClient>> connect(const DeviceOptions& o,
   }
   if (!o.cert.empty()) {
     HM_TRY(c.cert_chain_pem, read_text_file(o.cert));
-    HM_TRY(c.key_pem, read_text_file(o.key));
+    if (tpm != nullptr) {
+      HM_TRY(c.key, device::tpm_evp_pkey(tpm->tpm, tpm->key));
+      c.client_sigalgs = device::kTpmTlsSigalgs;
+    } else {
+      HM_TRY(c.key_pem, read_text_file(o.key));
+    }
   }
   return device::EstClient::connect(std::move(c));
 }
@@ -82,12 +120,30 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
   if (!cert.ok()) return report(cert.error());
   const auto serial = cert->subject().get(pkix::oid::kSerialNumber).value_or("");
 
-  // The key to certify: --csr-key; on renewal the current key unless --rekey;
-  // else a new P-256 key written to --new-key-out.
+  // With the client key in the TPM, the key to certify is the TPM's LDevID key
+  // (on renewal too: it is the current key) unless --csr-key names a file.
+  std::optional<TpmIdentity> tpm;
+  if (is_tpm_key(o.key)) {
+    if (renewal && o.rekey && o.csr_key.empty()) {
+      std::cerr << "error: the TPM's LDevID key is derived from a fixed template and cannot be replaced: "
+                   "drop --rekey, or give --csr-key\n";
+      return kExitUsage;
+    }
+    auto opened = open_tpm_identity(o.key, cert.value());
+    if (!opened.ok()) return report(opened.error());
+    tpm = std::move(opened).value();
+  }
+
+  // The key to certify: --csr-key; with a TPM client key the TPM's LDevID key;
+  // on renewal the current key unless --rekey; else a new P-256 key written to --new-key-out.
   std::unique_ptr<keys::Signer> key;
   std::string key_file = o.csr_key;
-  if (key_file.empty() && renewal && !o.rekey) key_file = o.key;
-  if (!key_file.empty()) {
+  if (key_file.empty() && renewal && !o.rekey && !tpm) key_file = o.key;
+  if (key_file.empty() && tpm) {
+    auto k = device::tpm_signer(tpm->tpm, device::TpmKey::Ldevid);
+    if (!k.ok()) return report(k.error());
+    key = std::move(k.value());
+  } else if (!key_file.empty()) {
     auto pem = base::read_file(key_file, 1 << 20);
     if (!pem.ok()) return report(pem.error());
     auto k = keys::load_unencrypted_key(pem.value(), key_file);
@@ -107,7 +163,7 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
     if (!pem.ok()) return report(pem.error());
     if (auto w = base::write_file(dest, pem.value(), 0600); !w.ok()) return report(w.error());
   }
-  auto client = connect(o, true);
+  auto client = connect(o, true, tpm ? &*tpm : nullptr);
   if (!client.ok()) return report(client.error());
   std::optional<std::string> challenge;
   if (o.pop) challenge = base::base64_encode(client.value()->channel_binding());
@@ -154,7 +210,13 @@ int run_server_keygen(const DeviceOptions& o) {
   const auto serial = cert->subject().get(pkix::oid::kSerialNumber).value_or("");
   auto csr = device::make_csr(*throwaway.value(), serial, std::nullopt, encryption);
   if (!csr.ok()) return report(csr.error());
-  auto client = connect(o, true);
+  std::optional<TpmIdentity> tpm;
+  if (is_tpm_key(o.key)) {
+    auto opened = open_tpm_identity(o.key, cert.value());
+    if (!opened.ok()) return report(opened.error());
+    tpm = std::move(opened).value();
+  }
+  auto client = connect(o, true, tpm ? &*tpm : nullptr);
   if (!client.ok()) return report(client.error());
   auto generated = client.value()->server_keygen(csr.value());
   if (!generated.ok()) return report(generated.error());
@@ -198,13 +260,20 @@ void add_device_commands(CommandRegistry reg) {
     common_options(cmd, *o);
     cmd->add_option("--cert", o->cert, renewal ? "Current LDevID (PEM)" : "IDevID certificate (PEM, chain allowed)")
         ->required();
-    cmd->add_option("--key", o->key, "Its unencrypted private key (PEM)")->required();
+    cmd->add_option("--key", o->key,
+                    "Its unencrypted private key (PEM), or tpm:<tcti> for the TPM key the certificate certifies")
+        ->required();
     cmd->add_option("--csr-key", o->csr_key,
-                    "Key to certify (PEM); default: a new P-256 key (enroll) or the "
-                    "current key (reenroll)");
+                    "Key to certify (PEM); default: the TPM's LDevID key with --key tpm:<tcti>, else a new P-256 "
+                    "key (enroll) or the current key (reenroll)");
     cmd->add_option("--new-key-out", o->new_key_out, "Where to write a generated key (default <out>.key)");
     if (renewal) cmd->add_flag("--rekey", o->rekey, "Generate a new key instead of renewing the current one");
     cmd->add_flag("--pop", o->pop, "Put the TLS channel binding in challengePassword (PoP linking)");
+    cmd->footer(
+        "--key tpm:<tcti> (e.g. tpm:swtpm:host=127.0.0.1,port=2321): the TLS client key is the TPM key that --cert "
+        "certifies (the IDevID key of `hallmark device tpm make`, or the TPM's LDevID key), signing by TPM2_Sign; "
+        "the certified key is then the TPM's LDevID key (same template as the IDevID key, another unique field) "
+        "and only the certificate is written.");
     cmd->callback([o, renewal, &exit_code = reg.exit_code] { exit_code = run_enroll(*o, renewal); });
   }
 
@@ -214,7 +283,8 @@ void add_device_commands(CommandRegistry reg) {
                                      "authenticated by the IDevID");
   common_options(keygen, *ok);
   keygen->add_option("--cert", ok->cert, "IDevID certificate (PEM, chain allowed)")->required();
-  keygen->add_option("--key", ok->key, "Its unencrypted private key (PEM)")->required();
+  keygen->add_option("--key", ok->key, "Its unencrypted private key (PEM), or tpm:<tcti> (the TPM's IDevID key)")
+      ->required();
   keygen->add_option("--new-key-out", ok->new_key_out, "Where to write the generated key (default <out>.key)");
   keygen->add_option("--decrypt-key-id", ok->decrypt_key_id,
                      "Ask for the key encrypted to this pre-provisioned symmetric key (hex identifier)");

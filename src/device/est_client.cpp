@@ -80,6 +80,8 @@ base::Result<std::unique_ptr<EstClient>> EstClient::connect(EstClientConfig conf
   hc.verify_server = config.verify_server;
   hc.cert_chain_pem = config.cert_chain_pem;
   hc.key_pem = config.key_pem;
+  hc.key = config.key;
+  hc.client_sigalgs = config.client_sigalgs;
   hc.tls_version = config.tls_version;
   hc.timeout = config.timeout;
   HM_TRY(auto http, http::Client::connect(url.host, url.port, hc));

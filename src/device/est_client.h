@@ -23,9 +23,11 @@ struct EstClientConfig {
   std::string label;              // optional /.well-known/est/<label>/
   std::string trust_anchors_pem;  // verifies the server; required unless !verify_server
   bool verify_server = true;
-  std::string cert_chain_pem;  // client certificate (IDevID or LDevID), leaf first; may be empty
-  std::string key_pem;         // its unencrypted key
-  std::string tls_version;     // "", "1.2", "1.3"
+  std::string cert_chain_pem;        // client certificate (IDevID or LDevID), leaf first; may be empty
+  std::string key_pem;               // its unencrypted key, or:
+  std::shared_ptr<evp_pkey_st> key;  // a ready key (e.g. tpm_evp_pkey), which wins
+  std::string client_sigalgs;        // as http::ClientConfig::client_sigalgs
+  std::string tls_version;           // "", "1.2", "1.3"
   std::chrono::milliseconds timeout{10'000};
 };
 

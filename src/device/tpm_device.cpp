@@ -1,6 +1,7 @@
 #include "device/tpm_device.h"
 
 #include <cstring>
+#include <mutex>
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
@@ -19,8 +20,13 @@ base::Error tpm_error(const char* what, TSS2_RC rc) {
   return make_error(ErrorCode::Unavailable, std::string("TPM: ") + what + " failed (" + hex + ")");
 }
 
+// The LDevID key's template differs from the IDevID key's only by this unique
+// field: the TPM derives a different key from the same owner seed.
+constexpr char kLdevidUnique[] = "hallmark LDevID key";
+
 // TCG DevID key templates: ECC P-256, SHA-256 Name, no symmetric, ECDSA-SHA256.
-TPM2B_PUBLIC key_template(bool restricted) {
+TPM2B_PUBLIC key_template(TpmKey key) {
+  const bool restricted = key == TpmKey::Iak;
   TPM2B_PUBLIC t{};
   t.publicArea.type = TPM2_ALG_ECC;
   t.publicArea.nameAlg = TPM2_ALG_SHA256;
@@ -33,7 +39,41 @@ TPM2B_PUBLIC key_template(bool restricted) {
   ecc.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
   ecc.curveID = TPM2_ECC_NIST_P256;
   ecc.kdf.scheme = TPM2_ALG_NULL;
+  if (key == TpmKey::Ldevid) {
+    auto& x = t.publicArea.unique.ecc.x;
+    x.size = sizeof kLdevidUnique - 1;
+    std::memcpy(x.buffer, kLdevidUnique, x.size);
+  }
   return t;
+}
+
+const char* key_name(TpmKey key) {
+  switch (key) {
+    case TpmKey::Iak:
+      return "the IAK";
+    case TpmKey::Idevid:
+      return "the IDevID key";
+    case TpmKey::Ldevid:
+      return "the LDevID key";
+  }
+  return "a key";
+}
+
+// RFC 5480 SubjectPublicKeyInfo of a P-256 point: a fixed prefix (id-ecPublicKey,
+// prime256v1, BIT STRING of 66 octets), then the uncompressed point 04 || X || Y.
+constexpr unsigned char kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                             0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
+
+base::Bytes p256_spki(const TPM2B_PUBLIC& p) {
+  const auto& x = p.publicArea.unique.ecc.x;
+  const auto& y = p.publicArea.unique.ecc.y;
+  if (x.size > 32 || y.size > 32) return {};
+  base::Bytes out(std::begin(kP256SpkiPrefix), std::end(kP256SpkiPrefix));
+  out.resize(out.size() + 64, 0);
+  std::memcpy(out.data() + sizeof kP256SpkiPrefix + (32 - x.size), x.buffer, x.size);
+  std::memcpy(out.data() + sizeof kP256SpkiPrefix + 32 + (32 - y.size), y.buffer, y.size);
+  return out;
 }
 
 base::Bytes marshal_public(const TPM2B_PUBLIC& p) {
@@ -49,31 +89,40 @@ base::Bytes marshal_public(const TPM2B_PUBLIC& p) {
 struct TpmDevice::Impl {
   TSS2_TCTI_CONTEXT* tcti = nullptr;
   ESYS_CONTEXT* ctx = nullptr;
-  ESYS_TR iak = ESYS_TR_NONE, idevid = ESYS_TR_NONE;
-  base::Bytes iak_pub, idevid_pub;
+  struct Object {
+    ESYS_TR handle = ESYS_TR_NONE;
+    base::Bytes pub;   // TPM2B_PUBLIC
+    base::Bytes spki;  // SubjectPublicKeyInfo
+  };
+  Object objects[3];      // by TpmKey
+  std::mutex sign_mutex;  // sign_digest may be called from TLS and CSR signing alike
+
+  Object& object(TpmKey key) { return objects[static_cast<int>(key)]; }
 
   ~Impl() {
     if (ctx != nullptr) {
-      if (iak != ESYS_TR_NONE) Esys_FlushContext(ctx, iak);
-      if (idevid != ESYS_TR_NONE) Esys_FlushContext(ctx, idevid);
+      for (auto& o : objects) {
+        if (o.handle != ESYS_TR_NONE) Esys_FlushContext(ctx, o.handle);
+      }
       Esys_Finalize(&ctx);
     }
     if (tcti != nullptr) Tss2_TctiLdr_Finalize(&tcti);
   }
 
-  base::Status create(bool restricted) {
-    ESYS_TR& handle = restricted ? iak : idevid;
-    if (handle != ESYS_TR_NONE) return {};
+  base::Status create(TpmKey key) {
+    auto& o = object(key);
+    if (o.handle != ESYS_TR_NONE) return {};
     TPM2B_SENSITIVE_CREATE sensitive{};
-    const auto in_public = key_template(restricted);
+    const auto in_public = key_template(key);
     TPM2B_DATA outside{};
     TPML_PCR_SELECTION pcrs{};
     TPM2B_PUBLIC* out_public = nullptr;
-    const ESYS_TR hierarchy = restricted ? ESYS_TR_RH_ENDORSEMENT : ESYS_TR_RH_OWNER;
+    const ESYS_TR hierarchy = key == TpmKey::Iak ? ESYS_TR_RH_ENDORSEMENT : ESYS_TR_RH_OWNER;
     const auto rc = Esys_CreatePrimary(ctx, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
-                                       &in_public, &outside, &pcrs, &handle, &out_public, nullptr, nullptr, nullptr);
-    if (rc != TSS2_RC_SUCCESS) return tpm_error(restricted ? "creating the IAK" : "creating the IDevID key", rc);
-    (restricted ? iak_pub : idevid_pub) = marshal_public(*out_public);
+                                       &in_public, &outside, &pcrs, &o.handle, &out_public, nullptr, nullptr, nullptr);
+    if (rc != TSS2_RC_SUCCESS) return tpm_error((std::string("creating ") + key_name(key)).c_str(), rc);
+    o.pub = marshal_public(*out_public);
+    o.spki = p256_spki(*out_public);
     Esys_Free(out_public);
     return {};
   }
@@ -143,18 +192,25 @@ base::Result<base::Bytes> TpmDevice::ek_public() {
 }
 
 base::Result<base::Bytes> TpmDevice::iak_public() {
-  HM_CHECK(m_impl->create(true));
-  return m_impl->iak_pub;
+  HM_CHECK(m_impl->create(TpmKey::Iak));
+  return m_impl->object(TpmKey::Iak).pub;
 }
 
 base::Result<base::Bytes> TpmDevice::idevid_public() {
-  HM_CHECK(m_impl->create(false));
-  return m_impl->idevid_pub;
+  HM_CHECK(m_impl->create(TpmKey::Idevid));
+  return m_impl->object(TpmKey::Idevid).pub;
+}
+
+base::Result<base::Bytes> TpmDevice::public_key_der(TpmKey key) {
+  HM_CHECK(m_impl->create(key));
+  const auto& spki = m_impl->object(key).spki;
+  if (spki.empty()) return make_error(ErrorCode::Internal, std::string("TPM: ") + key_name(key) + " is not P-256");
+  return spki;
 }
 
 base::Result<TpmDevice::Certified> TpmDevice::certify(base::ByteView nonce) {
-  HM_CHECK(m_impl->create(true));
-  HM_CHECK(m_impl->create(false));
+  HM_CHECK(m_impl->create(TpmKey::Iak));
+  HM_CHECK(m_impl->create(TpmKey::Idevid));
   TPM2B_DATA qualifying{};
   if (nonce.size() > sizeof(qualifying.buffer)) return make_error(ErrorCode::InvalidArgument, "nonce too long");
   qualifying.size = static_cast<UINT16>(nonce.size());
@@ -163,8 +219,8 @@ base::Result<TpmDevice::Certified> TpmDevice::certify(base::ByteView nonce) {
   scheme.scheme = TPM2_ALG_NULL;  // the IAK's own scheme (ECDSA-SHA256)
   TPM2B_ATTEST* attest = nullptr;
   TPMT_SIGNATURE* sig = nullptr;
-  if (auto rc = Esys_Certify(m_impl->ctx, m_impl->idevid, m_impl->iak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                             &qualifying, &scheme, &attest, &sig);
+  if (auto rc = Esys_Certify(m_impl->ctx, m_impl->object(TpmKey::Idevid).handle, m_impl->object(TpmKey::Iak).handle,
+                             ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &qualifying, &scheme, &attest, &sig);
       rc != TSS2_RC_SUCCESS) {
     return tpm_error("TPM2_Certify", rc);
   }
@@ -180,8 +236,10 @@ base::Result<TpmDevice::Certified> TpmDevice::certify(base::ByteView nonce) {
   return out;
 }
 
-base::Result<base::Bytes> TpmDevice::sign_digest(base::ByteView digest) {
-  HM_CHECK(m_impl->create(false));
+base::Result<base::Bytes> TpmDevice::sign_digest(base::ByteView digest, TpmKey key) {
+  if (key == TpmKey::Iak) return make_error(ErrorCode::InvalidArgument, "the IAK signs only TPM-made structures");
+  std::lock_guard lock(m_impl->sign_mutex);
+  HM_CHECK(m_impl->create(key));
   TPM2B_DIGEST d{};
   if (digest.size() != 32) return make_error(ErrorCode::InvalidArgument, "a SHA-256 digest has 32 octets");
   d.size = 32;
@@ -193,8 +251,8 @@ base::Result<base::Bytes> TpmDevice::sign_digest(base::ByteView digest) {
   ticket.tag = TPM2_ST_HASHCHECK;
   ticket.hierarchy = TPM2_RH_NULL;
   TPMT_SIGNATURE* sig = nullptr;
-  if (auto rc = Esys_Sign(m_impl->ctx, m_impl->idevid, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-                          &ticket, &sig);
+  if (auto rc = Esys_Sign(m_impl->ctx, m_impl->object(key).handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+                          &scheme, &ticket, &sig);
       rc != TSS2_RC_SUCCESS) {
     return tpm_error("TPM2_Sign", rc);
   }
@@ -212,7 +270,7 @@ base::Result<base::Bytes> TpmDevice::sign_digest(base::ByteView digest) {
 }
 
 base::Result<base::Bytes> TpmDevice::activate(base::ByteView credential_blob, base::ByteView encrypted_secret) {
-  HM_CHECK(m_impl->create(true));
+  HM_CHECK(m_impl->create(TpmKey::Iak));
   auto* ctx = m_impl->ctx;
   TPM2B_ID_OBJECT blob{};
   TPM2B_ENCRYPTED_SECRET secret{};
@@ -246,8 +304,8 @@ base::Result<base::Bytes> TpmDevice::activate(base::ByteView credential_blob, ba
                               nullptr, nullptr, nullptr, 0, nullptr, nullptr);
   TPM2B_DIGEST* cert_info = nullptr;
   if (rc == TSS2_RC_SUCCESS) {
-    rc = Esys_ActivateCredential(ctx, m_impl->iak, ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &blob, &secret,
-                                 &cert_info);
+    rc = Esys_ActivateCredential(ctx, m_impl->object(TpmKey::Iak).handle, ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE,
+                                 &blob, &secret, &cert_info);
   }
   Esys_FlushContext(ctx, session);  // ignore the result: a spent session may already be gone
   if (rc != TSS2_RC_SUCCESS) return tpm_error("TPM2_ActivateCredential", rc);

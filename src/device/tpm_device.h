@@ -4,9 +4,10 @@
 // re-created from fixed templates (the TPM derives the same key from its
 // hierarchy seed each time): the IAK (ECC P-256, restricted signing) in the
 // endorsement hierarchy, the IDevID key (ECC P-256, unrestricted signing) in the
-// owner hierarchy. The EK is the persistent RSA EK at 0x81010001 with its
-// certificate at NV 0x01c00002. Every transient object and session is flushed
-// when the TpmDevice is destroyed (there may be no resource manager).
+// owner hierarchy, and an LDevID key (same template as the IDevID key but for its
+// unique field, so a different key) in the owner hierarchy for runtime enrollment. The EK is the persistent RSA EK at
+// 0x81010001 with its certificate at NV 0x01c00002. Every transient object and session is flushed when the TpmDevice is
+// destroyed (there may be no resource manager).
 #pragma once
 
 #include <memory>
@@ -20,6 +21,9 @@ namespace hallmark::device {
 inline constexpr std::uint32_t kEkHandle = 0x81010001;
 inline constexpr std::uint32_t kEkCertIndex = 0x01c00002;
 
+// The TPM's keys, each a primary re-created from its fixed template.
+enum class TpmKey { Iak = 0, Idevid = 1, Ldevid = 2 };
+
 class TpmDevice {
  public:
   static base::Result<std::unique_ptr<TpmDevice>> open(const std::string& tcti);
@@ -31,6 +35,8 @@ class TpmDevice {
   base::Result<base::Bytes> ek_public();       // TPM2B_PUBLIC
   base::Result<base::Bytes> iak_public();      // TPM2B_PUBLIC (creates the IAK on first use)
   base::Result<base::Bytes> idevid_public();   // TPM2B_PUBLIC (creates the IDevID key on first use)
+  // A key's SubjectPublicKeyInfo (DER, P-256), creating it on first use.
+  base::Result<base::Bytes> public_key_der(TpmKey key);
 
   struct Certified {
     base::Bytes attest;     // TPMS_ATTEST
@@ -38,8 +44,10 @@ class TpmDevice {
   };
   // TPM2_Certify(IDevID key) by the IAK, `nonce` as qualifyingData.
   base::Result<Certified> certify(base::ByteView nonce);
-  // ECDSA P-256 signature (raw r||s) by the IDevID key over a SHA-256 digest.
-  base::Result<base::Bytes> sign_digest(base::ByteView sha256_digest);
+  // ECDSA P-256 signature (raw r||s) by `key` (IDevID or LDevID) over a SHA-256
+  // digest (TPM2_Sign). Thread-safe against itself (TLS and CSR signatures); the
+  // other calls are not.
+  base::Result<base::Bytes> sign_digest(base::ByteView sha256_digest, TpmKey key = TpmKey::Idevid);
   // TPM2_ActivateCredential(IAK, EK) of marshalled TPM2B_ID_OBJECT / TPM2B_ENCRYPTED_SECRET.
   base::Result<base::Bytes> activate(base::ByteView credential_blob, base::ByteView encrypted_secret);
 

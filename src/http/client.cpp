@@ -147,8 +147,8 @@ base::Result<std::unique_ptr<Client>> Client::connect_impl(std::string host, std
     impl->ssl.emplace(net::ssl::context::tls_client);
     const auto& c = impl->config;
     HM_CHECK(detail::configure_client_context(
-        impl->ssl->native_handle(),
-        {c.trust_anchors_pem, c.verify_server, c.cert_chain_pem, c.key_pem, c.tls_version}));
+        impl->ssl->native_handle(), {c.trust_anchors_pem, c.verify_server, c.cert_chain_pem, c.key_pem, c.key.get(),
+                                     c.client_sigalgs, c.tls_version}));
   }
   HM_CHECK(impl->connect());
   return std::unique_ptr<Client>(new Client(std::move(impl)));

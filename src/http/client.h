@@ -12,6 +12,8 @@
 #include "base/result.h"
 #include "http/message.h"
 
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY, kept opaque here
+
 namespace hallmark::http {
 
 struct ClientConfig {
@@ -23,9 +25,14 @@ struct ClientConfig {
   // Sent as SNI (DNS names only) and checked against the server certificate
   // (DNS name or IP address). Empty: the host passed to connect().
   std::string server_name;
-  // Optional client certificate: PEM chain, leaf first, and its unencrypted key.
+  // Optional client certificate: PEM chain, leaf first, and its key either as
+  // unencrypted PEM or as a ready EVP_PKEY (e.g. one that signs in a TPM), which wins.
   std::string cert_chain_pem;
   std::string key_pem;
+  std::shared_ptr<evp_pkey_st> key;
+  // The signature algorithms the client may sign with (OpenSSL list syntax, e.g.
+  // "ECDSA+SHA256" for a key that signs only SHA-256 digests); empty: OpenSSL's.
+  std::string client_sigalgs;
   std::string tls_version;                    // "" (1.2 or 1.3, preferring 1.3), "1.2" or "1.3"
   std::chrono::milliseconds timeout{10'000};  // for connecting+handshake, and per request
   std::size_t max_body = 16 * 1024 * 1024;    // largest response body accepted

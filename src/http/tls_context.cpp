@@ -167,7 +167,11 @@ base::Status configure_client_context(SSL_CTX* ctx, const ClientTls& tls) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   }
   if (!tls.cert_chain_pem.empty()) {
-    HM_CHECK(use_certificate_and_key(ctx, tls.cert_chain_pem, tls.key_pem, nullptr));
+    HM_CHECK(use_certificate_and_key(ctx, tls.cert_chain_pem, tls.key_pem, tls.key));
+  }
+  if (!tls.client_sigalgs.empty() &&
+      SSL_CTX_set1_client_sigalgs_list(ctx, std::string(tls.client_sigalgs).c_str()) != 1) {
+    return make_error(ErrorCode::InvalidArgument, "unusable client signature algorithms", openssl_errors());
   }
   return base::ok_status();
 }

@@ -33,7 +33,9 @@ struct ClientTls {
   bool verify_server = true;
   std::string_view cert_chain_pem;
   std::string_view key_pem;
-  std::string_view version;  // "", "1.2", "1.3"
+  EVP_PKEY* key = nullptr;          // wins over key_pem
+  std::string_view client_sigalgs;  // "" = OpenSSL's default list
+  std::string_view version;         // "", "1.2", "1.3"
 };
 base::Status configure_client_context(SSL_CTX* ctx, const ClientTls& tls);
 // SNI and the expected server name (DNS name or IP literal).

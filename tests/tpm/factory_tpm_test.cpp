@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <tss2/tss2_mu.h>
@@ -37,11 +38,61 @@ class FactoryTpmTest : public FactoryTest {
     m_station = init_station("st", m_auth);
   }
   void TearDown() override {
-    if (m_pid > 0) {
-      ::kill(m_pid, SIGTERM);
-      int status = 0;
-      ::waitpid(m_pid, &status, 0);
+    for (const pid_t pid : {m_pid, m_est_pid}) {
+      if (pid > 0) {
+        ::kill(pid, SIGTERM);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+      }
     }
+  }
+
+  static std::string tcti() {
+    auto port = read_text(kSwtpm + "/port");
+    port.erase(port.find_last_not_of("\n ") + 1);
+    return "swtpm:host=127.0.0.1,port=" + port;
+  }
+
+  // `hallmark serve` (EST) on port 0 over the operator PKI; its https://host:port.
+  std::string start_est() {
+    const auto out = file("est.out");
+    m_est_pid = ::fork();
+    if (m_est_pid == 0) {
+      const std::string cmd =
+          "exec " + bin() + " serve --dir " + dir() + " --listen 127.0.0.1:0 > " + out + " 2> " + file("est.err");
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 300; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto text = read_text(out);
+      const auto at = text.find("https://");
+      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+        const auto url = text.substr(at, text.find(' ', at) - at);
+        return url.substr(0, url.find("/.well-known"));
+      }
+    }
+    ADD_FAILURE() << read_text(file("est.err"));
+    return "";
+  }
+
+  // `device tpm make` + `device tpm activate` + provisioning: the TPM's IDevID bundle (PEM) in <name>.
+  void tpm_idevid(const std::string& serial_number, const std::string& name) {
+    ASSERT_EQ(run("openssl x509 -inform der -in " + kSwtpm + "/ek_issuer.der -out " + file("ek-ca.pem")).exit_code, 0);
+    auto made = hallmark("device tpm make --tcti '" + tcti() + "' --serial " + serial_number +
+                         " --product sensor-v2 --nonce " + challenge() + " --ek-chain " + file("ek-ca.pem"));
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    auto line = json::parse(made.out);
+    const auto answer = offline_activate({{"evidence", line["evidence"]}, {"csr", line["csr"]}});
+    ASSERT_EQ(answer["status"], "ready") << answer.dump();
+    write_text(file("answer.json"), answer.dump());
+    auto act = hallmark("device tpm activate --tcti '" + tcti() + "' --answer " + file("answer.json"));
+    ASSERT_EQ(act.exit_code, 0) << act.err;
+    line["evidence"]["activated_secret"] = act.out.substr(0, act.out.find('\n'));
+    ASSERT_EQ(provision_line(line, "b-" + name)["status"], "issued");
+    auto pem = run(bin() + " station bundle get --dir " + m_station + " " + serial_number);
+    ASSERT_EQ(pem.exit_code, 0) << pem.err;
+    write_text(file(name), pem.out);
   }
 
   std::string challenge(const std::string& station = "") {
@@ -152,7 +203,7 @@ class FactoryTpmTest : public FactoryTest {
   }
 
   std::string m_auth, m_station, m_base;
-  pid_t m_pid = -1;
+  pid_t m_pid = -1, m_est_pid = -1;
   int m_devices = 0;
 };
 
@@ -386,6 +437,69 @@ TEST_F(FactoryTpmTest, TheDeviceTpmCommandsMakeEvidenceAndActivateTheStationsCre
                   "' tpm2_getcap handles-loaded-session");
   EXPECT_EQ(left.exit_code, 0) << left.err;
   EXPECT_EQ(left.out.find("0x"), std::string::npos) << left.out;
+}
+
+// Issue 8, runtime side: the IDevID the station issued to the TPM's key authenticates
+// EST over mutual TLS with its private key in the TPM (`--key tpm:<tcti>`: TPM2_Sign
+// of the handshake), and the LDevID certifies the TPM's LDevID key, which then
+// renews over TLS from the TPM too. No key file is written.
+TEST_F(FactoryTpmTest, EstEnrollsAndRenewsAnLdevidWithTheTlsClientKeyInTheTpm) {
+  tpm_idevid(serial(3040), "idevid.pem");
+  if (HasFatalFailure()) return;
+  const auto server = start_est();
+  ASSERT_FALSE(server.empty());
+  const auto est = "--server " + server + " --cacert " + file("root.pem") + " --key 'tpm:" + tcti() + "'";
+  auto e = hallmark("device est enroll " + est + " --cert " + file("idevid.pem") + " --out " + file("ld.pem"));
+  ASSERT_EQ(e.exit_code, 0) << e.err << read_text(file("est.err"));
+  EXPECT_EQ(openssl_verify(file("ld.pem"), file("runtime.pem")).exit_code, 0);
+  EXPECT_NE(run("openssl x509 -noout -subject -in " + file("ld.pem")).out.find("serialNumber = " + serial(3040)),
+            std::string::npos);
+  // The LDevID's key is a TPM key other than the IDevID key, and nothing private reached the disk.
+  auto spki = [&](const std::string& pem) {
+    return run("openssl x509 -in " + pem + " -pubkey -noout | openssl pkey -pubin -outform der | base64 -w0").out;
+  };
+  EXPECT_NE(spki(file("ld.pem")), spki(file("idevid.pem")));
+  EXPECT_FALSE(std::filesystem::exists(file("ld.pem.key")));
+  // Renewal (over TLS 1.2 this time) authenticates with the LDevID, whose key only the TPM can use.
+  auto rr =
+      hallmark("device est reenroll " + est + " --tls 1.2 --cert " + file("ld.pem") + " --out " + file("ld2.pem"));
+  ASSERT_EQ(rr.exit_code, 0) << rr.err << read_text(file("est.err"));
+  EXPECT_EQ(openssl_verify(file("ld2.pem"), file("runtime.pem")).exit_code, 0);
+  EXPECT_EQ(spki(file("ld2.pem")), spki(file("ld.pem")));
+  // /serverkeygen authenticates the same way (the key it returns is the server's, by design).
+  auto kg = hallmark("device est serverkeygen " + est + " --cert " + file("idevid.pem") + " --out " + file("kg.pem"));
+  ASSERT_EQ(kg.exit_code, 0) << kg.err << read_text(file("est.err"));
+  EXPECT_EQ(openssl_verify(file("kg.pem"), file("runtime.pem")).exit_code, 0);
+  // Every transient object was flushed (there is no resource manager).
+  auto left = run("TPM2TOOLS_TCTI='" + tcti() + "' tpm2_getcap handles-transient");
+  EXPECT_EQ(left.exit_code, 0) << left.err;
+  EXPECT_EQ(left.out.find("0x"), std::string::npos) << left.out;
+}
+
+TEST_F(FactoryTpmTest, EstWithATpmKeyRefusesAnUnreachableTpmACertificateForAnotherKeyAndARekey) {
+  // A certificate whose key is not in this TPM (a software key): found before any connection.
+  ASSERT_EQ(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("sw.key") +
+                " -subj /serialNumber=SN-00003041 -days 3 -out " + file("sw.pem"))
+                .exit_code,
+            0);
+  const std::string est = "--server https://127.0.0.1:9 --cacert " + file("root.pem");
+  auto other = hallmark("device est enroll " + est + " --cert " + file("sw.pem") + " --key 'tpm:" + tcti() + "'" +
+                        " --out " + file("x.pem"));
+  EXPECT_EQ(other.exit_code, 4) << other.err;
+  EXPECT_NE(other.err.find("neither the TPM's IDevID key nor its LDevID key"), std::string::npos) << other.err;
+  // No TPM behind the TCTI.
+  auto gone = hallmark("device est enroll " + est + " --cert " + file("sw.pem") +
+                       " --key tpm:swtpm:host=127.0.0.1,port=9 --out " + file("x.pem"));
+  EXPECT_EQ(gone.exit_code, 5) << gone.err;
+  EXPECT_NE(gone.err.find("TPM: opening TCTI 'swtpm:host=127.0.0.1,port=9' failed"), std::string::npos) << gone.err;
+  auto empty =
+      hallmark("device est enroll " + est + " --cert " + file("sw.pem") + " --key tpm: --out " + file("x.pem"));
+  EXPECT_EQ(empty.exit_code, 3) << empty.err;
+  // The TPM's LDevID key comes from a fixed template: there is no other key to rekey to.
+  auto rekey = hallmark("device est reenroll " + est + " --cert " + file("sw.pem") + " --key 'tpm:" + tcti() + "'" +
+                        " --rekey --out " + file("x.pem"));
+  EXPECT_EQ(rekey.exit_code, 2) << rekey.err;
+  EXPECT_FALSE(std::filesystem::exists(file("x.pem")));
 }
 
 }  // namespace

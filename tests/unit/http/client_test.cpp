@@ -4,6 +4,8 @@
 #include "http/client.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "http_test_fixture.h"
 
@@ -71,6 +73,47 @@ TEST(HttpClient, ReusesOneConnectionAndPresentsItsClientCertificate) {
   EXPECT_EQ(seen[0].header("Content-Type"), "text/plain");
   ASSERT_EQ(seen[1].peer_chain.size(), 2u);
   EXPECT_EQ(seen[1].peer_chain[0], certs().client_der);
+}
+
+std::shared_ptr<evp_pkey_st> ready_key(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  return {PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free};
+}
+
+// The way a TPM-backed key comes in (device/tpm_key.h): an EVP_PKEY, with the
+// signature algorithms it can make.
+TEST(HttpClient, PresentsItsClientCertificateWithAReadyKeyLimitedToTheGivenSignatureAlgorithms) {
+  for (const std::string version : {"1.2", "1.3"}) {
+    Recorder rec;
+    auto server = start_server(tls_config(), rec.handler());
+    ASSERT_TRUE(server);
+    auto config = client_config(version);
+    config.cert_chain_pem = certs().client_chain_pem;
+    config.key = ready_key(certs().client_key);
+    ASSERT_TRUE(config.key);
+    config.client_sigalgs = "ECDSA+SHA256";
+    auto client = Client::connect("127.0.0.1", server->port(), config);
+    ASSERT_TRUE(client.ok()) << version << ": " << client.error().describe();
+    ASSERT_TRUE((*client)->request("GET", "/").ok());
+    ASSERT_EQ(rec.seen().size(), 1u);
+    EXPECT_EQ(rec.seen()[0].peer_chain.at(0), certs().client_der) << version;
+  }
+}
+
+TEST(HttpClient, RefusesAReadyKeyForAnotherCertificateAndUnknownSignatureAlgorithms) {
+  auto server = start_server(tls_config(), echo_binding);
+  ASSERT_TRUE(server);
+  auto config = client_config();
+  config.cert_chain_pem = certs().client_chain_pem;
+  config.key = ready_key(certs().server_key);
+  auto other = Client::connect("127.0.0.1", server->port(), config);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, base::ErrorCode::InvalidArgument);
+  config.key = ready_key(certs().client_key);
+  config.client_sigalgs = "NOPE+SHA256";
+  auto bad = Client::connect("127.0.0.1", server->port(), config);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, base::ErrorCode::InvalidArgument);
 }
 
 TEST(HttpClient, RefusesAServerItsTrustAnchorsDoNotCover) {
