@@ -146,19 +146,41 @@ class Demo {
       m_tpm_count = 0;
       return;
     }
-    m_tpm_manufacture = std::async(std::launch::async,
-                                   [dir = path("swtpm"), n = m_tpm_count] { return demo::manufacture_swtpms(dir, n); });
+    m_tpm_made = demo::swtpm_layout(path("swtpm"), m_tpm_count);
+    m_tpm_ca = m_tpm_ca_made.get_future();
+    m_tpm_manufacture = std::async(std::launch::async, [this] {
+      bool told = false;
+      auto made = demo::manufacture_swtpms(m_tpm_made.dir, m_tpm_count, [&] {
+        told = true;
+        m_tpm_ca_made.set_value();
+      });
+      if (!told) m_tpm_ca_made.set_value();  // (failed: the error comes with the result)
+      return made;
+    });
   }
 
-  // Starts the swtpms manufactured by plan_tpms() (on this thread: they die with it).
-  base::Status start_tpms() {
+  // The TPM manufacturer's root for the site, once the first swtpm_setup made it ("" without TPMs).
+  base::Result<std::string> tpm_root() {
     if (!m_tpm_note.empty()) say("   " + m_tpm_note);
+    if (!m_tpm_manufacture.valid()) return std::string();
+    m_tpm_ca.wait();
+    if (!fs::exists(m_tpm_made.root_pem)) {
+      HM_TRY(auto made, m_tpm_manufacture.get());  // the manufacturing error
+      (void)made;
+    }
+    say("   " + std::to_string(m_tpm_count) + " devices have a TPM instead: software TPMs (swtpm_setup, state in " +
+        m_tpm_made.dir.string() +
+        ") whose EK certificates one TPM manufacturer CA (swtpm_localca) signs; the site trusts its root");
+    return m_tpm_made.root_pem.string();
+  }
+
+  // Starts the manufactured swtpms (on this thread, the main one: the kernel ends them with it).
+  base::Status start_tpms() {
     if (!m_tpm_manufacture.valid()) return {};
     HM_TRY(m_tpm_made, m_tpm_manufacture.get());
     HM_TRY(m_swtpm, demo::SwtpmFleet::start(m_tpm_made));
-    say("   " + std::to_string(m_tpm_count) + " devices have a TPM instead: software TPMs (swtpm, state in " +
-        m_tpm_made.dir.string() +
-        ") whose EK certificates one TPM manufacturer CA (swtpm_localca) signed; the site trusts its root");
+    say("   (" + std::to_string(m_swtpm->tctis().size()) + " swtpm processes running, TCTI " +
+        m_swtpm->tctis().front() + " …; stopped when the demo ends)");
     return {};
   }
 
@@ -181,7 +203,7 @@ class Demo {
     // The devices' secure elements come from one (software) SE vendor, whose root the site trusts.
     HM_TRY(auto v, hallmark({"device", "se", "vendor-init", "--dir", path("se-vendor")}));
     (void)v;
-    HM_CHECK(start_tpms());
+    HM_TRY(const auto tpm_roots, tpm_root());
     std::vector<std::string> site = {"site",           "create",
                                      "--dir",          path("operator"),
                                      "--id",           "cm-shenzhen-1",
@@ -191,7 +213,7 @@ class Demo {
                                      "--products",     kProduct,
                                      "--attestation",  "required",
                                      "--se-roots",     (path("se-vendor") / device::kSeVendorRoot).string()};
-    if (m_swtpm) site.insert(site.end(), {"--tpm-roots", m_tpm_made.root_pem.string()});
+    if (!tpm_roots.empty()) site.insert(site.end(), {"--tpm-roots", tpm_roots});
     site.insert(site.end(), {"--out", path("site-cm-shenzhen-1")});
     HM_TRY(auto r, hallmark(site));
     (void)r;
@@ -276,6 +298,7 @@ class Demo {
       manifest << line << "\n";
       m_devices.push_back(std::move(d));
     }
+    HM_CHECK(start_tpms());
     for (int i = 0; i < m_tpm_count; ++i) {
       Device d;
       d.serial = serial(kFirstSerial + se_count + i);
@@ -744,8 +767,10 @@ class Demo {
   std::vector<Device> m_tpm_devices;  // TPM-backed devices (on m_swtpm)
   int m_tpm_count = 0;
   std::string m_tpm_note;
-  std::future<base::Result<demo::SwtpmManufacture>> m_tpm_manufacture;
   demo::SwtpmManufacture m_tpm_made;
+  std::promise<void> m_tpm_ca_made;  // (declared before the future, which waits for the task that sets it)
+  std::future<void> m_tpm_ca;
+  std::future<base::Result<demo::SwtpmManufacture>> m_tpm_manufacture;
   std::unique_ptr<demo::SwtpmFleet> m_swtpm;
   std::size_t m_tpm_skipped = 0;
   std::map<std::string, std::size_t> m_factory_evidence;  // issued IDevIDs by evidence type

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -129,9 +130,18 @@ std::string missing_swtpm_program() {
   return "";
 }
 
-base::Result<SwtpmManufacture> manufacture_swtpms(const fs::path& dir, int count) {
+SwtpmManufacture swtpm_layout(const fs::path& dir, int count) {
   SwtpmManufacture made;
   made.dir = dir;
+  for (int i = 0; i < count; ++i) made.states.push_back(dir / ("tpm-" + std::to_string(i + 1)));
+  made.root_pem = dir / "ca" / "swtpm-localca-rootca-cert.pem";  // swtpm_localca's names
+  made.ek_ca_pem = dir / "ca" / "issuercert.pem";
+  return made;
+}
+
+base::Result<SwtpmManufacture> manufacture_swtpms(const fs::path& dir, int count,
+                                                  const std::function<void()>& ca_ready) {
+  auto made = swtpm_layout(dir, count);
   std::error_code ec;
   fs::create_directories(dir / "ca", ec);
   if (ec) return make_error(ErrorCode::Io, "cannot create '" + dir.string() + "'", ec.message());
@@ -150,21 +160,29 @@ base::Result<SwtpmManufacture> manufacture_swtpms(const fs::path& dir, int count
                                 "\ncreate_certs_tool_config = " + (dir / "swtpm-localca.conf").string() +
                                 "\ncreate_certs_tool_options = " + (dir / "swtpm-localca.options").string() +
                                 "\nactive_pcr_banks = sha256\n"));
-  for (int i = 0; i < count; ++i) made.states.push_back(dir / ("tpm-" + std::to_string(i + 1)));
   if (count == 0) return made;
-  // The first TPM's EK certificate makes the CA; swtpm_localca locks its state for the others.
-  HM_CHECK(setup_one(dir, made.states.front()));
-  for (std::size_t i = 1; i < made.states.size(); i += 2) {
-    base::Status second;
-    std::thread t;
-    if (i + 1 < made.states.size()) t = std::thread([&] { second = setup_one(dir, made.states[i + 1]); });
-    auto first = setup_one(dir, made.states[i]);
-    if (t.joinable()) t.join();
-    HM_CHECK(first);
-    HM_CHECK(second);
+  // The first TPM's EK certificate makes the CA (under swtpm_localca's lock);
+  // the others start once it is complete: the serial file is written after it,
+  // outside that lock. swtpm_setup mostly waits, so the others run together.
+  std::vector<base::Status> status(made.states.size());
+  std::atomic<bool> first_done{false};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    status[0] = setup_one(dir, made.states[0]);
+    first_done = true;
+  });
+  while (!first_done && !fs::exists(ca / "certserial")) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (fs::exists(made.root_pem) && fs::exists(made.ek_ca_pem) && ca_ready) ca_ready();
+  constexpr std::size_t kAtOnce = 8;
+  for (std::size_t i = 1; i < made.states.size(); ++i) {
+    if (threads.size() > kAtOnce) {
+      threads.front().join();
+      threads.erase(threads.begin());
+    }
+    threads.emplace_back([&, i] { status[i] = setup_one(dir, made.states[i]); });
   }
-  made.root_pem = ca / "swtpm-localca-rootca-cert.pem";
-  made.ek_ca_pem = ca / "issuercert.pem";
+  for (auto& t : threads) t.join();
+  for (auto& st : status) HM_CHECK(st);
   if (!fs::exists(made.root_pem) || !fs::exists(made.ek_ca_pem)) {
     return make_error(ErrorCode::Unavailable, "swtpm_localca made no CA in '" + ca.string() + "'");
   }

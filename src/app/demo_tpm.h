@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,9 +34,15 @@ struct SwtpmManufacture {
   std::filesystem::path ek_ca_pem;            // the CA that signed the EK certificates (for `--ek-chain`)
 };
 
+// Where manufacture_swtpms() puts everything (nothing is made).
+SwtpmManufacture swtpm_layout(const std::filesystem::path& dir, int count);
+
 // swtpm_setup of `count` TPMs under `dir` (created; the first TPM also creates
-// the manufacturer CA, the others are made two at a time).
-base::Result<SwtpmManufacture> manufacture_swtpms(const std::filesystem::path& dir, int count);
+// the manufacturer CA, the others are made together once it exists).
+// `ca_ready` is called (from this thread) as soon as root_pem and ek_ca_pem are
+// complete, before the other TPMs are made; not at all when that fails.
+base::Result<SwtpmManufacture> manufacture_swtpms(const std::filesystem::path& dir, int count,
+                                                  const std::function<void()>& ca_ready = {});
 
 // The running swtpm processes; stopped (SIGTERM, then SIGKILL after 2 s) on destruction.
 class SwtpmFleet {
