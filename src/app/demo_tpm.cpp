@@ -226,6 +226,7 @@ base::Result<std::unique_ptr<SwtpmFleet>> SwtpmFleet::start(const SwtpmManufactu
           ::dup2(devnull, 1);
           ::dup2(devnull, 2);
         }
+        ::close_range(3, ~0U, 0);  // the demo's open files (its manifest) are none of swtpm's business
         ::execvp("swtpm", argv.data());
         ::_exit(127);
       }
