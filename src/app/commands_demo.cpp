@@ -19,7 +19,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -146,39 +145,24 @@ class Demo {
       m_tpm_count = 0;
       return;
     }
-    m_tpm_made = demo::swtpm_layout(path("swtpm"), m_tpm_count);
-    m_tpm_ca = m_tpm_ca_made.get_future();
-    m_tpm_manufacture = std::async(std::launch::async, [this] {
-      bool told = false;
-      auto made = demo::manufacture_swtpms(m_tpm_made.dir, m_tpm_count, [&] {
-        told = true;
-        m_tpm_ca_made.set_value();
-      });
-      if (!told) m_tpm_ca_made.set_value();  // (failed: the error comes with the result)
-      return made;
-    });
+    m_tpm_factory = std::make_unique<demo::SwtpmFactory>(path("swtpm"), m_tpm_count);
   }
 
   // The TPM manufacturer's root for the site, once the first swtpm_setup made it ("" without TPMs).
   base::Result<std::string> tpm_root() {
     if (!m_tpm_note.empty()) say("   " + m_tpm_note);
-    if (!m_tpm_manufacture.valid()) return std::string();
-    m_tpm_ca.wait();
-    if (!fs::exists(m_tpm_made.root_pem)) {
-      HM_TRY(auto made, m_tpm_manufacture.get());  // the manufacturing error
-      (void)made;
-    }
+    if (!m_tpm_factory) return std::string();
+    HM_CHECK(m_tpm_factory->wait_for_ca());
     say("   " + std::to_string(m_tpm_count) + " devices have a TPM instead: software TPMs (swtpm_setup, state in " +
-        m_tpm_made.dir.string() +
+        m_tpm_factory->layout().dir.string() +
         ") whose EK certificates one TPM manufacturer CA (swtpm_localca) signs; the site trusts its root");
-    return m_tpm_made.root_pem.string();
+    return m_tpm_factory->layout().root_pem.string();
   }
 
   // Starts the manufactured swtpms (on this thread, the main one: the kernel ends them with it).
   base::Status start_tpms() {
-    if (!m_tpm_manufacture.valid()) return {};
-    HM_TRY(m_tpm_made, m_tpm_manufacture.get());
-    HM_TRY(m_swtpm, demo::SwtpmFleet::start(m_tpm_made));
+    if (!m_tpm_factory) return {};
+    HM_TRY(m_swtpm, m_tpm_factory->start());
     say("   (" + std::to_string(m_swtpm->tctis().size()) + " swtpm processes running, TCTI " +
         m_swtpm->tctis().front() + " …; stopped when the demo ends)");
     return {};
@@ -411,7 +395,7 @@ class Demo {
       const auto& d = m_tpm_devices[i];
       HM_TRY(auto made,
              hallmark({"device", "tpm", "make", "--tcti", d.tcti, "--serial", d.serial, "--product", kProduct,
-                       "--nonce", nonces[first_nonce + i], "--ek-chain", m_tpm_made.ek_ca_pem.string()},
+                       "--nonce", nonces[first_nonce + i], "--ek-chain", m_tpm_factory->layout().ek_ca_pem.string()},
                       i == 0));
       auto line = json::parse(made.out, nullptr, false);
       if (line.is_discarded() || !line.contains("evidence") || !line.contains("csr")) {
@@ -767,10 +751,7 @@ class Demo {
   std::vector<Device> m_tpm_devices;  // TPM-backed devices (on m_swtpm)
   int m_tpm_count = 0;
   std::string m_tpm_note;
-  demo::SwtpmManufacture m_tpm_made;
-  std::promise<void> m_tpm_ca_made;  // (declared before the future, which waits for the task that sets it)
-  std::future<void> m_tpm_ca;
-  std::future<base::Result<demo::SwtpmManufacture>> m_tpm_manufacture;
+  std::unique_ptr<demo::SwtpmFactory> m_tpm_factory;
   std::unique_ptr<demo::SwtpmFleet> m_swtpm;
   std::size_t m_tpm_skipped = 0;
   std::map<std::string, std::size_t> m_factory_evidence;  // issued IDevIDs by evidence type

@@ -189,6 +189,37 @@ base::Result<SwtpmManufacture> manufacture_swtpms(const fs::path& dir, int count
   return made;
 }
 
+SwtpmFactory::SwtpmFactory(const fs::path& dir, int count) : m_layout(swtpm_layout(dir, count)) {
+  m_ca = m_ca_made.get_future();
+  m_done = std::async(std::launch::async, [this, dir, count] {
+             bool told = false;
+             auto made = manufacture_swtpms(dir, count, [&] {
+               told = true;
+               m_ca_made.set_value();
+             });
+             if (!told) m_ca_made.set_value();  // failed: the error comes with the result
+             return made;
+           }).share();
+}
+
+SwtpmFactory::~SwtpmFactory() {
+  if (m_done.valid()) m_done.wait();
+}
+
+base::Status SwtpmFactory::wait_for_ca() {
+  m_ca.wait();
+  if (fs::exists(m_layout.root_pem) && fs::exists(m_layout.ek_ca_pem)) return {};
+  const auto& made = m_done.get();
+  if (!made.ok()) return made.error();
+  return make_error(ErrorCode::Unavailable, "swtpm_localca made no CA in '" + m_layout.dir.string() + "'");
+}
+
+base::Result<std::unique_ptr<SwtpmFleet>> SwtpmFactory::start() {
+  const auto& made = m_done.get();
+  if (!made.ok()) return made.error();
+  return SwtpmFleet::start(made.value());
+}
+
 base::Result<std::unique_ptr<SwtpmFleet>> SwtpmFleet::start(const SwtpmManufacture& made) {
   std::unique_ptr<SwtpmFleet> fleet(new SwtpmFleet());
   const pid_t parent = ::getpid();

@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,27 @@ class SwtpmFleet {
   SwtpmFleet() = default;
   std::vector<pid_t> m_pids;
   std::vector<std::string> m_tctis;
+};
+
+// manufacture_swtpms() on a thread of its own, so the demo goes on meanwhile.
+class SwtpmFactory {
+ public:
+  SwtpmFactory(const std::filesystem::path& dir, int count);
+  ~SwtpmFactory();  // waits for the manufacturing to end
+  SwtpmFactory(const SwtpmFactory&) = delete;
+  SwtpmFactory& operator=(const SwtpmFactory&) = delete;
+
+  const SwtpmManufacture& layout() const { return m_layout; }
+  // Waits until the manufacturer CA exists; the manufacturing error when it does not.
+  base::Status wait_for_ca();
+  // Waits for every TPM, then starts them (SwtpmFleet::start on the calling thread).
+  base::Result<std::unique_ptr<SwtpmFleet>> start();
+
+ private:
+  SwtpmManufacture m_layout;
+  std::promise<void> m_ca_made;  // before the futures: the task that sets it ends before it goes
+  std::future<void> m_ca;
+  std::shared_future<base::Result<SwtpmManufacture>> m_done;
 };
 
 }  // namespace hallmark::app::demo
