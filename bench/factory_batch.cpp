@@ -5,8 +5,14 @@
 // and `openssl ca -batch -infiles` on the same CSRs (and cfssl when installed).
 // One more row: `--small` devices with secure-element evidence (software SE, nonces
 // from `station challenge`) under an authorization that requires attestation.
+// And `--tpm` devices with TPM 2.0 evidence made in software (bench/soft_tpm.h:
+// ECC P-256 EK certified by a bench TPM vendor, IAK, IDevID key, TPM2_Certify):
+// the station's `station tpm-activate` batch (verification + MakeCredential), the
+// devices' activation in software (not timed as the station's), then `station
+// provision` (activation secret, nonce, issuance); the share of each phase.
 //
-// usage: factory_batch [--count N] [--small N]    (default 10000 and 1000; issue 3 asks 100000 and 10000)
+// usage: factory_batch [--count N] [--small N] [--tpm N]
+//        (default 10000, 1000 and --small; issue 3 asks 100000 and 10000)
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <signal.h>
@@ -25,6 +31,9 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "attest/tpm_credential.h"
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/rng.h"
@@ -35,6 +44,7 @@
 #include "pkix/name.h"
 #include "pkix/oid.h"
 #include "pkix/pem.h"
+#include "soft_tpm.h"
 
 using namespace hallmark;
 namespace fs = std::filesystem;
@@ -227,20 +237,93 @@ void write_se_manifest(const fs::path& path, const fs::path& vendor, const std::
   for (const auto& l : lines) out << l << "\n";
 }
 
+// The bench's ActivateCredential against the station's MakeCredential
+// (attest/tpm_credential.h): the secret comes back, and a credential made for
+// another IAK Name does not activate.
+void check_soft_activation(const bench::SoftTpmDevice& d) {
+  base::SystemRng rng;
+  const auto secret = rng.bytes(32);
+  auto made = attest::make_credential(d.ek_public, d.iak_name, secret, rng);
+  if (!made.ok()) die("make_credential: " + made.error().detail);
+  auto got = bench::activate(d, made->credential_blob, made->encrypted_secret);
+  if (!got.ok() || got.value() != secret) die("the software activation does not recover MakeCredential's secret");
+  auto other = d.iak_name;
+  other.back() ^= 1;
+  auto wrong = attest::make_credential(d.ek_public, other, secret, rng);
+  if (!wrong.ok() || bench::activate(d, wrong->credential_blob, wrong->encrypted_secret).ok()) {
+    die("the software activation accepts a credential made for another IAK");
+  }
+}
+
+// `n` software TPM devices answering `nonces`, made on every core.
+std::vector<bench::SoftTpmDevice> make_tpm_devices(const bench::SoftTpmVendor& vendor,
+                                                   const std::vector<std::string>& nonces) {
+  std::vector<bench::SoftTpmDevice> out(nonces.size());
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  std::atomic<std::size_t> next{0};
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (std::size_t i; (i = next++) < nonces.size();) {
+        char sn[32];
+        std::snprintf(sn, sizeof sn, "TP-%08zu", i);
+        auto dev = bench::make_soft_tpm_device(vendor, sn, nonces[i]);
+        if (!dev.ok()) die("tpm device: " + dev.error().detail);
+        out[i] = std::move(dev).value();
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  return out;
+}
+
+// The devices' TPM2_ActivateCredential of the station's answers (one JSON line
+// each, in order), on every core; the manifest lines with "activated_secret".
+std::vector<std::string> activate_all(const std::vector<bench::SoftTpmDevice>& devs, const fs::path& answers_path) {
+  std::vector<std::string> answers;
+  std::ifstream in(answers_path);
+  for (std::string l; std::getline(in, l);) answers.push_back(l);
+  if (answers.size() != devs.size()) die("station tpm-activate answered " + std::to_string(answers.size()) + " lines");
+  std::vector<std::string> lines(devs.size());
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  std::atomic<std::size_t> next{0};
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (std::size_t i; (i = next++) < devs.size();) {
+        const auto a = nlohmann::json::parse(answers[i], nullptr, false);
+        if (a.is_discarded() || a.value("status", "") != "ready") die("station tpm-activate: " + answers[i]);
+        auto blob = base::base64_decode(a["credential_blob"].get<std::string>());
+        auto secret = base::base64_decode(a["encrypted_secret"].get<std::string>());
+        if (!blob.ok() || !secret.ok()) die("station tpm-activate: not base64");
+        auto got = bench::activate(devs[i], blob.value(), secret.value());
+        if (!got.ok()) die("activation: " + got.error().detail);
+        lines[i] = devs[i].manifest_line("sensor-v2", base::base64_encode(got.value()));
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  return lines;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int count = 10000, small = 1000;
+  int count = 10000, small = 1000, tpm = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--count" && i + 1 < argc)
       count = std::atoi(argv[++i]);
     else if (a == "--small" && i + 1 < argc)
       small = std::atoi(argv[++i]);
+    else if (a == "--tpm" && i + 1 < argc)
+      tpm = std::atoi(argv[++i]);
     else
-      die("usage: factory_batch [--count N] [--small N]");
+      die("usage: factory_batch [--count N] [--small N] [--tpm N]");
   }
+  if (tpm < 0) tpm = small;
   if (count < 10 || small < 1 || small > count) die("need --count >= 10 and 1 <= --small <= --count");
+  if (tpm < 1 || tpm > 1000000) die("need 1 <= --tpm <= 1000000");
   const std::string bin = HALLMARK_BINARY;
   const fs::path dir = fs::temp_directory_path() / ("hallmark-factory-bench-" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -277,13 +360,17 @@ int main(int argc, char** argv) {
      " --products sensor-v2 --attestation required --se-roots " +
      d + "/vendor/root.pem --out " + d + "/auth-se >/dev/null 2>&1");
   sh(bin + " station init --dir " + d + "/se --authorization " + d + "/auth-se >/dev/null 2>&1");
-  std::vector<std::string> nonces;
-  while (nonces.size() < static_cast<std::size_t>(small)) {
-    const auto k = std::min<std::size_t>(10000, static_cast<std::size_t>(small) - nonces.size());
-    sh(bin + " station challenge --dir " + d + "/se --count " + std::to_string(k) + " > " + d + "/nonces.txt");
-    std::ifstream in(dir / "nonces.txt");
-    for (std::string l; std::getline(in, l);) nonces.push_back(l);
-  }
+  auto challenge = [&](const std::string& st, int n) {
+    std::vector<std::string> out;
+    while (out.size() < static_cast<std::size_t>(n)) {
+      const auto k = std::min<std::size_t>(10000, static_cast<std::size_t>(n) - out.size());
+      sh(bin + " station challenge --dir " + st + " --count " + std::to_string(k) + " > " + d + "/nonces.txt");
+      std::ifstream in(dir / "nonces.txt");
+      for (std::string l; std::getline(in, l);) out.push_back(l);
+    }
+    return out;
+  };
+  const auto nonces = challenge(d + "/se", small);
   std::cerr << "making " << small << " software-SE devices…\n";
   write_se_manifest(dir / "se.jsonl", dir / "vendor", nonces);
   const auto se = measured(bin + " station provision --quiet --workers 2 --dir " + d + "/se --input " + d +
@@ -292,6 +379,40 @@ int main(int argc, char** argv) {
     std::ifstream summary(dir / "se-out" / "summary.json");
     const std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
     if (text.find("\"issued\": " + std::to_string(small)) == std::string::npos) die("SE batch: " + text);
+  }
+
+  // TPM evidence: the station's two phases, as a line runs them (pre-collected evidence).
+  auto vendor = bench::SoftTpmVendor::create();
+  if (!vendor.ok()) die("TPM vendor: " + vendor.error().detail);
+  std::ofstream(dir / "tpm-root.pem") << vendor->root().pem();
+  sh(bin + " site create --dir " + d +
+     "/pki --id bench-tpm --serial-range TP-00000000..TP-09999999 --quota 10000000 --not-after 2040-01-01"
+     " --products sensor-v2 --attestation required --tpm-roots " +
+     d + "/tpm-root.pem --out " + d + "/auth-tpm >/dev/null 2>&1");
+  sh(bin + " station init --dir " + d + "/tpm --authorization " + d + "/auth-tpm >/dev/null 2>&1");
+  const auto tpm_nonces = challenge(d + "/tpm", tpm);
+  std::cerr << "making " << tpm << " software TPM-evidence devices…\n";
+  const auto tpm_devs = make_tpm_devices(vendor.value(), tpm_nonces);
+  check_soft_activation(tpm_devs.front());
+  {
+    std::ofstream req(dir / "tpm-requests.jsonl", std::ios::trunc);
+    for (const auto& dev : tpm_devs) req << dev.request() << "\n";
+  }
+  const auto tpm_act = measured(bin + " station tpm-activate --dir " + d + "/tpm --input " + d +
+                                "/tpm-requests.jsonl > " + d + "/tpm-answers.jsonl 2>/dev/null");
+  const auto device_start = Clock::now();
+  const auto tpm_lines = activate_all(tpm_devs, dir / "tpm-answers.jsonl");
+  const double tpm_device_s = std::chrono::duration<double>(Clock::now() - device_start).count();
+  {
+    std::ofstream m(dir / "tpm.jsonl", std::ios::trunc);
+    for (const auto& l : tpm_lines) m << l << "\n";
+  }
+  const auto tpm_prov = measured(bin + " station provision --quiet --workers 2 --dir " + d + "/tpm --input " + d +
+                                 "/tpm.jsonl --out " + d + "/tpm-out 2>/dev/null");
+  {
+    std::ifstream summary(dir / "tpm-out" / "summary.json");
+    const std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
+    if (text.find("\"issued\": " + std::to_string(tpm)) == std::string::npos) die("TPM batch: " + text);
   }
 
   // openssl ca on the same CSRs (PEM files, one process, -infiles).
@@ -329,6 +450,13 @@ int main(int argc, char** argv) {
       "  hallmark, SE evidence %10.0f devices/s  (%d devices, 2 workers, chain + key + signature + nonce; "
       "same size without evidence: %.0f devices/s)\n",
       small / se.seconds, small, small / rss_small.seconds);
+  const double tpm_s = tpm_act.seconds + tpm_prov.seconds;
+  std::printf(
+      "  hallmark, TPM evidence%10.0f devices/s  (%d devices: station tpm-activate %.1f s = %.0f %% (EK chain, "
+      "attributes, certify, key, MakeCredential), station provision 2 workers %.1f s = %.0f %% (activation secret, "
+      "nonce, issuance); devices' software activation %.1f s, not counted)\n",
+      tpm / tpm_s, tpm, tpm_act.seconds, 100.0 * tpm_act.seconds / tpm_s, tpm_prov.seconds,
+      100.0 * tpm_prov.seconds / tpm_s, tpm_device_s);
   std::printf("  peak RSS              %10ld KiB at %d lines, %ld KiB at %d lines\n", rss_small.max_rss_kb, small,
               w2.max_rss_kb, count);
   std::printf("  crypto bound          %10.0f ops/s      (1 CSR verify + 1 ECDSA P-256 sign, all cores)\n", bound);

@@ -1,13 +1,15 @@
 // `hallmark demo`: the whole story on the embedded defaults, through the real
 // command line and the real server:
 //   1. an operator PKI;  2. a contract-manufacturer site and its station;
-//   3. a factory batch (keys made in each emulated device's secure element),
-//      with a few deliberately bad devices;  4. the station's ledger exported and
-//      reconciled at the operator;  5. `hallmark serve` and the fleet enrolling
-//      LDevIDs over EST with their IDevIDs (the device client for most, curl for
-//      a few), one re-enrollment and three refused devices (one whose IDevID the CLI
-//      revoked while the server runs);  6. the audit chain
-//      verified and a summary;  7. the server kept running until Ctrl-C.
+//   3. a factory batch (keys made in each emulated device's secure element, and
+//      for a few devices in a TPM: swtpm instances the demo runs, through the
+//      station's credential activation round trip), with a few deliberately bad
+//      devices;  4. the station's ledger exported and reconciled at the operator;
+//   5. `hallmark serve` and the fleet enrolling LDevIDs over EST with their
+//      IDevIDs (the device client for most, curl for a few; TPM-backed devices
+//      are skipped, see kTpmDevicesEnroll), one re-enrollment and three refused
+//      devices (one whose IDevID the CLI revoked while the server runs);
+//   6. the audit chain verified and a summary;  7. the server kept running until Ctrl-C.
 #include <signal.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 
 #include "app/cli.h"
 #include "app/demo_process.h"
+#include "app/demo_tpm.h"
 #include "base/files.h"
 #include "base/rng.h"
 #include "device/est_client.h"
@@ -43,6 +46,7 @@ using nlohmann::json;
 struct DemoOptions {
   std::string dir = "./demo-data";
   int devices = 1000;
+  int tpm_devices = 3;  // of `devices`, TPM-backed on swtpm
   bool json = false;
   bool exit_when_done = false;
 };
@@ -50,6 +54,11 @@ struct DemoOptions {
 constexpr char kMarker[] = ".hallmark-demo";
 constexpr char kProduct[] = "sensor-v2";
 constexpr int kFirstSerial = 1000;
+// TPM-backed devices enroll over EST once the device client can use a TLS
+// client key held in the TPM (their IDevID key never leaves it); until then
+// the runtime step skips them and says so. Switch on here, and give enroll()
+// the TPM-held key for devices with a `tcti`.
+constexpr bool kTpmDevicesEnroll = false;
 
 struct Device {
   std::string serial;
@@ -58,6 +67,8 @@ struct Device {
   std::string idevid_pem;             // from the station's batch stream
   std::string ldevid_pem;
   std::vector<base::Bytes> se_chain;  // the SE vendor's attestation certificate for the key, then its root
+  std::string tcti;                   // TPM-backed: the swtpm holding its keys (no `key` then)
+  std::string idevid_serial;          // the IDevID's certificate serial (hex)
 };
 
 class Demo {
@@ -66,19 +77,19 @@ class Demo {
 
   int run() {
     if (auto s = prepare_folder(); !s.ok()) return report(s.error());
+    plan_tpms();
     for (auto step : {&Demo::operator_pki, &Demo::site_and_station, &Demo::factory_batch, &Demo::reconcile,
                       &Demo::runtime, &Demo::audit}) {
       if (auto s = (this->*step)(); !s.ok()) return report(s.error());
     }
     print_summary();
-    if (m_o.exit_when_done) {
-      m_server.reset();
-      return m_ok ? kExitOk : kExitFindings;
+    if (!m_o.exit_when_done) {
+      say("");
+      say("The server keeps running at " + m_url + " — press Ctrl-C to stop it.");
+      wait_for_interrupt();
     }
-    say("");
-    say("The server keeps running at " + m_url + " — press Ctrl-C to stop it.");
-    wait_for_interrupt();
     m_server.reset();
+    m_swtpm.reset();  // (also on every early return: the destructor; and with the demo's death: PDEATHSIG)
     return m_ok ? kExitOk : kExitFindings;
   }
 
@@ -117,6 +128,46 @@ class Demo {
     return base::write_file(m_root / kMarker, std::string_view("made by `hallmark demo`; removed by the next run\n"));
   }
 
+  // How many devices are TPM-backed; their swtpms are manufactured in the
+  // background while the operator's PKI is made (step 2 needs the TPM
+  // manufacturer's root for the site).
+  void plan_tpms() {
+    m_tpm_count = std::clamp(m_o.tpm_devices, 0, std::max(m_o.devices - 1, 0));
+    if (m_tpm_count < m_o.tpm_devices) {
+      m_tpm_note = "--tpm-devices " + std::to_string(m_o.tpm_devices) + " lowered to " + std::to_string(m_tpm_count) +
+                   " (at least one device has a secure element)";
+    }
+    if (m_tpm_count == 0) return;
+    if (const auto missing = demo::missing_swtpm_program(); !missing.empty()) {
+      m_tpm_note = missing +
+                   " is not installed (Debian packages swtpm, swtpm-tools; `make deps`): going on with 0 "
+                   "TPM-backed devices";
+      m_tpm_count = 0;
+      return;
+    }
+    m_tpm_factory = std::make_unique<demo::SwtpmFactory>(path("swtpm"), m_tpm_count);
+  }
+
+  // The TPM manufacturer's root for the site, once the first swtpm_setup made it ("" without TPMs).
+  base::Result<std::string> tpm_root() {
+    if (!m_tpm_note.empty()) say("   " + m_tpm_note);
+    if (!m_tpm_factory) return std::string();
+    HM_CHECK(m_tpm_factory->wait_for_ca());
+    say("   " + std::to_string(m_tpm_count) + " devices have a TPM instead: software TPMs (swtpm_setup, state in " +
+        m_tpm_factory->layout().dir.string() +
+        ") whose EK certificates one TPM manufacturer CA (swtpm_localca) signs; the site trusts its root");
+    return m_tpm_factory->layout().root_pem.string();
+  }
+
+  // Starts the manufactured swtpms (on this thread, the main one: the kernel ends them with it).
+  base::Status start_tpms() {
+    if (!m_tpm_factory) return {};
+    HM_TRY(m_swtpm, m_tpm_factory->start());
+    say("   (" + std::to_string(m_swtpm->tctis().size()) + " swtpm processes running, TCTI " +
+        m_swtpm->tctis().front() + " …; stopped when the demo ends)");
+    return {};
+  }
+
   base::Status operator_pki() {
     say("1. The operator's PKI (root P-384, factory and runtime CAs P-256, SQLite ledger, encrypted file keys)");
     HM_TRY(auto r, hallmark({"init", "--dir", path("operator")}));
@@ -136,16 +187,19 @@ class Demo {
     // The devices' secure elements come from one (software) SE vendor, whose root the site trusts.
     HM_TRY(auto v, hallmark({"device", "se", "vendor-init", "--dir", path("se-vendor")}));
     (void)v;
-    HM_TRY(auto r, hallmark({"site",           "create",
-                             "--dir",          path("operator"),
-                             "--id",           "cm-shenzhen-1",
-                             "--serial-range", range,
-                             "--quota",        std::to_string(m_o.devices + 5),
-                             "--not-after",    not_after,
-                             "--products",     kProduct,
-                             "--attestation",  "required",
-                             "--se-roots",     (path("se-vendor") / device::kSeVendorRoot).string(),
-                             "--out",          path("site-cm-shenzhen-1")}));
+    HM_TRY(const auto tpm_roots, tpm_root());
+    std::vector<std::string> site = {"site",           "create",
+                                     "--dir",          path("operator"),
+                                     "--id",           "cm-shenzhen-1",
+                                     "--serial-range", range,
+                                     "--quota",        std::to_string(m_o.devices + 5),
+                                     "--not-after",    not_after,
+                                     "--products",     kProduct,
+                                     "--attestation",  "required",
+                                     "--se-roots",     (path("se-vendor") / device::kSeVendorRoot).string()};
+    if (!tpm_roots.empty()) site.insert(site.end(), {"--tpm-roots", tpm_roots});
+    site.insert(site.end(), {"--out", path("site-cm-shenzhen-1")});
+    HM_TRY(auto r, hallmark(site));
     (void)r;
     HM_TRY(auto s,
            hallmark({"station", "init", "--dir", path("station"), "--authorization", path("site-cm-shenzhen-1")}));
@@ -199,9 +253,15 @@ class Demo {
   }
 
   base::Status factory_batch() {
-    say("3. The factory line: " + std::to_string(m_o.devices) +
+    const int se_count = m_o.devices - m_tpm_count;
+    say("3. The factory line: " + std::to_string(se_count) +
         " devices generate their keys in a (software) secure element, which attests them to the station's "
-        "nonces; the station verifies that and issues their IDevIDs");
+        "nonces" +
+        (m_tpm_count > 0 ? ", and " + std::to_string(m_tpm_count) +
+                               " in their TPM, which certifies them with its IAK over the nonce and proves IAK and EK "
+                               "share one TPM by activating the station's credential"
+                         : std::string()) +
+        "; the station verifies that and issues their IDevIDs");
     HM_TRY(const auto nonces, station_nonces(m_o.devices + 2));
     base::SystemRng rng;
     base::SystemClock clock;
@@ -215,13 +275,21 @@ class Demo {
       d.se_chain = std::move(se.chain);
       return d;
     };
-    for (int i = 0; i < m_o.devices; ++i) {
+    for (int i = 0; i < se_count; ++i) {
       HM_TRY(auto d, se_device(serial(kFirstSerial + i), nonces[static_cast<std::size_t>(i)]));
       HM_TRY(d.key_pem, keys::export_unencrypted_pem(*d.key));
       HM_TRY(auto line, se_line(d, d.serial, nonces[static_cast<std::size_t>(i)]));
       manifest << line << "\n";
       m_devices.push_back(std::move(d));
     }
+    HM_CHECK(start_tpms());
+    for (int i = 0; i < m_tpm_count; ++i) {
+      Device d;
+      d.serial = serial(kFirstSerial + se_count + i);
+      d.tcti = m_swtpm->tctis()[static_cast<std::size_t>(i)];
+      m_tpm_devices.push_back(std::move(d));
+    }
+    HM_CHECK(tpm_round_trip(nonces, static_cast<std::size_t>(se_count), manifest));
     // Deliberately bad devices: out of the site's range, a cloned SE (the first
     // device's key and attestation under another serial), and a key in software
     // that no SE attests.
@@ -245,11 +313,20 @@ class Demo {
     m_factory_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     HM_TRY(auto results, base::read_file(path("batch-1") / "results.jsonl", 1u << 30));
     std::istringstream in(base::to_string(results));
+    std::map<std::string, std::string> tpm_serials;  // device serial -> IDevID serial
+    for (const auto& d : m_tpm_devices) tpm_serials[d.serial];
     for (std::string line; std::getline(in, line);) {
       const auto doc = json::parse(line, nullptr, false);
       if (doc.is_discarded()) continue;
       if (doc["status"] == "issued" || doc["status"] == "existing") {
         ++m_factory_issued;
+        // Every issued line carried evidence (the site requires attestation): TPM for the TPM devices, SE otherwise.
+        if (auto it = tpm_serials.find(doc.value("serial", "")); it != tpm_serials.end()) {
+          ++m_factory_evidence["tpm"];
+          if (doc["cert_serial"].is_string()) it->second = doc["cert_serial"].get<std::string>();
+        } else {
+          ++m_factory_evidence["se"];
+        }
       } else {
         ++m_factory_refused[doc["reason_code"].is_string() ? doc["reason_code"].get<std::string>() : "unknown"];
       }
@@ -271,11 +348,85 @@ class Demo {
     for (auto& d : m_devices) {
       if (auto it = idevids.find(d.serial); it != idevids.end()) d.idevid_pem = it->second;
     }
+    for (std::size_t i = 0; i < m_tpm_devices.size(); ++i) {
+      auto& d = m_tpm_devices[i];
+      d.idevid_serial = tpm_serials[d.serial];
+      if (auto it = idevids.find(d.serial); it != idevids.end()) {
+        d.idevid_pem = it->second;
+        HM_CHECK(
+            base::write_file(path("tpm-device-" + std::to_string(i + 1)) / "idevid.pem", d.idevid_pem + m_site_ca_pem));
+      }
+    }
     std::string refusals;
     for (const auto& [code, n] : m_factory_refused) refusals += " " + code + "=" + std::to_string(n);
-    say("   issued " + std::to_string(m_factory_issued) + " IDevIDs in " + fixed(m_factory_seconds) + " s (" +
-        fixed(m_factory_issued / std::max(m_factory_seconds, 1e-6)) +
+    say("   issued " + std::to_string(m_factory_issued) + " IDevIDs (" + evidence_counts() + ") in " +
+        fixed(m_factory_seconds) + " s (" + fixed(m_factory_issued / std::max(m_factory_seconds, 1e-6)) +
         " devices/s); refused:" + (refusals.empty() ? " none" : refusals));
+    if (!m_tpm_devices.empty() && !m_tpm_devices.front().idevid_serial.empty()) {
+      say("   a TPM device's IDevID names its TPM (HardwareModuleName tcg-sv-tpm20, SHA-256 of the EK's key); the "
+          "operator keeps its TPM evidence:");
+      say_command("hallmark",
+                  {"cert", "show", "--dir", path("operator").string(), m_tpm_devices.front().idevid_serial});
+    }
+    return {};
+  }
+
+  std::string evidence_counts() const {
+    auto n = [&](const char* type) {
+      auto it = m_factory_evidence.find(type);
+      return std::to_string(it == m_factory_evidence.end() ? 0 : it->second);
+    };
+    return n("se") + " with SE evidence, " + n("tpm") + " with TPM evidence";
+  }
+
+  // The TCG DevID round trip of the TPM-backed devices, through the real CLI:
+  // each TPM certifies its IDevID key with its IAK over a station nonce and
+  // signs the CSR (`device tpm make`); the station verifies all it can and makes
+  // a credential for the EK and the IAK's Name (`station tpm-activate`, batch
+  // mode); the TPM activates it (`device tpm activate`), which only the TPM
+  // holding both keys can; the manifest line carries the secret.
+  base::Status tpm_round_trip(const std::vector<std::string>& nonces, std::size_t first_nonce,
+                              std::ofstream& manifest) {
+    if (m_tpm_devices.empty()) return {};
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<json> lines;
+    std::ofstream requests(path("tpm-activate.jsonl"));
+    for (std::size_t i = 0; i < m_tpm_devices.size(); ++i) {
+      const auto& d = m_tpm_devices[i];
+      HM_TRY(auto made,
+             hallmark({"device", "tpm", "make", "--tcti", d.tcti, "--serial", d.serial, "--product", kProduct,
+                       "--nonce", nonces[first_nonce + i], "--ek-chain", m_tpm_factory->layout().ek_ca_pem.string()},
+                      i == 0));
+      auto line = json::parse(made.out, nullptr, false);
+      if (line.is_discarded() || !line.contains("evidence") || !line.contains("csr")) {
+        return base::make_error(base::ErrorCode::Internal, "`device tpm make` printed no manifest line");
+      }
+      requests << json{{"evidence", line["evidence"]}, {"csr", line["csr"]}}.dump() << "\n";
+      lines.push_back(std::move(line));
+    }
+    requests.close();
+    HM_TRY(auto act,
+           hallmark({"station", "tpm-activate", "--dir", path("station"), "--input", path("tpm-activate.jsonl")}));
+    std::istringstream answers(act.out);
+    std::size_t i = 0;
+    for (std::string text; std::getline(answers, text) && i < lines.size(); ++i) {
+      auto answer = json::parse(text, nullptr, false);
+      if (answer.is_discarded() || answer.value("status", "") != "ready") {
+        return base::make_error(base::ErrorCode::Internal, "the station refused a TPM's evidence: " + text);
+      }
+      answer.erase("line");
+      const auto dir = path("tpm-device-" + std::to_string(i + 1));
+      fs::create_directories(dir);
+      HM_CHECK(base::write_file(dir / "answer.json", answer.dump()));
+      HM_TRY(auto secret, hallmark({"device", "tpm", "activate", "--tcti", m_tpm_devices[i].tcti, "--answer",
+                                    (dir / "answer.json").string()},
+                                   i == 0));
+      lines[i]["evidence"]["activated_secret"] = secret.out.substr(0, secret.out.find('\n'));
+      manifest << lines[i].dump() << "\n";
+    }
+    if (i != lines.size()) return base::make_error(base::ErrorCode::Internal, "`station tpm-activate` answered less");
+    say("   " + std::to_string(lines.size()) + " TPM round trips (certify, credential, activation) in " +
+        fixed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()) + " s");
     return {};
   }
 
@@ -328,14 +479,36 @@ class Demo {
     m_runtime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     say("   " + std::to_string(m_enrolled) + " devices enrolled with the device client in " + fixed(m_runtime_seconds) +
         " s (" + fixed(m_enrolled / std::max(m_runtime_seconds, 1e-6)) + " enrollments/s)");
+    enroll_tpm_devices();
     HM_CHECK(enroll_with_curl(kCurlDevices));
     HM_CHECK(reenroll_one());
     HM_CHECK(refused_devices());
     return {};
   }
 
+  // The TPM-backed devices (kTpmDevicesEnroll).
+  void enroll_tpm_devices() {
+    if (m_tpm_devices.empty()) return;
+    if (!kTpmDevicesEnroll) {
+      m_tpm_skipped = m_tpm_devices.size();
+      say("   " + std::to_string(m_tpm_skipped) +
+          " TPM-backed devices skipped: their IDevID key is in the TPM, and the device client cannot use a "
+          "TPM-held TLS client key yet");
+      return;
+    }
+    for (auto& d : m_tpm_devices) {
+      auto result = enroll(d);
+      if (result.ok()) {
+        ++m_enrolled;
+      } else {
+        ++m_runtime_refused["tpm-" + status_of(result.error())];
+      }
+    }
+  }
+
   base::Result<pkix::Certificate> enroll(Device& d, bool reenroll = false) {
     if (d.idevid_pem.empty()) return base::make_error(base::ErrorCode::NotFound, "no IDevID");
+    if (!d.key) return base::make_error(base::ErrorCode::Unsupported, "no TLS client key for a TPM-held IDevID key");
     device::EstClientConfig c;
     c.server_url = m_url;
     c.trust_anchors_pem = m_trust_pem;
@@ -491,13 +664,21 @@ class Demo {
 
   void print_summary() {
     const bool audit_ok = m_audit.is_object() && m_audit.value("verified", false);
-    m_ok = audit_ok && m_factory_issued == m_devices.size() && m_enrolled == m_devices.size() && m_reenrolled == 1 &&
+    const std::size_t tpm_issued = m_factory_evidence.count("tpm") ? m_factory_evidence.at("tpm") : 0;
+    m_ok = audit_ok && m_factory_issued == m_devices.size() + m_tpm_devices.size() &&
+           tpm_issued == m_tpm_devices.size() &&
+           m_enrolled == m_devices.size() + m_tpm_devices.size() - m_tpm_skipped && m_reenrolled == 1 &&
            m_runtime_refused.size() == 3;
     json factory_refused = json::object(), runtime_refused = json::object();
     for (const auto& [k, v] : m_factory_refused) factory_refused[k] = v;
     for (const auto& [k, v] : m_runtime_refused) runtime_refused[k] = v;
+    json tpm_list = json::array();
+    for (const auto& d : m_tpm_devices) {
+      tpm_list.push_back({{"serial", d.serial}, {"idevid_serial", d.idevid_serial}, {"tcti", d.tcti}});
+    }
     json doc = {{"factory",
                  {{"issued", m_factory_issued},
+                  {"evidence", {{"se", m_factory_evidence["se"]}, {"tpm", m_factory_evidence["tpm"]}}},
                   {"refused", factory_refused},
                   {"devices_per_second", m_factory_issued / std::max(m_factory_seconds, 1e-6)}}},
                 {"runtime",
@@ -505,19 +686,28 @@ class Demo {
                   {"enrolled_with_curl", m_enrolled_with_curl},
                   {"reenrolled", m_reenrolled},
                   {"refused", runtime_refused},
+                  {"skipped", {{"tpm", m_tpm_skipped}}},
                   {"revoked", m_revocation},
                   {"enrollments_per_second", (m_enrolled - m_enrolled_with_curl) / std::max(m_runtime_seconds, 1e-6)}}},
+                {"tpm",
+                 {{"devices", m_tpm_devices.size()},
+                  {"requested", m_o.tpm_devices},
+                  {"swtpm", demo::missing_swtpm_program().empty()},
+                  {"note", m_tpm_note},
+                  {"issued", tpm_list}}},
                 {"reconciliation", m_reconciliation},
                 {"audit", {{"verified", audit_ok}, {"records", m_audit.is_object() ? m_audit.value("records", 0) : 0}}},
                 {"sites", m_sites.is_discarded() ? json::array() : m_sites},
                 {"server", m_url},
                 {"data", m_root.string()}};
     say("7. Summary");
-    say("   factory: " + std::to_string(m_factory_issued) + " IDevIDs issued at site cm-shenzhen-1, " +
-        std::to_string(count(m_factory_refused)) + " refused");
+    say("   factory: " + std::to_string(m_factory_issued) + " IDevIDs issued at site cm-shenzhen-1 (" +
+        evidence_counts() + "), " + std::to_string(count(m_factory_refused)) + " refused");
     say("   runtime: " + std::to_string(m_enrolled) + " LDevIDs enrolled over EST (" +
         std::to_string(m_enrolled_with_curl) + " with curl), " + std::to_string(m_reenrolled) + " re-enrolled, " +
-        std::to_string(count(m_runtime_refused)) + " refused");
+        std::to_string(count(m_runtime_refused)) + " refused" +
+        (m_tpm_skipped > 0 ? ", " + std::to_string(m_tpm_skipped) + " TPM devices skipped (no TPM-held TLS key yet)"
+                           : std::string()));
     say(std::string("   audit:   ") + (audit_ok ? "verified" : "NOT verified") + ", " +
         std::to_string(m_audit.is_object() ? m_audit.value("records", 0) : 0) + " records");
     say("   revocation: IDevID " + m_revocation.value("idevid_serial", std::string("?")) + " of " +
@@ -531,6 +721,10 @@ class Demo {
     say("            openssl verify -x509_strict -CAfile " + path("ca-chain.pem").string() + " -untrusted " + idevid +
         " " + idevid);
     say("            hallmark audit verify --dir " + path("operator").string());
+    if (!m_tpm_devices.empty()) {
+      say("            openssl x509 -noout -ext subjectAltName -in " + (path("tpm-device-1") / "idevid.pem").string() +
+          "   # a TPM device's HardwareModuleName");
+    }
     if (m_o.json) print_json(doc);
   }
 
@@ -553,7 +747,14 @@ class Demo {
   DemoOptions m_o;
   fs::path m_root;
   int m_range_end = 0;
-  std::vector<Device> m_devices;
+  std::vector<Device> m_devices;      // secure-element devices
+  std::vector<Device> m_tpm_devices;  // TPM-backed devices (on m_swtpm)
+  int m_tpm_count = 0;
+  std::string m_tpm_note;
+  std::unique_ptr<demo::SwtpmFactory> m_tpm_factory;
+  std::unique_ptr<demo::SwtpmFleet> m_swtpm;
+  std::size_t m_tpm_skipped = 0;
+  std::map<std::string, std::size_t> m_factory_evidence;  // issued IDevIDs by evidence type
   std::string m_site_ca_pem, m_trust_pem, m_url;
   std::size_t m_factory_issued = 0, m_enrolled = 0, m_enrolled_with_curl = 0, m_reenrolled = 0;
   std::map<std::string, std::size_t> m_factory_refused, m_runtime_refused;
@@ -571,6 +772,9 @@ void add_demo_command(CommandRegistry reg) {
   auto* cmd = reg.app.add_subcommand("demo", "Run the end-to-end story: factory batch, reconciliation, EST enrollment");
   cmd->add_option("--dir", o->dir, "Folder for everything the demo makes (recreated on each run)");
   cmd->add_option("--devices", o->devices, "Number of emulated devices (default 1000)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--tpm-devices", o->tpm_devices,
+                  "How many of them are TPM-backed, each on a swtpm the demo runs (default 3; 0 without swtpm)")
+      ->check(CLI::Range(0, 32));
   cmd->add_flag("--json", o->json, "Print one JSON summary on stdout (the story goes to stderr)");
   cmd->add_flag("--exit", o->exit_when_done, "Stop the server and exit when done instead of waiting for Ctrl-C");
   cmd->footer("Runs on the embedded defaults: SQLite stores, encrypted file keys with generated passphrases.");

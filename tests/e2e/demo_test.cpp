@@ -1,5 +1,7 @@
 // The main job end to end: `hallmark demo --exit --devices 200 --json`, with
-// the numbers a user would check, and the chain checked by openssl.
+// the numbers a user would check, and the chain checked by openssl. Three of
+// the 200 devices are TPM-backed (swtpm, started by the demo) when swtpm is
+// installed, as tools/deps.sh makes sure.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -16,15 +18,23 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
   auto r = hallmark("demo --exit --devices 200 --json --dir " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto doc = json::parse(r.out);  // stdout holds exactly one JSON document
+  const bool swtpm = run("command -v swtpm && command -v swtpm_setup && command -v swtpm_localca").exit_code == 0;
+  ASSERT_EQ(doc["tpm"]["swtpm"], swtpm) << doc["tpm"].dump(2);
+  const int tpm = swtpm ? 3 : 0;  // the default --tpm-devices
 
   EXPECT_EQ(doc["factory"]["issued"], 200);
+  EXPECT_EQ(doc["factory"]["evidence"]["se"], 200 - tpm) << doc.dump(2);
+  EXPECT_EQ(doc["factory"]["evidence"]["tpm"], tpm) << doc.dump(2);
+  EXPECT_EQ(doc["tpm"]["devices"], tpm) << doc["tpm"].dump(2);
   EXPECT_EQ(doc["factory"]["refused"]["serial_out_of_range"], 1) << doc.dump(2);
   EXPECT_EQ(doc["factory"]["refused"]["duplicate_key"], 1) << doc.dump(2);         // a cloned secure element
   EXPECT_EQ(doc["factory"]["refused"]["attestation_required"], 1) << doc.dump(2);  // a key no SE attests
   EXPECT_EQ(doc["reconciliation"]["imported"], 200) << doc.dump(2);
   EXPECT_TRUE(doc["reconciliation"]["findings"].empty()) << doc.dump(2);
 
-  EXPECT_EQ(doc["runtime"]["enrolled"], 200);
+  // TPM-backed devices are skipped at runtime until the device client has a TPM-held TLS client key.
+  EXPECT_EQ(doc["runtime"]["enrolled"], 200 - tpm);
+  EXPECT_EQ(doc["runtime"]["skipped"]["tpm"], tpm) << doc.dump(2);
   EXPECT_EQ(doc["runtime"]["enrolled_with_curl"], 3);
   EXPECT_EQ(doc["runtime"]["reenrolled"], 1);
   EXPECT_EQ(doc["runtime"]["refused"]["forged-serial"], 1) << doc.dump(2);
@@ -52,6 +62,27 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
   auto shown = hallmark("cert show --json --dir " + dir + "/operator " + serial.out);
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_EQ(json::parse(shown.out)["evidence"]["type"], "se") << shown.out;
+
+  // The TPM-backed devices were issued on TPM evidence, kept by the operator with the EK as hardware identity.
+  ASSERT_EQ(doc["tpm"]["issued"].size(), static_cast<std::size_t>(tpm));
+  for (const auto& d : doc["tpm"]["issued"]) {
+    auto tpm_shown = hallmark("cert show --json --dir " + dir + "/operator " + d["idevid_serial"].get<std::string>());
+    ASSERT_EQ(tpm_shown.exit_code, 0) << tpm_shown.err;
+    const auto cert = json::parse(tpm_shown.out);
+    EXPECT_EQ(cert["evidence"]["type"], "tpm") << tpm_shown.out;
+    EXPECT_EQ(cert["evidence"]["digest_matches"], true) << tpm_shown.out;
+    EXPECT_EQ(cert["evidence"]["hardware_id"].get<std::string>().rfind("tpm-ek:", 0), 0u) << tpm_shown.out;
+  }
+  if (tpm > 0) {
+    // openssl: the first TPM device's IDevID chains to the operator's CAs and its SAN's
+    // HardwareModuleName has hwType tcg-sv-tpm20 (2.23.133.1.2, DER 06 05 67 81 05 01 02).
+    const auto tpm_idevid = dir + "/tpm-device-1/idevid.pem";
+    auto tv = run("openssl verify -x509_strict -CAfile " + chain + " -untrusted " + tpm_idevid + " " + tpm_idevid);
+    EXPECT_EQ(tv.exit_code, 0) << tv.out << tv.err;
+    auto der = run("openssl x509 -in " + tpm_idevid + " -outform der | od -An -tx1 -v | tr -d ' \\n'");
+    EXPECT_NE(der.out.find("06056781050102"), std::string::npos) << der.out;
+    EXPECT_NE(r.err.find("TPM-backed devices skipped"), std::string::npos);
+  }
 
   // The story goes to stderr.
   EXPECT_NE(r.err.find("1. The operator's PKI"), std::string::npos);
