@@ -6,8 +6,8 @@
 //      station's credential activation round trip), with a few deliberately bad
 //      devices;  4. the station's ledger exported and reconciled at the operator;
 //   5. `hallmark serve` and the fleet enrolling LDevIDs over EST with their
-//      IDevIDs (the device client for most, curl for a few; TPM-backed devices
-//      are skipped, see kTpmDevicesEnroll), one re-enrollment and three refused
+//      IDevIDs (the device client for most, curl for a few, the TPM-backed ones
+//      with their TLS key in the TPM), one re-enrollment and three refused
 //      devices (one whose IDevID the CLI revoked while the server runs);
 //   6. the audit chain verified and a summary;  7. the server kept running until Ctrl-C.
 #include <signal.h>
@@ -54,11 +54,6 @@ struct DemoOptions {
 constexpr char kMarker[] = ".hallmark-demo";
 constexpr char kProduct[] = "sensor-v2";
 constexpr int kFirstSerial = 1000;
-// TPM-backed devices enroll over EST once the device client can use a TLS
-// client key held in the TPM (their IDevID key never leaves it); until then
-// the runtime step skips them and says so. Switch on here, and give enroll()
-// the TPM-held key for devices with a `tcti`.
-constexpr bool kTpmDevicesEnroll = false;
 
 struct Device {
   std::string serial;
@@ -477,33 +472,42 @@ class Demo {
     for (int t = 0; t < 4; ++t) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     m_runtime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    m_enrolled_with_client = m_enrolled;
     say("   " + std::to_string(m_enrolled) + " devices enrolled with the device client in " + fixed(m_runtime_seconds) +
         " s (" + fixed(m_enrolled / std::max(m_runtime_seconds, 1e-6)) + " enrollments/s)");
-    enroll_tpm_devices();
+    HM_CHECK(enroll_tpm_devices());
     HM_CHECK(enroll_with_curl(kCurlDevices));
     HM_CHECK(reenroll_one());
     HM_CHECK(refused_devices());
     return {};
   }
 
-  // The TPM-backed devices (kTpmDevicesEnroll).
-  void enroll_tpm_devices() {
-    if (m_tpm_devices.empty()) return;
-    if (!kTpmDevicesEnroll) {
-      m_tpm_skipped = m_tpm_devices.size();
-      say("   " + std::to_string(m_tpm_skipped) +
-          " TPM-backed devices skipped: their IDevID key is in the TPM, and the device client cannot use a "
-          "TPM-held TLS client key yet");
-      return;
-    }
-    for (auto& d : m_tpm_devices) {
-      auto result = enroll(d);
-      if (result.ok()) {
+  // The TPM-backed devices enroll through the device CLI with their TLS client
+  // key in the TPM (`--key tpm:<tcti>`): TPM2_Sign signs the handshake, and the
+  // LDevID certifies the TPM's own LDevID key, so only certificates reach disk.
+  base::Status enroll_tpm_devices() {
+    for (std::size_t i = 0; i < m_tpm_devices.size(); ++i) {
+      const auto& d = m_tpm_devices[i];
+      const auto dir = path("tpm-device-" + std::to_string(i + 1));
+      HM_TRY(auto r, demo::run_self({"device", "est", "enroll", "--server", m_url, "--cacert",
+                                     path("ca-chain.pem").string(), "--cert", (dir / "idevid.pem").string(), "--key",
+                                     "tpm:" + d.tcti, "--out", (dir / "ldevid.pem").string()}));
+      if (r.exit_code == 0) {
         ++m_enrolled;
+        ++m_enrolled_with_tpm;
       } else {
-        ++m_runtime_refused["tpm-" + status_of(result.error())];
+        say("   TPM device " + d.serial + " was refused: " + r.err);
+        ++m_runtime_refused["tpm-exit-" + std::to_string(r.exit_code)];
       }
     }
+    if (m_tpm_devices.empty()) return {};
+    say("   " + std::to_string(m_enrolled_with_tpm) +
+        " TPM-backed devices enrolled with their TLS client key in the TPM (LDevIDs in " +
+        path("tpm-device-1").string() + "):");
+    say_command("hallmark", {"device", "est", "enroll", "--server", m_url, "--cacert", path("ca-chain.pem").string(),
+                             "--cert", path("tpm-device-1/idevid.pem").string(), "--key",
+                             "tpm:" + m_tpm_devices.front().tcti, "--out", path("tpm-device-1/ldevid.pem").string()});
+    return {};
   }
 
   base::Result<pkix::Certificate> enroll(Device& d, bool reenroll = false) {
@@ -666,9 +670,8 @@ class Demo {
     const bool audit_ok = m_audit.is_object() && m_audit.value("verified", false);
     const std::size_t tpm_issued = m_factory_evidence.count("tpm") ? m_factory_evidence.at("tpm") : 0;
     m_ok = audit_ok && m_factory_issued == m_devices.size() + m_tpm_devices.size() &&
-           tpm_issued == m_tpm_devices.size() &&
-           m_enrolled == m_devices.size() + m_tpm_devices.size() - m_tpm_skipped && m_reenrolled == 1 &&
-           m_runtime_refused.size() == 3;
+           tpm_issued == m_tpm_devices.size() && m_enrolled == m_devices.size() + m_tpm_devices.size() &&
+           m_enrolled_with_tpm == m_tpm_devices.size() && m_reenrolled == 1 && m_runtime_refused.size() == 3;
     json factory_refused = json::object(), runtime_refused = json::object();
     for (const auto& [k, v] : m_factory_refused) factory_refused[k] = v;
     for (const auto& [k, v] : m_runtime_refused) runtime_refused[k] = v;
@@ -686,9 +689,9 @@ class Demo {
                   {"enrolled_with_curl", m_enrolled_with_curl},
                   {"reenrolled", m_reenrolled},
                   {"refused", runtime_refused},
-                  {"skipped", {{"tpm", m_tpm_skipped}}},
+                  {"enrolled_with_tpm", m_enrolled_with_tpm},
                   {"revoked", m_revocation},
-                  {"enrollments_per_second", (m_enrolled - m_enrolled_with_curl) / std::max(m_runtime_seconds, 1e-6)}}},
+                  {"enrollments_per_second", m_enrolled_with_client / std::max(m_runtime_seconds, 1e-6)}}},
                 {"tpm",
                  {{"devices", m_tpm_devices.size()},
                   {"requested", m_o.tpm_devices},
@@ -704,10 +707,9 @@ class Demo {
     say("   factory: " + std::to_string(m_factory_issued) + " IDevIDs issued at site cm-shenzhen-1 (" +
         evidence_counts() + "), " + std::to_string(count(m_factory_refused)) + " refused");
     say("   runtime: " + std::to_string(m_enrolled) + " LDevIDs enrolled over EST (" +
-        std::to_string(m_enrolled_with_curl) + " with curl), " + std::to_string(m_reenrolled) + " re-enrolled, " +
-        std::to_string(count(m_runtime_refused)) + " refused" +
-        (m_tpm_skipped > 0 ? ", " + std::to_string(m_tpm_skipped) + " TPM devices skipped (no TPM-held TLS key yet)"
-                           : std::string()));
+        std::to_string(m_enrolled_with_curl) + " with curl, " + std::to_string(m_enrolled_with_tpm) +
+        " with a TLS key in a TPM), " + std::to_string(m_reenrolled) + " re-enrolled, " +
+        std::to_string(count(m_runtime_refused)) + " refused");
     say(std::string("   audit:   ") + (audit_ok ? "verified" : "NOT verified") + ", " +
         std::to_string(m_audit.is_object() ? m_audit.value("records", 0) : 0) + " records");
     say("   revocation: IDevID " + m_revocation.value("idevid_serial", std::string("?")) + " of " +
@@ -753,7 +755,7 @@ class Demo {
   std::string m_tpm_note;
   std::unique_ptr<demo::SwtpmFactory> m_tpm_factory;
   std::unique_ptr<demo::SwtpmFleet> m_swtpm;
-  std::size_t m_tpm_skipped = 0;
+  std::size_t m_enrolled_with_tpm = 0, m_enrolled_with_client = 0;
   std::map<std::string, std::size_t> m_factory_evidence;  // issued IDevIDs by evidence type
   std::string m_site_ca_pem, m_trust_pem, m_url;
   std::size_t m_factory_issued = 0, m_enrolled = 0, m_enrolled_with_curl = 0, m_reenrolled = 0;

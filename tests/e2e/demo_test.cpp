@@ -32,9 +32,9 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
   EXPECT_EQ(doc["reconciliation"]["imported"], 200) << doc.dump(2);
   EXPECT_TRUE(doc["reconciliation"]["findings"].empty()) << doc.dump(2);
 
-  // TPM-backed devices are skipped at runtime until the device client has a TPM-held TLS client key.
-  EXPECT_EQ(doc["runtime"]["enrolled"], 200 - tpm);
-  EXPECT_EQ(doc["runtime"]["skipped"]["tpm"], tpm) << doc.dump(2);
+  // Every device enrolls; the TPM-backed ones with their TLS client key in the TPM.
+  EXPECT_EQ(doc["runtime"]["enrolled"], 200) << doc.dump(2);
+  EXPECT_EQ(doc["runtime"]["enrolled_with_tpm"], tpm) << doc.dump(2);
   EXPECT_EQ(doc["runtime"]["enrolled_with_curl"], 3);
   EXPECT_EQ(doc["runtime"]["reenrolled"], 1);
   EXPECT_EQ(doc["runtime"]["refused"]["forged-serial"], 1) << doc.dump(2);
@@ -81,7 +81,12 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
     EXPECT_EQ(tv.exit_code, 0) << tv.out << tv.err;
     auto der = run("openssl x509 -in " + tpm_idevid + " -outform der | od -An -tx1 -v | tr -d ' \\n'");
     EXPECT_NE(der.out.find("06056781050102"), std::string::npos) << der.out;
-    EXPECT_NE(r.err.find("TPM-backed devices skipped"), std::string::npos);
+    // Its LDevID (enrolled over EST with the TPM-held key) chains too and names the same device.
+    const auto tpm_ldevid = dir + "/tpm-device-1/ldevid.pem";
+    auto lv = run("openssl verify -x509_strict -CAfile " + chain + " " + tpm_ldevid);
+    EXPECT_EQ(lv.exit_code, 0) << lv.out << lv.err;
+    auto subject = run("openssl x509 -noout -subject -nameopt multiline -in " + tpm_ldevid);
+    EXPECT_NE(subject.out.find(doc["tpm"]["issued"][0]["serial"].get<std::string>()), std::string::npos) << subject.out;
   }
 
   // The story goes to stderr.
