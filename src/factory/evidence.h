@@ -13,6 +13,9 @@
 //                "certify_signature": "<base64 TPMT_SIGNATURE>",
 //                "activated_secret": "<base64>"}     what TPM2_ActivateCredential returned (provision only)
 //
+//   "evidence": {"type": "tpm", "tcg_csr_idevid": "<base64 TCG_CSR_IDEVID>",   TCG DevID single-pass request
+//                "ek_chain": [...]?, "activated_secret": "<base64>"?}        (the line then has no "csr")
+//
 // TPM credential activation (docs/factory.md): the station verifies the evidence,
 // makes a credential for the EK and the IAK's Name with a fresh 32-octet secret,
 // and records the pending activation in the nonce store under activation_key()
@@ -54,12 +57,23 @@ base::Result<attest::SeEvidence> parse_se_evidence(const nlohmann::json& evidenc
 inline constexpr std::size_t kActivationSecretSize = 32;
 
 struct TpmLineEvidence {
-  attest::TpmEvidence evidence;
-  base::Bytes activated_secret;  // empty when the line does not carry one
+  attest::TpmEvidence evidence;                 // for a TCG-CSR-IDEVID: its payloads (attest::tcg_csr_evidence)
+  base::Bytes activated_secret;                 // empty when the line does not carry one
+  std::optional<attest::TcgCsrIdevid> tcg_csr;  // the "tcg_csr_idevid" form
+  base::Bytes tcg_contents;                     // its packed csrContents as received
 };
 
-// Decodes TPM evidence; a refusal (evidence_malformed, evidence_unsupported) otherwise.
+// Whether `evidence` is the TCG-CSR-IDEVID form ({"type":"tpm","tcg_csr_idevid":...}).
+bool is_tcg_csr_evidence(const nlohmann::json& evidence);
+// Decodes TPM evidence (either form); a refusal (evidence_malformed,
+// evidence_unsupported, the tcg_csr_* structure codes) otherwise.
 base::Result<TpmLineEvidence> parse_tpm_evidence(const nlohmann::json& evidence, EvidenceRefusal& refusal);
+// The checks of `verifier` for either form (verify or verify_tcg_csr); the key
+// check against `key_spki` only when it is not empty.
+attest::TpmVerdict verify_tpm_line(const TpmLineEvidence& line, base::ByteView key_spki,
+                                   const attest::TpmAttestationVerifier& verifier);
+// The reason code of a TCG-CSR-IDEVID that does not decode.
+const char* reason_for(attest::TcgCsrProblem problem);
 // The reason code of a failed TPM check.
 const char* reason_for(attest::TpmCheck check);
 // The reason code (and text) for an activation secret that was not accepted; empty code for Accepted.
