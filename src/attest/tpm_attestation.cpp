@@ -178,16 +178,6 @@ base::ByteView attest_body(base::ByteView b) {
   return b;
 }
 
-std::string upper_hex(base::ByteView b) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string s;
-  for (auto c : b) {
-    s += kHex[c >> 4];
-    s += kHex[c & 0xf];
-  }
-  return s;
-}
-
 // tcg-at-tpmManufacturer (2.23.133.2.1) of the EK certificate's SAN directoryName
 // (TCG EK Credential Profile §3.2.9); "" when the certificate has none.
 std::string tpm_manufacturer_of(const pkix::Certificate& cert) {
@@ -406,7 +396,7 @@ TpmVerdict TpmAttestationVerifier::verify(const TpmEvidence& ev, base::ByteView 
   ok.iak_name = iak->name;
   ok.ek_spki = ek_key->spki_der();
   ok.ek_serial_hex = ek_cert->serial_hex();
-  if (auto aki = ek_cert->authority_key_identifier(); aki && !aki->empty()) ok.ek_aki_hex = upper_hex(*aki);
+  if (auto aki = ek_cert->authority_key_identifier()) ok.ek_aki = *aki;
   ok.tpm_manufacturer = tpm_manufacturer_of(ek_cert.value());
   return ok;
 }

@@ -82,8 +82,9 @@ struct TpmVerdict {
   base::Bytes ek_spki;            // the EK certificate's SubjectPublicKeyInfo
   base::Bytes idevid_spki;        // the certified IDevID key as SubjectPublicKeyInfo
   std::string ek_serial_hex;      // the EK certificate's serial (upper-case hex)
-  std::string ek_aki_hex;  // the EK certificate's authorityKeyIdentifier keyIdentifier (upper-case hex; "" if absent)
-  std::string tpm_manufacturer;  // tcg-at-tpmManufacturer from the EK certificate's SAN directoryName ("" if absent)
+  base::Bytes ek_aki;             // the EK certificate's authorityKeyIdentifier keyIdentifier (empty if absent)
+  std::string tpm_manufacturer;   // tcg-at-tpmManufacturer (2.23.133.2.1) of the EK certificate's SAN
+                                  // directoryName, as written (e.g. "id:49465800"); "" if absent
   bool ok() const { return check == TpmCheck::Ok; }
 };
 

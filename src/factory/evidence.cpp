@@ -1,5 +1,7 @@
 #include "factory/evidence.h"
 
+#include <cctype>
+
 #include "attest/tpm_credential.h"
 #include "base/crypto.h"
 #include "factory/provisioning.h"
@@ -266,7 +268,35 @@ EvidenceRefusal activation_refusal_for(NonceUse use) {
   return {reason::kTpmActivationWrong, "unknown activation"};
 }
 
+std::string tpm_manufacturer_code(const std::string& attribute) {
+  // TCG EK Credential Profile: tpmManufacturer is "id:" + the 4-octet TCG vendor
+  // ID in hex; registered IDs are ASCII ("IFX", "INTC", "STM "), as
+  // TPM_PT_MANUFACTURER reports them.
+  std::string digits = attribute.rfind("id:", 0) == 0 ? attribute.substr(3) : attribute;
+  auto octets = base::hex_decode(digits);
+  if (!octets.ok() || octets->size() != 4) return digits;
+  auto& v = octets.value();
+  while (!v.empty() && v.back() == 0) v.pop_back();
+  if (v.empty()) return digits;
+  for (auto c : v) {
+    if (c < 0x20 || c > 0x7e || c == ':') return digits;
+  }
+  return std::string(v.begin(), v.end());
+}
+
+std::string tpm_hw_serial_num(const attest::TpmVerdict& verdict) {
+  if (verdict.tpm_manufacturer.empty() || verdict.ek_aki.empty() || verdict.ek_serial_hex.empty() ||
+      verdict.ek_serial_hex[0] == '-') {
+    return "";
+  }
+  std::string serial = verdict.ek_serial_hex;
+  for (auto& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return tpm_manufacturer_code(verdict.tpm_manufacturer) + ":" + base::hex_encode(verdict.ek_aki) + ":" + serial;
+}
+
 pkix::HardwareModuleName tpm_hardware_module(const attest::TpmVerdict& verdict) {
+  const auto text = tpm_hw_serial_num(verdict);
+  if (!text.empty()) return {kTcgSvTpm20, base::to_bytes(text)};
   return {kTcgSvTpm20, base::sha256(verdict.ek_spki)};
 }
 

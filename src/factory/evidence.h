@@ -86,10 +86,22 @@ std::string activation_key(const attest::TpmEvidence& evidence, base::ByteView s
 
 // tcg-sv-tpm20 (TCG DevID: hwType of a TPM 2.0 device).
 inline constexpr char kTcgSvTpm20[] = "2.23.133.1.2";
-// The IDevID's HardwareModuleName for a verified TPM: hwType tcg-sv-tpm20 and
-// hwSerialNum = SHA-256 of the EK certificate's SubjectPublicKeyInfo (32 octets;
-// TCG DevID's "digest of the EK public key" form, standards.md §1.3).
+// The IDevID's HardwareModuleName for a verified TPM (standards.md §1.3): hwType
+// tcg-sv-tpm20 and hwSerialNum = ASCII "<manufacturer>:<EK AKI>:<EK serial>"
+// (tpm_hw_serial_num) when the EK certificate has a tcg-at-tpmManufacturer and
+// an authorityKeyIdentifier, else SHA-256 of the EK certificate's
+// SubjectPublicKeyInfo (32 octets, the "digest of the EK public key" form).
+// The evidence's hardware_id stays "tpm-ek:" + hex SHA-256(EK SPKI) either way.
 pkix::HardwareModuleName tpm_hardware_module(const attest::TpmVerdict& verdict);
+// "<manufacturer>:<aki>:<serial>": the TCG manufacturer code (tcg-at-tpmManufacturer
+// without "id:", as its 4 ASCII characters, trailing NULs dropped, when they are
+// printable, else its 8 hex digits as written), the EK certificate's
+// keyIdentifier and serial (its octets, as openssl -serial prints it) in lower-case hex without
+// separators (as swtpm_setup writes its IAK/IDevID hwSerialNum); "" when the EK
+// certificate lacks the manufacturer or the AKI.
+std::string tpm_hw_serial_num(const attest::TpmVerdict& verdict);
+// The manufacturer code of a tcg-at-tpmManufacturer value (see tpm_hw_serial_num).
+std::string tpm_manufacturer_code(const std::string& attribute);
 
 // The authorization's TPM manufacturer roots as trust anchors ("tpm-vendor:<subject>").
 std::vector<attest::TrustAnchor> tpm_anchors(const Authorization& authorization);

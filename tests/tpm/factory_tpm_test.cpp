@@ -203,14 +203,26 @@ TEST_F(FactoryTpmTest, BatchIssuesAnIdevidWithTcgHardwareModuleNameAfterTheTpmAc
   EXPECT_EQ(key.exit_code, 0) << key.out << key.err;
   // hwType 2.23.133.1.2 is DER 06 05 67 81 05 01 02 (standards.md §1), inside the SAN's HardwareModuleName.
   auto der = run("openssl x509 -in " + file("bundle.pem") + " -outform der | od -An -tx1 -v | tr -d ' \\n'");
-  // hwSerialNum: SHA-256 of the EK certificate's SubjectPublicKeyInfo (docs/factory.md).
-  auto ek = run("openssl x509 -inform der -in " + kSwtpm +
-                "/ek.der -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -r | cut -c1-64");
-  ASSERT_EQ(ek.exit_code, 0);
+  // hwSerialNum (docs/factory.md): "<manufacturer>:<EK AKI>:<EK serial>", each read here by openssl from the
+  // EK certificate: tcg-at-tpmManufacturer (swtpm's id:00001014 is no ASCII code: its 8 digits), the
+  // authorityKeyIdentifier and the serial, lower-case hex without separators.
+  const std::string ek = kSwtpm + "/ek.der";
+  auto manufacturer = run("openssl x509 -inform der -in " + ek +
+                          " -noout -ext subjectAltName | grep -o '2.23.133.2.1=id:[0-9A-Fa-f]*' | cut -d: -f2");
+  auto aki = run("openssl x509 -inform der -in " + ek +
+                 " -noout -ext authorityKeyIdentifier | tail -n 1 | sed 's/keyid://' | tr -d ' :\\n' | tr A-F a-f");
+  auto ek_serial =
+      run("openssl x509 -inform der -in " + ek + " -noout -serial | cut -d= -f2 | tr -d '\\n' | tr A-F a-f");
+  ASSERT_EQ(manufacturer.exit_code, 0);
+  ASSERT_EQ(manufacturer.out, "00001014\n");
+  ASSERT_FALSE(aki.out.empty());
+  const auto hw_serial = "00001014:" + aki.out + ":" + ek_serial.out;
   EXPECT_NE(der.out.find("06056781050102"
-                         "0420" +
-                         ek.out.substr(0, 64)),
+                         "04" +
+                         base::hex_encode(base::Bytes{static_cast<std::uint8_t>(hw_serial.size())}) +
+                         base::hex_encode(base::to_bytes(hw_serial))),
             std::string::npos)
+      << hw_serial << "\n"
       << der.out;
   auto san = run("openssl x509 -in " + file("bundle.pem") + " -noout -ext subjectAltName");
   EXPECT_NE(san.out.find("othername"), std::string::npos) << san.out;
