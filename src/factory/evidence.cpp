@@ -329,6 +329,14 @@ base::Result<TpmActivation> start_tpm_activation(const json& evidence, base::Byt
   }
   const auto verdict = verify_tpm_line(line, csr_spki, verifier);
   if (!verdict.ok()) return refused(r, reason_for(verdict.check), "TPM attestation refused: " + verdict.detail);
+  // The nonce must be one this station issued and still usable; it is consumed
+  // only at provisioning (the line's last check before issuing), so activating
+  // twice before provisioning is harmless and a refused line leaves it usable.
+  HM_TRY(const auto state, store.nonce_state(base::hex_encode(line.evidence.nonce), clock.now()));
+  if (state != NonceUse::Accepted) {
+    const auto why = refusal_for(state);
+    return refused(r, why.code.c_str(), why.reason);
+  }
   auto ek_public = line.evidence.ek_public;
   if (ek_public.empty()) {
     // A TCG-CSR-IDEVID carries the EK certificate only: the EK is the standard template's.

@@ -114,7 +114,9 @@ struct TpmActivation {
 
 // The station's half of the activation round trip: verifies `evidence` (all
 // checks of TpmAttestationVerifier; the key check only when `csr_spki` is not
-// empty), makes the credential and records the pending activation in `store`.
+// empty), checks that the nonce is one `store` issued, unexpired and unused
+// (nonce_unknown / nonce_expired / nonce_reused; it is not consumed here), makes
+// the credential and records the pending activation in `store`.
 // A refusal (with its reason code) when the evidence fails.
 base::Result<TpmActivation> start_tpm_activation(const nlohmann::json& evidence, base::ByteView csr_spki,
                                                  const attest::TpmAttestationVerifier& verifier, ChallengeNonces& store,

@@ -243,16 +243,35 @@ TEST_F(FactoryTpmTest, RefusesAWrongOrMissingActivationSecretAndLeavesTheNonceUs
 
 TEST_F(FactoryTpmTest, RefusesAReplayedActivationAndAReusedNonce) {
   const auto dev = device(challenge());
+  // Two activations of one TPM2_Certify before provisioning: the nonce is checked, not consumed.
   const auto first = tpm_activate(offline_activate(dev));
+  const auto second = tpm_activate(offline_activate(dev));
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
   ASSERT_EQ(provision_line(manifest_line(serial(3002), dev, first), "b1")["status"], "issued");
   // The same activation again (asking for one more certificate, so the station must attest again).
   auto row = provision_line(manifest_line(serial(3002), dev, first, {{"profiles", {"ldevid"}}}), "b2");
   EXPECT_EQ(row["reason_code"], "tpm_activation_replayed") << row.dump();
-  // A fresh activation of the same TPM2_Certify: its nonce is spent.
-  const auto second = tpm_activate(offline_activate(dev));
-  ASSERT_FALSE(second.empty());
+  // The other activation of the same TPM2_Certify: its nonce is spent.
   row = provision_line(manifest_line(serial(3002), dev, second, {{"profiles", {"ldevid"}}}), "b3");
   EXPECT_EQ(row["reason_code"], "nonce_reused") << row.dump();
+  // And no activation is made any more for it.
+  EXPECT_EQ(offline_activate(dev)["reason_code"], "nonce_reused");
+}
+
+TEST_F(FactoryTpmTest, TheActivationCallRefusesANonceThisStationDidNotIssue) {
+  const auto dev = device(base::hex_encode(base::Bytes(32, 0x3c)));
+  const auto answer = offline_activate(dev);
+  EXPECT_EQ(answer["reason_code"], "nonce_unknown") << answer.dump();
+  // Another station's nonce is unknown here too.
+  const auto other = init_station("st-other", m_auth);
+  EXPECT_EQ(offline_activate(device(challenge(other)))["reason_code"], "nonce_unknown");
+  // An expired one is refused as such.
+  auto r = hallmark("station challenge --ttl 1 --dir " + m_station);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto expiring = r.out.substr(0, r.out.find('\n'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(offline_activate(device(expiring))["reason_code"], "nonce_expired");
 }
 
 TEST_F(FactoryTpmTest, RefusesKeysTheTpmCouldExportOrUseToDecrypt) {
