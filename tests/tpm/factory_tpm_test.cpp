@@ -490,6 +490,23 @@ TEST_F(FactoryTpmTest, ATcgCsrIdevidFromTheDeviceTpmIsActivatedAndIssuedForSigni
   auto subject = run("openssl x509 -in " + file("bundle.pem") + " -noout -subject -nameopt RFC2253");
   EXPECT_NE(subject.out.find("serialNumber=" + serial(3040)), std::string::npos) << subject.out;
 
+  // The evidence kept is the TCG-CSR-IDEVID form, read back at the station and imported by the operator.
+  auto shown = hallmark("cert show --json --dir " + m_station + " " + row["cert_serial"].get<std::string>());
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const auto doc = json::parse(shown.out);
+  EXPECT_EQ(doc["evidence"]["type"], "tpm") << doc.dump();
+  EXPECT_EQ(doc["evidence"]["digest_matches"], true);
+  const auto ek_digest = run("openssl x509 -inform der -in " + kSwtpm +
+                             "/ek.der -pubkey -noout | openssl pkey -pubin -outform der | sha256sum | cut -c1-64");
+  EXPECT_EQ(doc["evidence"]["hardware_id"], "tpm-ek:" + ek_digest.out.substr(0, 64));
+  auto exported = hallmark("station export --dir " + m_station + " --out " + file("st.bundle"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  auto imported = hallmark("ledger import --json --dir " + dir() + " " + file("st.bundle"));
+  EXPECT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  const auto report = json::parse(imported.out, nullptr, false);
+  EXPECT_EQ(report["imported"], 1) << imported.out;
+  EXPECT_EQ(report["evidence_stored"], 1) << imported.out;
+
   // Through station serve the same way.
   start_serve();
   if (HasFatalFailure()) return;

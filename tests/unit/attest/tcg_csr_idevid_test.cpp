@@ -128,5 +128,22 @@ TEST(TcgCsrIdevid, RefusesARequestWithoutEkCertificateOrSignature) {
   EXPECT_TRUE(decode_tcg_csr_idevid(encode_tcg_csr_idevid(c)).ok());
 }
 
+TEST(TcgCsrIdevid, ArbitraryCorruptionOfTheSizesIsRefusedOrDecodedWithinTheBuffer) {
+  const auto wire = encode_tcg_csr_idevid(sample());
+  std::uint32_t x = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    auto b = wire;
+    x = x * 1103515245u + 12345u;
+    const std::size_t at = (x >> 8) % 76;  // the outer and contents headers: every size field
+    b[at] = static_cast<std::uint8_t>(x >> 24);
+    const auto d = decode_tcg_csr_idevid(b);
+    if (d.ok()) {
+      EXPECT_EQ(d.contents.size() + d.csr.signature.size() + 12, b.size());
+    } else {
+      EXPECT_FALSE(d.detail.empty());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hallmark::attest
