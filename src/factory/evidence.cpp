@@ -131,7 +131,7 @@ const char* reason_for(attest::TcgCsrProblem problem) {
 }
 
 bool is_tcg_csr_evidence(const json& ev) {
-  return ev.is_object() && ev.contains("tcg_csr_idevid");
+  return ev.is_object() && ev.contains("tcg_csr_idevid") && ev.contains("type") && ev["type"] == "tpm";
 }
 
 base::Result<TpmLineEvidence> parse_tpm_evidence(const json& ev, EvidenceRefusal& r) {

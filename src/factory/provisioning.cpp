@@ -284,7 +284,9 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
       auto tpm = parse_tpm_evidence(doc["evidence"], why);
       if (!tpm.ok()) return refuse(why.code.c_str(), why.reason);
       if (tpm->tcg_csr) {
-        const std::string prod_serial(tpm->tcg_csr->prod_serial.begin(), tpm->tcg_csr->prod_serial.end());
+        // prodSerial is ASCII without terminator; a C string's NUL written with it is tolerated.
+        std::string prod_serial(tpm->tcg_csr->prod_serial.begin(), tpm->tcg_csr->prod_serial.end());
+        while (!prod_serial.empty() && prod_serial.back() == '\0') prod_serial.pop_back();
         if (p.serial.empty() && prod_serial.empty()) {
           return refuse(reason::kMissingField, "the line has no \"serial\" and the TCG-CSR-IDEVID no prodSerial");
         }
