@@ -539,7 +539,8 @@ TpmVerdict TpmAttestationVerifier::verify_tcg_csr(const TcgCsrIdevid& csr, base:
                   "supports the single-pass flow (§6.2.2, signed by the IDevID key) only");
     }
   }
-  return fail(check == TpmCheck::Malformed ? TpmCheck::Malformed : TpmCheck::CsrSignature,
+  // An undecodable signature is as much a bad outer signature as a wrong one: one reason code.
+  return fail(TpmCheck::CsrSignature,
               why + (check == TpmCheck::Signature ? " (csrContents altered, or signed by another key)" : ""));
 }
 

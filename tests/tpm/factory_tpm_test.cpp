@@ -551,6 +551,9 @@ TEST_F(FactoryTpmTest, RefusesAMalformedTcgCsrIdevidEachWithItsReasonCode) {
   b = csr;
   b[12 + 4 * 16] ^= 0x20;  // a letter of prodModel: csrContents no longer match the signature
   EXPECT_EQ(activate(b), "tcg_csr_signature");
+  b = csr;
+  b.back() ^= 0xff;  // the signature itself: no longer a TPMT_SIGNATURE of this key, or not one at all
+  EXPECT_EQ(activate(b), "tcg_csr_signature");
 
   // The IAK-only flow (no signingPub / sgnCertifyInfo) is not supported.
   auto decoded = attest::decode_tcg_csr_idevid(csr);
@@ -574,6 +577,9 @@ TEST_F(FactoryTpmTest, RefusesAMalformedTcgCsrIdevidEachWithItsReasonCode) {
   EXPECT_EQ(provision_line(l, "b2")["reason_code"], "invalid_field");
   l.erase("csr");
   EXPECT_EQ(provision_line(l, "b3")["reason_code"], "tpm_activation_wrong");
+  // Only TPM evidence is a TCG-CSR-IDEVID: an SE line still needs its CSR.
+  l["evidence"]["type"] = "se";
+  EXPECT_EQ(provision_line(l, "b4")["reason_code"], "missing_field");
 }
 
 }  // namespace
