@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "app/cli.h"
+#include "attest/tcg_csr_idevid.h"
 #include "attest/tpm_attestation.h"
 #include "base/crypto.h"
 #include "base/files.h"
@@ -19,8 +20,31 @@ namespace hallmark::app {
 namespace {
 
 struct TpmOptions {
-  std::string tcti, serial, product, nonce, ek_chain, answer;
+  std::string tcti, serial, product, nonce, ek_chain, answer, format = "json";
 };
+
+// The TCG-CSR-IDEVID of the single-pass flow (standards.md §1.4): outer structVer
+// 0x01000100, contents 0x00000100, SHA-256, padded to 16 octets, signed by the
+// IDevID key in the TPM (TPM2_Sign over SHA-256 of the packed csrContents).
+base::Result<base::Bytes> tcg_csr_idevid(device::TpmDevice& dev, const TpmOptions& o, const base::Bytes& ek_cert,
+                                         const base::Bytes& iak, const base::Bytes& idevid,
+                                         const device::TpmDevice::Certified& certified) {
+  attest::TcgCsrIdevid c;
+  c.prod_model = base::to_bytes(o.product);
+  c.prod_serial = base::to_bytes(o.serial);
+  c.ek_cert = ek_cert;
+  c.attest_pub = iak;
+  c.signing_pub = idevid;
+  // sgnCertifyInfo is a TPM2B_ATTEST: the TPMS_ATTEST with its 2-octet size.
+  c.sgn_certify_info = {static_cast<std::uint8_t>(certified.attest.size() >> 8),
+                        static_cast<std::uint8_t>(certified.attest.size() & 0xff)};
+  c.sgn_certify_info.insert(c.sgn_certify_info.end(), certified.attest.begin(), certified.attest.end());
+  c.sgn_certify_info_signature = certified.signature;
+  c.pad = attest::tcg_csr_pad_for(c);
+  HM_TRY(auto raw, dev.sign_digest(base::sha256(attest::pack_tcg_idevid_content(c))));
+  HM_TRY(c.signature, attest::tpmt_ecdsa_signature(raw, 0x000B));
+  return attest::encode_tcg_csr_idevid(c);
+}
 
 int run_tpm_make(const TpmOptions& o) {
   auto nonce = base::hex_decode(o.nonce);
@@ -50,6 +74,14 @@ int run_tpm_make(const TpmOptions& o) {
   if (!idevid.ok()) return report(idevid.error());
   auto certified = dev.certify(nonce.value());
   if (!certified.ok()) return report(certified.error());
+  if (o.format == "tcg-csr-idevid") {
+    auto csr = tcg_csr_idevid(dev, o, ek_cert.value(), iak.value(), idevid.value(), certified.value());
+    if (!csr.ok()) return report(csr.error());
+    nlohmann::json evidence = {{"type", "tpm"}, {"tcg_csr_idevid", base::base64_encode(csr.value())}};
+    if (!chain.empty()) evidence["ek_chain"] = chain;
+    std::cout << nlohmann::json{{"serial", o.serial}, {"product", o.product}, {"evidence", evidence}}.dump() << "\n";
+    return kExitOk;
+  }
   // The CSR: its key is the TPM's IDevID key, its signature made by the TPM.
   auto key = attest::decode_tpm_public(idevid.value());
   if (!key.ok()) return report(key.error());
@@ -119,6 +151,10 @@ void add_device_tpm_commands(CLI::App& device, int& exit_code) {
   make->add_option("--product", o->product, "Product name")->required();
   make->add_option("--nonce", o->nonce, "The station's nonce (hex, `hallmark station challenge`)")->required();
   make->add_option("--ek-chain", o->ek_chain, "PEM file of the EK certificate's intermediate CAs (\"ek_chain\")");
+  make->add_option("--format", o->format,
+                   "json (default: the evidence's members and a PKCS#10 CSR) or tcg-csr-idevid (the TCG DevID "
+                   "single-pass TCG-CSR-IDEVID as \"tcg_csr_idevid\", no CSR)")
+      ->check(CLI::IsMember({"json", "tcg-csr-idevid"}));
   make->footer(
       "The EK is the persistent RSA EK at 0x81010001 with its certificate at NV 0x01c00002; the IAK (ECC P-256, "
       "restricted signing) and IDevID key (ECC P-256, unrestricted signing) are primary objects of the "

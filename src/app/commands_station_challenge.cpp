@@ -129,7 +129,9 @@ void add_station_tpm_activate_command(CLI::App& station, int& exit_code) {
       "{line, status: ready, credential_blob, encrypted_secret, expires} (base64 TPM2B_ID_OBJECT and "
       "TPM2B_ENCRYPTED_SECRET) or {line, status: refused, reason_code, reason}. The device's "
       "TPM2_ActivateCredential returns the secret, which the manifest line carries as the evidence's "
-      "\"activated_secret\" for `station provision`.");
+      "\"activated_secret\" for `station provision`. The evidence may instead be the TCG-CSR-IDEVID of the "
+      "single-pass flow, {\"type\":\"tpm\",\"tcg_csr_idevid\":\"<base64>\",\"ek_chain\"?}, without \"csr\" "
+      "(docs/factory.md).");
   cmd->callback([o, &exit_code] { exit_code = run_tpm_activate(*o); });
 }
 

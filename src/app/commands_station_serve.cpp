@@ -69,6 +69,7 @@ void add_station_serve_command(CLI::App& station, int& exit_code) {
       "authorization, 409 serial or key already used. The same checks and records as `station "
       "provision`. POST /factory/v1/challenge (same token) returns a fresh nonce {\"nonce\",\"expires\"} for SE or "
       "TPM evidence. POST /factory/v1/tpm/activate (same token) with {\"evidence\":{\"type\":\"tpm\",...},\"csr\"?} "
+      "(or {\"evidence\":{\"type\":\"tpm\",\"tcg_csr_idevid\":\"<base64>\"}}, the TCG-CSR-IDEVID, without csr) "
       "verifies the TPM evidence and returns 201 {\"credential_blob\",\"encrypted_secret\",\"expires\"} (base64 "
       "TPM2B_ID_OBJECT / TPM2B_ENCRYPTED_SECRET) for the device's TPM2_ActivateCredential; the manifest line then "
       "carries the recovered secret as the evidence's \"activated_secret\" (docs/factory.md).");

@@ -35,7 +35,10 @@ bool token_matches(std::string_view presented, const std::string& expected) {
 int status_for_reason(const std::string& code) {
   namespace r = factory::reason;
   if (code == r::kLineTooLong || code == r::kInvalidJson || code == r::kMissingField || code == r::kInvalidField ||
-      code == r::kBadCsr || code == r::kCsrSignature || code == r::kUnsupportedCsr || code == r::kEvidenceMalformed) {
+      code == r::kBadCsr || code == r::kCsrSignature || code == r::kUnsupportedCsr || code == r::kEvidenceMalformed ||
+      code == r::kTcgCsrTruncated || code == r::kTcgCsrSizeOverflow || code == r::kTcgCsrTrailingData ||
+      code == r::kTcgCsrStructVer || code == r::kTcgCsrHashAlg || code == r::kTcgCsrIncomplete ||
+      code == r::kTcgCsrSerialMismatch) {
     return 400;
   }
   if (code == r::kSerialAlreadyIssued || code == r::kDuplicateKey) return 409;

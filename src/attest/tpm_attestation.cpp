@@ -12,6 +12,8 @@
 
 #include "base/crypto.h"
 #include "pkix/certificate.h"
+#include "pkix/der.h"
+#include "pkix/name.h"
 #include "pkix/public_key.h"
 
 namespace hallmark::attest {
@@ -176,6 +178,92 @@ base::ByteView attest_body(base::ByteView b) {
   return b;
 }
 
+// tcg-at-tpmManufacturer (2.23.133.2.1) of the EK certificate's SAN directoryName
+// (TCG EK Credential Profile §3.2.9); "" when the certificate has none.
+std::string tpm_manufacturer_of(const pkix::Certificate& cert) {
+  const auto san = cert.find_extension("2.5.29.17");
+  if (!san) return "";
+  auto names = pkix::der::parse_single(san->value, 0x30, "subjectAltName");
+  if (!names.ok()) return "";
+  pkix::der::Reader r(names->content, "subjectAltName");
+  while (!r.at_end()) {
+    auto gn = r.read_any();
+    if (!gn.ok()) return "";
+    if (gn->tag != 0xA4) continue;  // directoryName [4] EXPLICIT Name
+    auto name = pkix::Name::from_der(gn->content);
+    if (!name.ok()) continue;
+    for (const auto& a : name->attributes()) {
+      if (a.oid == "2.23.133.2.1") return a.value;
+    }
+  }
+  return "";
+}
+
+// A signature by `key` over `data`: a TPMT_SIGNATURE (ECDSA or RSASSA, SHA-256/384),
+// or, when `fallback_hash` (a TPM_ALG_ID) is not 0 and the octets are not a
+// TPMT_SIGNATURE, a DER ECDSA-Sig-Value or PKCS#1 v1.5 octets with that hash.
+// {Ok, ""} when it verifies; Malformed or Signature with why otherwise.
+std::pair<TpmCheck, std::string> check_tpm_signature(const TpmPublic& key, base::ByteView signature,
+                                                     base::ByteView data, std::uint16_t fallback_hash,
+                                                     const std::string& what, const std::string& key_name) {
+  const std::size_t width = key.spki_der.size() > 100 ? 48 : 32;  // P-384 SPKI is 120 octets, P-256 91
+  auto ecdsa_alg = [](std::uint16_t h) {
+    return h == TPM2_ALG_SHA384 ? base::SignatureAlgorithm::EcdsaSha384 : base::SignatureAlgorithm::EcdsaSha256;
+  };
+  auto rsa_alg = [](std::uint16_t h) {
+    return h == TPM2_ALG_SHA384 ? base::SignatureAlgorithm::RsaPkcs1Sha384 : base::SignatureAlgorithm::RsaPkcs1Sha256;
+  };
+  base::SignatureAlgorithm alg{};
+  base::Bytes raw;
+  TPMT_SIGNATURE sig{};
+  std::size_t off = 0;
+  const bool tpmt =
+      Tss2_MU_TPMT_SIGNATURE_Unmarshal(signature.data(), signature.size(), &off, &sig) == TSS2_RC_SUCCESS &&
+      off == signature.size();
+  if (!tpmt) {
+    if (fallback_hash == 0) return {TpmCheck::Malformed, "the " + what + " signature is not a TPMT_SIGNATURE"};
+    if (key.is_rsa) {
+      raw.assign(signature.begin(), signature.end());
+      alg = rsa_alg(fallback_hash);
+    } else {
+      auto r = base::ecdsa_der_to_raw(signature, width);
+      if (!r.ok()) {
+        return {TpmCheck::Malformed,
+                "the " + what + " signature is neither a TPMT_SIGNATURE nor a DER ECDSA signature"};
+      }
+      raw = std::move(r).value();
+      alg = ecdsa_alg(fallback_hash);
+    }
+  } else if (sig.sigAlg == TPM2_ALG_ECDSA && !key.is_rsa) {
+    const auto& e = sig.signature.ecdsa;
+    if (e.signatureR.size > width || e.signatureS.size > width) {
+      return {TpmCheck::Signature, "the " + what + " ECDSA signature does not fit the key's curve"};
+    }
+    raw.assign(2 * width, 0);
+    std::copy(e.signatureR.buffer, e.signatureR.buffer + e.signatureR.size, raw.begin() + (width - e.signatureR.size));
+    std::copy(e.signatureS.buffer, e.signatureS.buffer + e.signatureS.size,
+              raw.begin() + width + (width - e.signatureS.size));
+    if (e.hash != TPM2_ALG_SHA256 && e.hash != TPM2_ALG_SHA384) {
+      return {TpmCheck::Signature, "the " + what + " ECDSA signature's hash is not SHA-256 or SHA-384"};
+    }
+    alg = ecdsa_alg(e.hash);
+  } else if (sig.sigAlg == TPM2_ALG_RSASSA && key.is_rsa) {
+    const auto& r = sig.signature.rsassa;
+    raw.assign(r.sig.buffer, r.sig.buffer + r.sig.size);
+    if (r.hash != TPM2_ALG_SHA256 && r.hash != TPM2_ALG_SHA384) {
+      return {TpmCheck::Signature, "the " + what + " RSASSA signature's hash is not SHA-256 or SHA-384"};
+    }
+    alg = rsa_alg(r.hash);
+  } else {
+    return {TpmCheck::Signature, "the " + what + " signature scheme 0x" + std::to_string(sig.sigAlg) +
+                                     " is not ECDSA or RSASSA for the key's type"};
+  }
+  if (!base::verify_signature(key.spki_der, alg, data, raw).ok()) {
+    return {TpmCheck::Signature, "the " + what + " signature does not verify with the " + key_name};
+  }
+  return {TpmCheck::Ok, ""};
+}
+
 }  // namespace
 
 base::Result<TpmPublic> decode_tpm_public(base::ByteView bytes) {
@@ -291,50 +379,10 @@ TpmVerdict TpmAttestationVerifier::verify(const TpmEvidence& ev, base::ByteView 
   }
 
   // 4. The IAK's signature over TPMS_ATTEST.
-  TPMT_SIGNATURE sig{};
-  off = 0;
-  if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(ev.certify_signature.data(), ev.certify_signature.size(), &off, &sig) !=
-          TSS2_RC_SUCCESS ||
-      off != ev.certify_signature.size()) {
-    return fail(TpmCheck::Malformed, "the certify signature is not a TPMT_SIGNATURE");
-  }
-  base::SignatureAlgorithm alg{};
-  base::Bytes raw;
-  if (sig.sigAlg == TPM2_ALG_ECDSA && !iak->is_rsa) {
-    const auto& e = sig.signature.ecdsa;
-    const std::size_t width = iak->spki_der.size() > 100 ? 48 : 32;  // P-384 SPKI is 120 octets, P-256 91
-    if (e.signatureR.size > width || e.signatureS.size > width) {
-      return fail(TpmCheck::Signature, "the ECDSA signature does not fit the IAK's curve");
-    }
-    raw.assign(2 * width, 0);
-    std::copy(e.signatureR.buffer, e.signatureR.buffer + e.signatureR.size, raw.begin() + (width - e.signatureR.size));
-    std::copy(e.signatureS.buffer, e.signatureS.buffer + e.signatureS.size,
-              raw.begin() + width + (width - e.signatureS.size));
-    if (e.hash == TPM2_ALG_SHA256) {
-      alg = base::SignatureAlgorithm::EcdsaSha256;
-    } else if (e.hash == TPM2_ALG_SHA384) {
-      alg = base::SignatureAlgorithm::EcdsaSha384;
-    } else {
-      return fail(TpmCheck::Signature, "the ECDSA signature's hash is not SHA-256 or SHA-384");
-    }
-  } else if (sig.sigAlg == TPM2_ALG_RSASSA && iak->is_rsa) {
-    const auto& r = sig.signature.rsassa;
-    raw.assign(r.sig.buffer, r.sig.buffer + r.sig.size);
-    if (r.hash == TPM2_ALG_SHA256) {
-      alg = base::SignatureAlgorithm::RsaPkcs1Sha256;
-    } else if (r.hash == TPM2_ALG_SHA384) {
-      alg = base::SignatureAlgorithm::RsaPkcs1Sha384;
-    } else {
-      return fail(TpmCheck::Signature, "the RSASSA signature's hash is not SHA-256 or SHA-384");
-    }
-  } else {
-    return fail(TpmCheck::Signature, "the certify signature scheme 0x" + std::to_string(sig.sigAlg) +
-                                         " is not ECDSA or RSASSA for the IAK's key type");
-  }
-  if (!base::verify_signature(iak->spki_der, alg, body, raw).ok()) {
-    return fail(TpmCheck::Signature,
-                "the certify signature does not verify with the IAK (signed by another key, or the TPMS_ATTEST was "
-                "altered)");
+  if (auto [check, why] = check_tpm_signature(*iak, ev.certify_signature, body, 0, "certify", "IAK");
+      check != TpmCheck::Ok) {
+    return fail(check,
+                why + (check == TpmCheck::Signature ? " (signed by another key, or the TPMS_ATTEST was altered)" : ""));
   }
 
   // 5. The key to certify is the certified key.
@@ -348,7 +396,152 @@ TpmVerdict TpmAttestationVerifier::verify(const TpmEvidence& ev, base::ByteView 
   ok.iak_name = iak->name;
   ok.ek_spki = ek_key->spki_der();
   ok.ek_serial_hex = ek_cert->serial_hex();
+  if (auto aki = ek_cert->authority_key_identifier()) ok.ek_aki = *aki;
+  ok.tpm_manufacturer = tpm_manufacturer_of(ek_cert.value());
   return ok;
+}
+
+base::Result<TpmEvidence> tcg_csr_evidence(const TcgCsrIdevid& csr, const std::vector<base::Bytes>& ek_intermediates) {
+  TpmEvidence ev;
+  ev.ek_certificate = csr.ek_cert;
+  ev.ek_intermediates = ek_intermediates;
+  ev.iak_public = csr.attest_pub;
+  ev.idevid_public = csr.signing_pub;
+  ev.certify_info = csr.sgn_certify_info;
+  ev.certify_signature = csr.sgn_certify_info_signature;
+  if (csr.sgn_certify_info.empty()) return ev;  // the IAK-only flow: verify_tcg_csr refuses it
+  const auto body = attest_body(csr.sgn_certify_info);
+  TPMS_ATTEST attest{};
+  std::size_t off = 0;
+  if (Tss2_MU_TPMS_ATTEST_Unmarshal(body.data(), body.size(), &off, &attest) != TSS2_RC_SUCCESS || off != body.size()) {
+    return make_error(ErrorCode::Malformed, "sgnCertifyInfo is not a TPM2B_ATTEST or TPMS_ATTEST");
+  }
+  ev.nonce.assign(attest.extraData.buffer, attest.extraData.buffer + attest.extraData.size);
+  return ev;
+}
+
+base::Result<base::Bytes> standard_ek_public(base::ByteView ek_spki) {
+  HM_TRY(auto key, base::decode_public_key(ek_spki));
+  TPMT_PUBLIC pub{};
+  const int bits = EVP_PKEY_get_bits(key.get());
+  const bool high = bits == 3072 || bits == 384;
+  pub.nameAlg = high ? TPM2_ALG_SHA384 : TPM2_ALG_SHA256;
+  pub.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                         TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+  if (!high) {
+    // PolicySecret(TPM_RH_ENDORSEMENT), the low-range templates' authPolicy (TCG EK
+    // Credential Profile). MakeCredential does not use the EK's Name, only its key,
+    // nameAlg and symmetric algorithm.
+    static constexpr std::uint8_t kPolicy[32] = {0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC,
+                                                 0x8D, 0x46, 0xA5, 0xD7, 0x24, 0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52,
+                                                 0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA};
+    pub.authPolicy.size = sizeof(kPolicy);
+    std::copy(std::begin(kPolicy), std::end(kPolicy), pub.authPolicy.buffer);
+  }
+  TPMT_SYM_DEF_OBJECT sym{};
+  sym.algorithm = TPM2_ALG_AES;
+  sym.keyBits.aes = high ? 256 : 128;
+  sym.mode.aes = TPM2_ALG_CFB;
+  if (EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_RSA) {
+    if (bits != 2048 && bits != 3072) return make_error(ErrorCode::Unsupported, "the RSA EK is not 2048 or 3072 bits");
+    BIGNUM* n = nullptr;
+    if (EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_RSA_N, &n) != 1) {
+      return make_error(ErrorCode::Malformed, "the RSA EK has no modulus");
+    }
+    std::unique_ptr<BIGNUM, BnDeleter> owned(n);
+    pub.type = TPM2_ALG_RSA;
+    pub.parameters.rsaDetail.symmetric = sym;
+    pub.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+    pub.parameters.rsaDetail.keyBits = static_cast<UINT16>(bits);
+    pub.parameters.rsaDetail.exponent = 0;
+    pub.unique.rsa.size = static_cast<UINT16>(bits / 8);
+    if (BN_bn2binpad(n, pub.unique.rsa.buffer, bits / 8) != bits / 8) {
+      return make_error(ErrorCode::Malformed, "the RSA EK modulus does not fit");
+    }
+  } else if (EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_EC && (bits == 256 || bits == 384)) {
+    const std::size_t w = static_cast<std::size_t>(bits / 8);
+    base::Bytes point(1 + 2 * w);
+    std::size_t len = 0;
+    if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size(), &len) != 1 ||
+        len != point.size() || point[0] != 0x04) {
+      return make_error(ErrorCode::Malformed, "the ECC EK point is not an uncompressed point");
+    }
+    pub.type = TPM2_ALG_ECC;
+    auto& ecc = pub.parameters.eccDetail;
+    ecc.symmetric = sym;
+    ecc.scheme.scheme = TPM2_ALG_NULL;
+    ecc.curveID = bits == 256 ? TPM2_ECC_NIST_P256 : TPM2_ECC_NIST_P384;
+    ecc.kdf.scheme = TPM2_ALG_NULL;
+    pub.unique.ecc.x.size = static_cast<UINT16>(w);
+    std::copy(point.begin() + 1, point.begin() + 1 + static_cast<std::ptrdiff_t>(w), pub.unique.ecc.x.buffer);
+    pub.unique.ecc.y.size = static_cast<UINT16>(w);
+    std::copy(point.begin() + 1 + static_cast<std::ptrdiff_t>(w), point.end(), pub.unique.ecc.y.buffer);
+  } else {
+    return make_error(ErrorCode::Unsupported, "the EK is not RSA 2048/3072 or ECC P-256/P-384");
+  }
+  base::Bytes out(sizeof(TPMT_PUBLIC));
+  std::size_t off = 0;
+  if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub, out.data(), out.size(), &off) != TSS2_RC_SUCCESS) {
+    return make_error(ErrorCode::Internal, "marshal the EK template");
+  }
+  out.resize(off);
+  return out;
+}
+
+base::Result<base::Bytes> tpmt_ecdsa_signature(base::ByteView raw, std::uint16_t hash_alg) {
+  if (raw.empty() || raw.size() % 2 != 0 || raw.size() / 2 > sizeof(TPM2B_ECC_PARAMETER{}.buffer)) {
+    return make_error(ErrorCode::InvalidArgument, "not a raw r||s ECDSA signature");
+  }
+  const std::size_t w = raw.size() / 2;
+  TPMT_SIGNATURE sig{};
+  sig.sigAlg = TPM2_ALG_ECDSA;
+  sig.signature.ecdsa.hash = hash_alg;
+  sig.signature.ecdsa.signatureR.size = static_cast<UINT16>(w);
+  std::copy(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(w), sig.signature.ecdsa.signatureR.buffer);
+  sig.signature.ecdsa.signatureS.size = static_cast<UINT16>(w);
+  std::copy(raw.begin() + static_cast<std::ptrdiff_t>(w), raw.end(), sig.signature.ecdsa.signatureS.buffer);
+  base::Bytes out(sizeof(TPMT_SIGNATURE));
+  std::size_t off = 0;
+  if (Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, out.data(), out.size(), &off) != TSS2_RC_SUCCESS) {
+    return make_error(ErrorCode::Internal, "marshal TPMT_SIGNATURE");
+  }
+  out.resize(off);
+  return out;
+}
+
+TpmVerdict TpmAttestationVerifier::verify_tcg_csr(const TcgCsrIdevid& csr, base::ByteView contents,
+                                                  const std::vector<base::Bytes>& ek_intermediates) const {
+  // TCG DevID §6.1.2: in the IAK-only flow the request carries no IDevID and the
+  // IAK (restricted: it signs only digests the TPM hashed itself) signs it.
+  if (csr.signing_pub.empty() || csr.sgn_certify_info.empty() || csr.sgn_certify_info_signature.empty()) {
+    return fail(TpmCheck::IakOnly,
+                "the TCG-CSR-IDEVID carries no signingPub / sgnCertifyInfo (the IAK-only flow, TCG DevID §6.1.2): "
+                "this station supports the single-pass flow (§6.2.2) only");
+  }
+  auto ev = tcg_csr_evidence(csr, ek_intermediates);
+  if (!ev.ok()) return fail(TpmCheck::Malformed, ev.error().detail);
+  if (ev->nonce.size() != kTpmNonceSize) {
+    return fail(TpmCheck::Nonce,
+                "sgnCertifyInfo's extraData is not a " + std::to_string(kTpmNonceSize) + "-octet station nonce");
+  }
+  auto verdict = verify(ev.value(), {});
+  if (!verdict.ok()) return verdict;
+  // standards.md §1.5 step 1: the request's signature, by signingPub in the single-pass flow.
+  auto idevid = decode_tpm_public(csr.signing_pub);
+  if (!idevid.ok()) return fail(TpmCheck::Malformed, "signingPub: " + idevid.error().detail);
+  const auto hash = static_cast<std::uint16_t>(csr.hash_alg);
+  auto [check, why] = check_tpm_signature(*idevid, csr.signature, contents, hash, "TCG-CSR-IDEVID", "IDevID key");
+  if (check == TpmCheck::Ok) return verdict;
+  if (auto iak = decode_tpm_public(csr.attest_pub); iak.ok()) {
+    if (check_tpm_signature(*iak, csr.signature, contents, hash, "TCG-CSR-IDEVID", "IAK").first == TpmCheck::Ok) {
+      return fail(TpmCheck::IakOnly,
+                  "the TCG-CSR-IDEVID is signed by the IAK (the IAK-only flow, TCG DevID §6.1.2): this station "
+                  "supports the single-pass flow (§6.2.2, signed by the IDevID key) only");
+    }
+  }
+  // An undecodable signature is as much a bad outer signature as a wrong one: one reason code.
+  return fail(TpmCheck::CsrSignature,
+              why + (check == TpmCheck::Signature ? " (csrContents altered, or signed by another key)" : ""));
 }
 
 }  // namespace hallmark::attest

@@ -24,12 +24,19 @@
 //   Signature        the TPMT_SIGNATURE over TPMS_ATTEST does not verify with the IAK
 //                    (ECDSA P-256/P-384, RSASSA and RSA-PSS with SHA-256/384)
 //   KeyMismatch      the IDevID public key is not the CSR's key
+//
+// A TCG-CSR-IDEVID (tcg_csr_idevid.h) is verified by verify_tcg_csr: the same
+// checks on the structure's payloads, then
+//   IakOnly          the IAK-only flow (no signingPub, or the request signed by the
+//                    IAK): not supported (it needs a TPM2_Hash validation ticket)
+//   CsrSignature     the outer signature over csrContents does not verify with signingPub
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "attest/path_validator.h"
+#include "attest/tcg_csr_idevid.h"
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/result.h"
@@ -61,7 +68,9 @@ enum class TpmCheck {
   Nonce,
   Name,
   Signature,
-  KeyMismatch
+  KeyMismatch,
+  IakOnly,
+  CsrSignature
 };
 
 struct TpmVerdict {
@@ -73,6 +82,9 @@ struct TpmVerdict {
   base::Bytes ek_spki;            // the EK certificate's SubjectPublicKeyInfo
   base::Bytes idevid_spki;        // the certified IDevID key as SubjectPublicKeyInfo
   std::string ek_serial_hex;      // the EK certificate's serial (upper-case hex)
+  base::Bytes ek_aki;             // the EK certificate's authorityKeyIdentifier keyIdentifier (empty if absent)
+  std::string tpm_manufacturer;   // tcg-at-tpmManufacturer (2.23.133.2.1) of the EK certificate's SAN
+                                  // directoryName, as written (e.g. "id:49465800"); "" if absent
   bool ok() const { return check == TpmCheck::Ok; }
 };
 
@@ -92,6 +104,24 @@ struct TpmPublic {
 // key type / curve / nameAlg we do not handle (RSA, ECC P-256/P-384; SHA-256/384).
 [[nodiscard]] base::Result<TpmPublic> decode_tpm_public(base::ByteView bytes);
 
+// The TpmEvidence a TCG-CSR-IDEVID carries: ekCert, attestPub (IAK), signingPub
+// (IDevID), sgnCertifyInfo + sgnCertifyInfoSignature; the nonce is the certify's
+// extraData (the station's nonce: its issue and single use are the caller's
+// to check); no EK public area (the standard EK template of the certified key).
+// Malformed when sgnCertifyInfo is given but not a TPMS_ATTEST.
+[[nodiscard]] base::Result<TpmEvidence> tcg_csr_evidence(const TcgCsrIdevid& csr,
+                                                         const std::vector<base::Bytes>& ek_intermediates);
+
+// The EK public area of the TCG EK Credential Profile template for the key
+// `ek_spki` (RSA 2048 / P-256: SHA-256 nameAlg, AES-128-CFB; RSA 3072 / P-384:
+// SHA-384, AES-256-CFB), as a marshalled TPMT_PUBLIC: what make_credential needs
+// when the evidence carries only the EK certificate.
+[[nodiscard]] base::Result<base::Bytes> standard_ek_public(base::ByteView ek_spki);
+
+// A marshalled TPMT_SIGNATURE (TPM_ALG_ECDSA) of a raw r||s ECDSA signature
+// (what TPM2_Sign returns, e.g. for a TCG-CSR-IDEVID's outer signature).
+[[nodiscard]] base::Result<base::Bytes> tpmt_ecdsa_signature(base::ByteView raw, std::uint16_t hash_alg);
+
 class TpmAttestationVerifier {
  public:
   TpmAttestationVerifier(std::vector<TrustAnchor> manufacturer_roots, const base::Clock& clock)
@@ -100,6 +130,12 @@ class TpmAttestationVerifier {
   // `key_spki_der`: the SubjectPublicKeyInfo of the key to be certified (the
   // CSR's); empty skips that one check (the activation call may come without a CSR).
   TpmVerdict verify(const TpmEvidence& evidence, base::ByteView key_spki_der) const;
+  // A TCG-CSR-IDEVID (single-pass flow): tcg_csr_evidence() mapped onto
+  // verify(), then the IAK-only refusal and the outer signature over
+  // `contents` (the packed csrContents as received) with signingPub. The key
+  // certified is signingPub's (idevid_spki).
+  TpmVerdict verify_tcg_csr(const TcgCsrIdevid& csr, base::ByteView contents,
+                            const std::vector<base::Bytes>& ek_intermediates) const;
   std::size_t root_count() const { return m_roots.size(); }
 
  private:

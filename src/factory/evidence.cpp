@@ -1,5 +1,7 @@
 #include "factory/evidence.h"
 
+#include <cctype>
+
 #include "attest/tpm_credential.h"
 #include "base/crypto.h"
 #include "factory/provisioning.h"
@@ -107,25 +109,74 @@ bool b64_member(const json& ev, const char* name, base::Bytes& out, EvidenceRefu
 
 }  // namespace
 
+const char* reason_for(attest::TcgCsrProblem problem) {
+  using attest::TcgCsrProblem;
+  switch (problem) {
+    case TcgCsrProblem::Ok:
+      return "";
+    case TcgCsrProblem::Truncated:
+      return reason::kTcgCsrTruncated;
+    case TcgCsrProblem::SizeOverflow:
+      return reason::kTcgCsrSizeOverflow;
+    case TcgCsrProblem::TrailingData:
+      return reason::kTcgCsrTrailingData;
+    case TcgCsrProblem::StructVer:
+      return reason::kTcgCsrStructVer;
+    case TcgCsrProblem::HashAlg:
+      return reason::kTcgCsrHashAlg;
+    case TcgCsrProblem::Missing:
+      return reason::kTcgCsrIncomplete;
+  }
+  return reason::kEvidenceMalformed;
+}
+
+bool is_tcg_csr_evidence(const json& ev) {
+  return ev.is_object() && ev.contains("tcg_csr_idevid") && ev.contains("type") && ev["type"] == "tpm";
+}
+
 base::Result<TpmLineEvidence> parse_tpm_evidence(const json& ev, EvidenceRefusal& r) {
   HM_TRY(const auto type, evidence_type(ev, r));
   if (type != "tpm") return refused(r, reason::kEvidenceUnsupported, "the evidence is not of type 'tpm'");
   TpmLineEvidence out;
   auto& e = out.evidence;
-  if (!ev.contains("nonce") || !ev["nonce"].is_string()) {
-    return refused(r, reason::kEvidenceMalformed, "TPM evidence has no \"nonce\" (hex string)");
-  }
-  auto nonce = base::hex_decode(ev["nonce"].get<std::string>());
-  if (!nonce.ok() || nonce->size() != attest::kTpmNonceSize) {
-    return refused(r, reason::kEvidenceMalformed,
-                   "TPM evidence \"nonce\" must be " + std::to_string(2 * attest::kTpmNonceSize) + " hex digits");
-  }
-  e.nonce = std::move(nonce).value();
-  if (!b64_member(ev, "ek_certificate", e.ek_certificate, r) || !b64_member(ev, "ek_public", e.ek_public, r) ||
-      !b64_member(ev, "iak_public", e.iak_public, r) || !b64_member(ev, "idevid_public", e.idevid_public, r) ||
-      !b64_member(ev, "certify_info", e.certify_info, r) ||
-      !b64_member(ev, "certify_signature", e.certify_signature, r)) {
-    return make_error(ErrorCode::Malformed, r.reason);
+  if (is_tcg_csr_evidence(ev)) {
+    // The structure carries the EK certificate, the public areas, the certify and
+    // (as its extraData) the nonce: the JSON members of the other form would say them twice.
+    for (const char* other :
+         {"nonce", "ek_certificate", "ek_public", "iak_public", "idevid_public", "certify_info", "certify_signature"}) {
+      if (ev.contains(other)) {
+        return refused(r, reason::kEvidenceMalformed,
+                       std::string("TPM evidence with \"tcg_csr_idevid\" must not also carry \"") + other +
+                           "\" (the TCG-CSR-IDEVID holds it)");
+      }
+    }
+    if (ev["tcg_csr_idevid"].is_string() &&
+        ev["tcg_csr_idevid"].get_ref<const std::string&>().size() > (attest::kMaxTcgCsrSize + 2) / 3 * 4) {
+      return refused(r, reason::kTcgCsrSizeOverflow,
+                     "\"tcg_csr_idevid\" is longer than " + std::to_string(attest::kMaxTcgCsrSize) + " octets");
+    }
+    base::Bytes raw;
+    if (!b64_member(ev, "tcg_csr_idevid", raw, r)) return make_error(ErrorCode::Malformed, r.reason);
+    auto decoded = attest::decode_tcg_csr_idevid(raw);
+    if (!decoded.ok()) return refused(r, reason_for(decoded.problem), "TCG-CSR-IDEVID refused: " + decoded.detail);
+    out.tcg_csr = std::move(decoded.csr);
+    out.tcg_contents = std::move(decoded.contents);
+  } else {
+    if (!ev.contains("nonce") || !ev["nonce"].is_string()) {
+      return refused(r, reason::kEvidenceMalformed, "TPM evidence has no \"nonce\" (hex string)");
+    }
+    auto nonce = base::hex_decode(ev["nonce"].get<std::string>());
+    if (!nonce.ok() || nonce->size() != attest::kTpmNonceSize) {
+      return refused(r, reason::kEvidenceMalformed,
+                     "TPM evidence \"nonce\" must be " + std::to_string(2 * attest::kTpmNonceSize) + " hex digits");
+    }
+    e.nonce = std::move(nonce).value();
+    if (!b64_member(ev, "ek_certificate", e.ek_certificate, r) || !b64_member(ev, "ek_public", e.ek_public, r) ||
+        !b64_member(ev, "iak_public", e.iak_public, r) || !b64_member(ev, "idevid_public", e.idevid_public, r) ||
+        !b64_member(ev, "certify_info", e.certify_info, r) ||
+        !b64_member(ev, "certify_signature", e.certify_signature, r)) {
+      return make_error(ErrorCode::Malformed, r.reason);
+    }
   }
   if (ev.contains("ek_chain")) {
     if (!ev["ek_chain"].is_array() || ev["ek_chain"].size() + 1 > attest::kMaxPath) {
@@ -141,6 +192,11 @@ base::Result<TpmLineEvidence> parse_tpm_evidence(const json& ev, EvidenceRefusal
       e.ek_intermediates.push_back(std::move(der).value());
     }
   }
+  if (out.tcg_csr) {
+    auto mapped = attest::tcg_csr_evidence(*out.tcg_csr, e.ek_intermediates);
+    if (!mapped.ok()) return refused(r, reason::kEvidenceMalformed, "TCG-CSR-IDEVID refused: " + mapped.error().detail);
+    e = std::move(mapped).value();
+  }
   if (ev.contains("activated_secret")) {
     if (!b64_member(ev, "activated_secret", out.activated_secret, r)) return make_error(ErrorCode::Malformed, r.reason);
     if (out.activated_secret.size() != kActivationSecretSize) {
@@ -149,6 +205,17 @@ base::Result<TpmLineEvidence> parse_tpm_evidence(const json& ev, EvidenceRefusal
     }
   }
   return out;
+}
+
+attest::TpmVerdict verify_tpm_line(const TpmLineEvidence& line, base::ByteView key_spki,
+                                   const attest::TpmAttestationVerifier& verifier) {
+  if (!line.tcg_csr) return verifier.verify(line.evidence, key_spki);
+  auto verdict = verifier.verify_tcg_csr(*line.tcg_csr, line.tcg_contents, line.evidence.ek_intermediates);
+  if (verdict.ok() && !key_spki.empty() && verdict.idevid_spki != base::Bytes(key_spki.begin(), key_spki.end())) {
+    verdict.check = attest::TpmCheck::KeyMismatch;
+    verdict.detail = "the TPM-certified IDevID key (signingPub) is not the key in the CSR";
+  }
+  return verdict;
 }
 
 const char* reason_for(attest::TpmCheck check) {
@@ -176,6 +243,10 @@ const char* reason_for(attest::TpmCheck check) {
       return reason::kTpmSignature;
     case TpmCheck::KeyMismatch:
       return reason::kTpmKeyMismatch;
+    case TpmCheck::IakOnly:
+      return reason::kTcgCsrIakOnly;
+    case TpmCheck::CsrSignature:
+      return reason::kTcgCsrSignature;
   }
   return reason::kEvidenceMalformed;
 }
@@ -197,7 +268,35 @@ EvidenceRefusal activation_refusal_for(NonceUse use) {
   return {reason::kTpmActivationWrong, "unknown activation"};
 }
 
+std::string tpm_manufacturer_code(const std::string& attribute) {
+  // TCG EK Credential Profile: tpmManufacturer is "id:" + the 4-octet TCG vendor
+  // ID in hex; registered IDs are ASCII ("IFX", "INTC", "STM "), as
+  // TPM_PT_MANUFACTURER reports them.
+  std::string digits = attribute.rfind("id:", 0) == 0 ? attribute.substr(3) : attribute;
+  auto octets = base::hex_decode(digits);
+  if (!octets.ok() || octets->size() != 4) return digits;
+  auto& v = octets.value();
+  while (!v.empty() && v.back() == 0) v.pop_back();
+  if (v.empty()) return digits;
+  for (auto c : v) {
+    if (c < 0x20 || c > 0x7e || c == ':') return digits;
+  }
+  return std::string(v.begin(), v.end());
+}
+
+std::string tpm_hw_serial_num(const attest::TpmVerdict& verdict) {
+  if (verdict.tpm_manufacturer.empty() || verdict.ek_aki.empty() || verdict.ek_serial_hex.empty() ||
+      verdict.ek_serial_hex[0] == '-') {
+    return "";
+  }
+  std::string serial = verdict.ek_serial_hex;
+  for (auto& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return tpm_manufacturer_code(verdict.tpm_manufacturer) + ":" + base::hex_encode(verdict.ek_aki) + ":" + serial;
+}
+
 pkix::HardwareModuleName tpm_hardware_module(const attest::TpmVerdict& verdict) {
+  const auto text = tpm_hw_serial_num(verdict);
+  if (!text.empty()) return {kTcgSvTpm20, base::to_bytes(text)};
   return {kTcgSvTpm20, base::sha256(verdict.ek_spki)};
 }
 
@@ -223,10 +322,31 @@ base::Result<TpmActivation> start_tpm_activation(const json& evidence, base::Byt
                                                  const attest::TpmAttestationVerifier& verifier, ChallengeNonces& store,
                                                  base::Rng& rng, const base::Clock& clock, EvidenceRefusal& r) {
   HM_TRY(auto line, parse_tpm_evidence(evidence, r));
-  const auto verdict = verifier.verify(line.evidence, csr_spki);
+  if (line.tcg_csr && !csr_spki.empty()) {
+    return refused(r, reason::kInvalidField,
+                   "a request with \"tcg_csr_idevid\" evidence carries no \"csr\": the TCG-CSR-IDEVID is the request "
+                   "(the key certified is its signingPub)");
+  }
+  const auto verdict = verify_tpm_line(line, csr_spki, verifier);
   if (!verdict.ok()) return refused(r, reason_for(verdict.check), "TPM attestation refused: " + verdict.detail);
+  // The nonce must be one this station issued and still usable; it is consumed
+  // only at provisioning (the line's last check before issuing), so activating
+  // twice before provisioning is harmless and a refused line leaves it usable.
+  HM_TRY(const auto state, store.nonce_state(base::hex_encode(line.evidence.nonce), clock.now()));
+  if (state != NonceUse::Accepted) {
+    const auto why = refusal_for(state);
+    return refused(r, why.code.c_str(), why.reason);
+  }
+  auto ek_public = line.evidence.ek_public;
+  if (ek_public.empty()) {
+    // A TCG-CSR-IDEVID carries the EK certificate only: the EK is the standard template's.
+    auto standard = attest::standard_ek_public(verdict.ek_spki);
+    if (!standard.ok())
+      return refused(r, reason::kEvidenceUnsupported, "no credential for this EK: " + standard.error().detail);
+    ek_public = std::move(standard).value();
+  }
   const auto secret = rng.bytes(kActivationSecretSize);
-  auto made = attest::make_credential(line.evidence.ek_public, verdict.iak_name, secret, rng);
+  auto made = attest::make_credential(ek_public, verdict.iak_name, secret, rng);
   if (!made.ok()) return refused(r, reason::kEvidenceUnsupported, "no credential for this EK: " + made.error().detail);
   TpmActivation out;
   out.credential_blob = std::move(made->credential_blob);

@@ -13,6 +13,9 @@
 //                "certify_signature": "<base64 TPMT_SIGNATURE>",
 //                "activated_secret": "<base64>"}     what TPM2_ActivateCredential returned (provision only)
 //
+//   "evidence": {"type": "tpm", "tcg_csr_idevid": "<base64 TCG_CSR_IDEVID>",   TCG DevID single-pass request
+//                "ek_chain": [...]?, "activated_secret": "<base64>"?}        (the line then has no "csr")
+//
 // TPM credential activation (docs/factory.md): the station verifies the evidence,
 // makes a credential for the EK and the IAK's Name with a fresh 32-octet secret,
 // and records the pending activation in the nonce store under activation_key()
@@ -54,12 +57,23 @@ base::Result<attest::SeEvidence> parse_se_evidence(const nlohmann::json& evidenc
 inline constexpr std::size_t kActivationSecretSize = 32;
 
 struct TpmLineEvidence {
-  attest::TpmEvidence evidence;
-  base::Bytes activated_secret;  // empty when the line does not carry one
+  attest::TpmEvidence evidence;                 // for a TCG-CSR-IDEVID: its payloads (attest::tcg_csr_evidence)
+  base::Bytes activated_secret;                 // empty when the line does not carry one
+  std::optional<attest::TcgCsrIdevid> tcg_csr;  // the "tcg_csr_idevid" form
+  base::Bytes tcg_contents;                     // its packed csrContents as received
 };
 
-// Decodes TPM evidence; a refusal (evidence_malformed, evidence_unsupported) otherwise.
+// Whether `evidence` is the TCG-CSR-IDEVID form ({"type":"tpm","tcg_csr_idevid":...}).
+bool is_tcg_csr_evidence(const nlohmann::json& evidence);
+// Decodes TPM evidence (either form); a refusal (evidence_malformed,
+// evidence_unsupported, the tcg_csr_* structure codes) otherwise.
 base::Result<TpmLineEvidence> parse_tpm_evidence(const nlohmann::json& evidence, EvidenceRefusal& refusal);
+// The checks of `verifier` for either form (verify or verify_tcg_csr); the key
+// check against `key_spki` only when it is not empty.
+attest::TpmVerdict verify_tpm_line(const TpmLineEvidence& line, base::ByteView key_spki,
+                                   const attest::TpmAttestationVerifier& verifier);
+// The reason code of a TCG-CSR-IDEVID that does not decode.
+const char* reason_for(attest::TcgCsrProblem problem);
 // The reason code of a failed TPM check.
 const char* reason_for(attest::TpmCheck check);
 // The reason code (and text) for an activation secret that was not accepted; empty code for Accepted.
@@ -72,10 +86,22 @@ std::string activation_key(const attest::TpmEvidence& evidence, base::ByteView s
 
 // tcg-sv-tpm20 (TCG DevID: hwType of a TPM 2.0 device).
 inline constexpr char kTcgSvTpm20[] = "2.23.133.1.2";
-// The IDevID's HardwareModuleName for a verified TPM: hwType tcg-sv-tpm20 and
-// hwSerialNum = SHA-256 of the EK certificate's SubjectPublicKeyInfo (32 octets;
-// TCG DevID's "digest of the EK public key" form, standards.md §1.3).
+// The IDevID's HardwareModuleName for a verified TPM (standards.md §1.3): hwType
+// tcg-sv-tpm20 and hwSerialNum = ASCII "<manufacturer>:<EK AKI>:<EK serial>"
+// (tpm_hw_serial_num) when the EK certificate has a tcg-at-tpmManufacturer and
+// an authorityKeyIdentifier, else SHA-256 of the EK certificate's
+// SubjectPublicKeyInfo (32 octets, the "digest of the EK public key" form).
+// The evidence's hardware_id stays "tpm-ek:" + hex SHA-256(EK SPKI) either way.
 pkix::HardwareModuleName tpm_hardware_module(const attest::TpmVerdict& verdict);
+// "<manufacturer>:<aki>:<serial>": the TCG manufacturer code (tcg-at-tpmManufacturer
+// without "id:", as its 4 ASCII characters, trailing NULs dropped, when they are
+// printable, else its 8 hex digits as written), the EK certificate's
+// keyIdentifier and serial (its octets, as openssl -serial prints it) in lower-case hex without
+// separators (as swtpm_setup writes its IAK/IDevID hwSerialNum); "" when the EK
+// certificate lacks the manufacturer or the AKI.
+std::string tpm_hw_serial_num(const attest::TpmVerdict& verdict);
+// The manufacturer code of a tcg-at-tpmManufacturer value (see tpm_hw_serial_num).
+std::string tpm_manufacturer_code(const std::string& attribute);
 
 // The authorization's TPM manufacturer roots as trust anchors ("tpm-vendor:<subject>").
 std::vector<attest::TrustAnchor> tpm_anchors(const Authorization& authorization);
@@ -88,7 +114,9 @@ struct TpmActivation {
 
 // The station's half of the activation round trip: verifies `evidence` (all
 // checks of TpmAttestationVerifier; the key check only when `csr_spki` is not
-// empty), makes the credential and records the pending activation in `store`.
+// empty), checks that the nonce is one `store` issued, unexpired and unused
+// (nonce_unknown / nonce_expired / nonce_reused; it is not consumed here), makes
+// the credential and records the pending activation in `store`.
 // A refusal (with its reason code) when the evidence fails.
 base::Result<TpmActivation> start_tpm_activation(const nlohmann::json& evidence, base::ByteView csr_spki,
                                                  const attest::TpmAttestationVerifier& verifier, ChallengeNonces& store,

@@ -45,6 +45,10 @@ class ChallengeNonces {
   // (the key fingerprint) is recorded for the audit trail.
   virtual base::Result<NonceUse> use_nonce(const std::string& nonce_hex, base::TimePoint now,
                                            const std::string& used_by) = 0;
+  // What use_nonce would answer now, without marking anything: Accepted when
+  // the nonce was issued, is unexpired and unused (a later use_nonce may still
+  // find it used: only use_nonce decides).
+  virtual base::Result<NonceUse> nonce_state(const std::string& nonce_hex, base::TimePoint now) = 0;
 };
 
 // --- both sides: hardware evidence -----------------------------------------

@@ -218,19 +218,34 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
                   "the line holds the key \"" + repeated.substr(0, 64) + "\" twice in one object; give each key once");
   }
   if (!doc.is_object()) return refuse(reason::kInvalidJson, "the line is JSON but not an object {...}");
+  // A TCG-CSR-IDEVID is the request itself: the key is its signingPub (no
+  // PKCS#10 CSR) and the serial may come from its prodSerial.
+  const bool tcg =
+      m_auth.attestation == Attestation::Required && doc.contains("evidence") && is_tcg_csr_evidence(doc["evidence"]);
   for (const char* field : {"serial", "product", "csr"}) {
-    if (!doc.contains(field)) return refuse(reason::kMissingField, std::string("the line has no \"") + field + "\"");
+    if (!doc.contains(field)) {
+      if (tcg && std::strcmp(field, "product") != 0) continue;
+      return refuse(reason::kMissingField, std::string("the line has no \"") + field + "\"");
+    }
     if (!doc[field].is_string())
       return refuse(reason::kInvalidField, std::string("\"") + field + "\" must be a string");
   }
-  p.serial = doc["serial"].get<std::string>();
+  if (tcg && doc.contains("csr")) {
+    return refuse(reason::kInvalidField,
+                  "a line with \"tcg_csr_idevid\" evidence carries no \"csr\": the TCG-CSR-IDEVID is the request "
+                  "(the key certified is its signingPub)");
+  }
+  p.serial = doc.contains("serial") ? doc["serial"].get<std::string>() : "";
   p.product = doc["product"].get<std::string>();
-  if (p.serial.empty() || p.serial.size() > 64 || !printable_string(p.serial)) {
+  auto bad_serial = [&]() -> bool {
+    if (!p.serial.empty() && p.serial.size() <= 64 && printable_string(p.serial)) return false;
     std::string shown = p.serial.substr(0, 64);
     p.serial.clear();
-    return refuse(reason::kInvalidField,
-                  "\"serial\" must be 1 to 64 characters of A-Z a-z 0-9 space '()+,-./:=? (got '" + shown + "')");
-  }
+    refuse(reason::kInvalidField,
+           "\"serial\" must be 1 to 64 characters of A-Z a-z 0-9 space '()+,-./:=? (got '" + shown + "')");
+    return true;
+  };
+  if ((!tcg || doc.contains("serial")) && bad_serial()) return;
   if (doc.contains("profiles")) {
     const auto& pr = doc["profiles"];
     if (!pr.is_array()) return refuse(reason::kInvalidField, "\"profiles\" must be an array of profile names");
@@ -239,25 +254,27 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
       p.profiles.push_back(x.get<std::string>());
     }
   }
-  const auto csr_text = doc["csr"].get<std::string>();
-  base::Bytes csr_der;
-  if (csr_text.find("-----BEGIN") != std::string::npos) {
-    csr_der = base::to_bytes(csr_text);
-  } else {
-    auto decoded = base::base64_decode(csr_text);
-    if (!decoded.ok()) return refuse(reason::kBadCsr, "\"csr\" is neither a PEM string nor base64 of DER");
-    csr_der = std::move(decoded).value();
+  if (!tcg) {
+    const auto csr_text = doc["csr"].get<std::string>();
+    base::Bytes csr_der;
+    if (csr_text.find("-----BEGIN") != std::string::npos) {
+      csr_der = base::to_bytes(csr_text);
+    } else {
+      auto decoded = base::base64_decode(csr_text);
+      if (!decoded.ok()) return refuse(reason::kBadCsr, "\"csr\" is neither a PEM string nor base64 of DER");
+      csr_der = std::move(decoded).value();
+    }
+    auto csr = pkix::Csr::parse(csr_der);
+    if (!csr.ok()) {
+      const auto& e = csr.error();
+      const char* code = e.code == ErrorCode::BadSignature  ? reason::kCsrSignature
+                         : e.code == ErrorCode::Unsupported ? reason::kUnsupportedCsr
+                                                            : reason::kBadCsr;
+      return refuse(code, "CSR refused: " + e.detail);
+    }
+    p.spki = csr->public_key().spki_der();
+    p.fingerprint = base::hex_encode(csr->public_key().fingerprint());
   }
-  auto csr = pkix::Csr::parse(csr_der);
-  if (!csr.ok()) {
-    const auto& e = csr.error();
-    const char* code = e.code == ErrorCode::BadSignature  ? reason::kCsrSignature
-                       : e.code == ErrorCode::Unsupported ? reason::kUnsupportedCsr
-                                                          : reason::kBadCsr;
-    return refuse(code, "CSR refused: " + e.detail);
-  }
-  p.spki = csr->public_key().spki_der();
-  p.fingerprint = base::hex_encode(csr->public_key().fingerprint());
   if (m_auth.attestation == Attestation::Required && doc.contains("evidence")) {
     // Pure checks here (worker threads); the nonce's single use is decided in input order.
     EvidenceRefusal why;
@@ -266,8 +283,32 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
     if (type.value() == "tpm") {
       auto tpm = parse_tpm_evidence(doc["evidence"], why);
       if (!tpm.ok()) return refuse(why.code.c_str(), why.reason);
-      const auto verdict = m_tpm->verify(tpm->evidence, p.spki);
+      if (tpm->tcg_csr) {
+        // prodSerial is ASCII without terminator; a C string's NUL written with it is tolerated.
+        std::string prod_serial(tpm->tcg_csr->prod_serial.begin(), tpm->tcg_csr->prod_serial.end());
+        while (!prod_serial.empty() && prod_serial.back() == '\0') prod_serial.pop_back();
+        if (p.serial.empty() && prod_serial.empty()) {
+          return refuse(reason::kMissingField, "the line has no \"serial\" and the TCG-CSR-IDEVID no prodSerial");
+        }
+        if (!p.serial.empty() && !prod_serial.empty() && p.serial != prod_serial) {
+          const auto line_serial = p.serial;
+          return refuse(reason::kTcgCsrSerialMismatch, "the TCG-CSR-IDEVID's prodSerial '" + prod_serial.substr(0, 64) +
+                                                           "' is not the line's serial '" + line_serial + "'");
+        }
+        if (p.serial.empty()) {
+          p.serial = prod_serial;
+          if (bad_serial()) return;
+        }
+      }
+      const auto verdict = verify_tpm_line(tpm.value(), p.spki, *m_tpm);
       if (!verdict.ok()) return refuse(reason_for(verdict.check), "TPM attestation refused: " + verdict.detail);
+      if (tpm->tcg_csr) {
+        // The certified key is the TPM's IDevID key, proven by TPM2_Certify and the request's signature.
+        auto key = pkix::PublicKey::from_spki_der(verdict.idevid_spki);
+        if (!key.ok()) return refuse(reason::kUnsupportedCsr, "signingPub: " + key.error().detail);
+        p.spki = key->spki_der();
+        p.fingerprint = base::hex_encode(key->fingerprint());
+      }
       if (tpm->activated_secret.empty()) {
         return refuse(reason::kTpmActivationRequired,
                       "TPM evidence must carry \"activated_secret\": what TPM2_ActivateCredential returned for the "

@@ -1,6 +1,8 @@
 // ProvisioningEngine: the station's per-device operation and its batch driver.
 //
-// Per manifest line {"serial","product","csr","evidence"?,"profiles"?}: decode
+// Per manifest line {"serial","product","csr","evidence"?,"profiles"?} (or, with
+// TCG-CSR-IDEVID evidence, no "csr": the key is its signingPub and "serial"
+// may come from its prodSerial): decode
 // and verify the CSR; under an authorization that requires attestation, verify
 // the line's SE or TPM evidence (factory/evidence.h; the nonce, and a TPM line's
 // credential activation, are consumed only when a certificate is about to be
@@ -68,6 +70,15 @@ inline constexpr char kTpmActivationRequired[] = "tpm_activation_required";
 inline constexpr char kTpmActivationWrong[] = "tpm_activation_wrong";
 inline constexpr char kTpmActivationReplayed[] = "tpm_activation_replayed";
 inline constexpr char kTpmActivationExpired[] = "tpm_activation_expired";
+inline constexpr char kTcgCsrTruncated[] = "tcg_csr_truncated";
+inline constexpr char kTcgCsrSizeOverflow[] = "tcg_csr_size_overflow";
+inline constexpr char kTcgCsrTrailingData[] = "tcg_csr_trailing_data";
+inline constexpr char kTcgCsrStructVer[] = "tcg_csr_struct_ver";
+inline constexpr char kTcgCsrHashAlg[] = "tcg_csr_hash_alg";
+inline constexpr char kTcgCsrIncomplete[] = "tcg_csr_incomplete";
+inline constexpr char kTcgCsrSignature[] = "tcg_csr_signature";
+inline constexpr char kTcgCsrIakOnly[] = "tcg_csr_iak_only_unsupported";
+inline constexpr char kTcgCsrSerialMismatch[] = "tcg_csr_serial_mismatch";
 inline constexpr char kNonceUnknown[] = "nonce_unknown";
 inline constexpr char kNonceExpired[] = "nonce_expired";
 inline constexpr char kNonceReused[] = "nonce_reused";

@@ -15,6 +15,7 @@
 
 #include <tss2/tss2_mu.h>
 
+#include "attest/tcg_csr_idevid.h"
 #include "base/crypto.h"
 #include "integration/factory_fixture.h"
 
@@ -202,6 +203,33 @@ class FactoryTpmTest : public FactoryTest {
     return {std::stoi(r.out), json::parse(read_text(file("resp.json")), nullptr, false)};
   }
 
+  std::string tcti() {
+    auto port = read_text(kSwtpm + "/port");
+    port.erase(port.find_last_not_of("\n ") + 1);
+    return "swtpm:host=127.0.0.1,port=" + port;
+  }
+
+  // `device tpm make --format tcg-csr-idevid` for `serial_number` over a fresh station nonce: its manifest line.
+  json tcg_device(const std::string& serial_number) {
+    if (!std::filesystem::exists(file("ek-ca.pem"))) {
+      EXPECT_EQ(run("openssl x509 -inform der -in " + kSwtpm + "/ek_issuer.der -out " + file("ek-ca.pem")).exit_code,
+                0);
+    }
+    auto made = hallmark("device tpm make --format tcg-csr-idevid --tcti '" + tcti() + "' --serial " + serial_number +
+                         " --product sensor-v2 --nonce " + challenge() + " --ek-chain " + file("ek-ca.pem"));
+    EXPECT_EQ(made.exit_code, 0) << made.err;
+    return json::parse(made.out, nullptr, false);
+  }
+
+  // The line's TCG-CSR-IDEVID octets, and the line with them replaced.
+  static base::Bytes tcg_bytes(const json& line) {
+    return base::base64_decode(line["evidence"]["tcg_csr_idevid"].get<std::string>()).value();
+  }
+  static json with_tcg(json line, const base::Bytes& csr) {
+    line["evidence"]["tcg_csr_idevid"] = base::base64_encode(csr);
+    return line;
+  }
+
   std::string m_auth, m_station, m_base;
   pid_t m_pid = -1, m_est_pid = -1;
   int m_devices = 0;
@@ -225,14 +253,26 @@ TEST_F(FactoryTpmTest, BatchIssuesAnIdevidWithTcgHardwareModuleNameAfterTheTpmAc
   EXPECT_EQ(key.exit_code, 0) << key.out << key.err;
   // hwType 2.23.133.1.2 is DER 06 05 67 81 05 01 02 (standards.md §1), inside the SAN's HardwareModuleName.
   auto der = run("openssl x509 -in " + file("bundle.pem") + " -outform der | od -An -tx1 -v | tr -d ' \\n'");
-  // hwSerialNum: SHA-256 of the EK certificate's SubjectPublicKeyInfo (docs/factory.md).
-  auto ek = run("openssl x509 -inform der -in " + kSwtpm +
-                "/ek.der -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -r | cut -c1-64");
-  ASSERT_EQ(ek.exit_code, 0);
+  // hwSerialNum (docs/factory.md): "<manufacturer>:<EK AKI>:<EK serial>", each read here by openssl from the
+  // EK certificate: tcg-at-tpmManufacturer (swtpm's id:00001014 is no ASCII code: its 8 digits), the
+  // authorityKeyIdentifier and the serial, lower-case hex without separators.
+  const std::string ek = kSwtpm + "/ek.der";
+  auto manufacturer = run("openssl x509 -inform der -in " + ek +
+                          " -noout -ext subjectAltName | grep -o '2.23.133.2.1=id:[0-9A-Fa-f]*' | cut -d: -f2");
+  auto aki = run("openssl x509 -inform der -in " + ek +
+                 " -noout -ext authorityKeyIdentifier | tail -n 1 | sed 's/keyid://' | tr -d ' :\\n' | tr A-F a-f");
+  auto ek_serial =
+      run("openssl x509 -inform der -in " + ek + " -noout -serial | cut -d= -f2 | tr -d '\\n' | tr A-F a-f");
+  ASSERT_EQ(manufacturer.exit_code, 0);
+  ASSERT_EQ(manufacturer.out, "00001014\n");
+  ASSERT_FALSE(aki.out.empty());
+  const auto hw_serial = "00001014:" + aki.out + ":" + ek_serial.out;
   EXPECT_NE(der.out.find("06056781050102"
-                         "0420" +
-                         ek.out.substr(0, 64)),
+                         "04" +
+                         base::hex_encode(base::Bytes{static_cast<std::uint8_t>(hw_serial.size())}) +
+                         base::hex_encode(base::to_bytes(hw_serial))),
             std::string::npos)
+      << hw_serial << "\n"
       << der.out;
   auto san = run("openssl x509 -in " + file("bundle.pem") + " -noout -ext subjectAltName");
   EXPECT_NE(san.out.find("othername"), std::string::npos) << san.out;
@@ -253,16 +293,35 @@ TEST_F(FactoryTpmTest, RefusesAWrongOrMissingActivationSecretAndLeavesTheNonceUs
 
 TEST_F(FactoryTpmTest, RefusesAReplayedActivationAndAReusedNonce) {
   const auto dev = device(challenge());
+  // Two activations of one TPM2_Certify before provisioning: the nonce is checked, not consumed.
   const auto first = tpm_activate(offline_activate(dev));
+  const auto second = tpm_activate(offline_activate(dev));
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
   ASSERT_EQ(provision_line(manifest_line(serial(3002), dev, first), "b1")["status"], "issued");
   // The same activation again (asking for one more certificate, so the station must attest again).
   auto row = provision_line(manifest_line(serial(3002), dev, first, {{"profiles", {"ldevid"}}}), "b2");
   EXPECT_EQ(row["reason_code"], "tpm_activation_replayed") << row.dump();
-  // A fresh activation of the same TPM2_Certify: its nonce is spent.
-  const auto second = tpm_activate(offline_activate(dev));
-  ASSERT_FALSE(second.empty());
+  // The other activation of the same TPM2_Certify: its nonce is spent.
   row = provision_line(manifest_line(serial(3002), dev, second, {{"profiles", {"ldevid"}}}), "b3");
   EXPECT_EQ(row["reason_code"], "nonce_reused") << row.dump();
+  // And no activation is made any more for it.
+  EXPECT_EQ(offline_activate(dev)["reason_code"], "nonce_reused");
+}
+
+TEST_F(FactoryTpmTest, TheActivationCallRefusesANonceThisStationDidNotIssue) {
+  const auto dev = device(base::hex_encode(base::Bytes(32, 0x3c)));
+  const auto answer = offline_activate(dev);
+  EXPECT_EQ(answer["reason_code"], "nonce_unknown") << answer.dump();
+  // Another station's nonce is unknown here too.
+  const auto other = init_station("st-other", m_auth);
+  EXPECT_EQ(offline_activate(device(challenge(other)))["reason_code"], "nonce_unknown");
+  // An expired one is refused as such.
+  auto r = hallmark("station challenge --ttl 1 --dir " + m_station);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto expiring = r.out.substr(0, r.out.find('\n'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(offline_activate(device(expiring))["reason_code"], "nonce_expired");
 }
 
 TEST_F(FactoryTpmTest, RefusesKeysTheTpmCouldExportOrUseToDecrypt) {
@@ -500,6 +559,140 @@ TEST_F(FactoryTpmTest, EstWithATpmKeyRefusesAnUnreachableTpmACertificateForAnoth
                         " --rekey --out " + file("x.pem"));
   EXPECT_EQ(rekey.exit_code, 2) << rekey.err;
   EXPECT_FALSE(std::filesystem::exists(file("x.pem")));
+}
+
+}  // namespace
+}  // namespace hallmark::testing
+
+namespace hallmark::testing {
+namespace {
+
+TEST_F(FactoryTpmTest, ATcgCsrIdevidFromTheDeviceTpmIsActivatedAndIssuedForSigningPubWithTheSerialFromProdSerial) {
+  const auto line = tcg_device(serial(3040));
+  ASSERT_TRUE(line.is_object());
+  EXPECT_FALSE(line.contains("csr"));
+  // The structure the device emits: outer structVer 0x01000100, contents structVer 0x00000100.
+  const auto csr = tcg_bytes(line);
+  ASSERT_GT(csr.size(), 28u);
+  EXPECT_EQ(base::hex_encode(base::ByteView(csr).subspan(0, 4)), "01000100");
+  EXPECT_EQ(base::hex_encode(base::ByteView(csr).subspan(12, 4)), "00000100");
+  EXPECT_EQ((csr.size() - 12 - (static_cast<std::size_t>(csr[8]) << 24 | csr[9] << 16 | csr[10] << 8 | csr[11])) % 16,
+            0u);
+
+  // The activation request is the evidence alone; the device's TPM activates the credential.
+  const auto answer = offline_activate({{"evidence", line["evidence"]}});
+  ASSERT_EQ(answer["status"], "ready") << answer.dump();
+  write_text(file("answer.json"), answer.dump());
+  auto act = hallmark("device tpm activate --tcti '" + tcti() + "' --answer " + file("answer.json"));
+  ASSERT_EQ(act.exit_code, 0) << act.err;
+  json l = {{"product", "sensor-v2"}, {"evidence", line["evidence"]}};  // no serial: prodSerial says it
+  l["evidence"]["activated_secret"] = act.out.substr(0, act.out.find('\n'));
+  const auto row = provision_line(l, "b1");
+  ASSERT_EQ(row["status"], "issued") << row.dump();
+  EXPECT_EQ(row["serial"], serial(3040));
+
+  // openssl: the IDevID chains to the operator's root and certifies the TPM's IDevID key.
+  auto got = hallmark("station bundle get --dir " + m_station + " " + serial(3040) + " --out " + file("bundle.pem"));
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  auto v = run("openssl verify -x509_strict -CAfile " + file("root.pem") + " -untrusted " + file("bundle.pem") + " " +
+               file("bundle.pem"));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  auto key = run("openssl x509 -in " + file("bundle.pem") +
+                 " -pubkey -noout | openssl pkey -pubin -outform der | cmp - " + kSwtpm + "/idevid_spki.der");
+  EXPECT_EQ(key.exit_code, 0) << key.out << key.err;
+  auto subject = run("openssl x509 -in " + file("bundle.pem") + " -noout -subject -nameopt RFC2253");
+  EXPECT_NE(subject.out.find("serialNumber=" + serial(3040)), std::string::npos) << subject.out;
+
+  // The evidence kept is the TCG-CSR-IDEVID form, read back at the station and imported by the operator.
+  auto shown = hallmark("cert show --json --dir " + m_station + " " + row["cert_serial"].get<std::string>());
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const auto doc = json::parse(shown.out);
+  EXPECT_EQ(doc["evidence"]["type"], "tpm") << doc.dump();
+  EXPECT_EQ(doc["evidence"]["digest_matches"], true);
+  const auto ek_digest = run("openssl x509 -inform der -in " + kSwtpm +
+                             "/ek.der -pubkey -noout | openssl pkey -pubin -outform der | sha256sum | cut -c1-64");
+  EXPECT_EQ(doc["evidence"]["hardware_id"], "tpm-ek:" + ek_digest.out.substr(0, 64));
+  auto exported = hallmark("station export --dir " + m_station + " --out " + file("st.bundle"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  auto imported = hallmark("ledger import --json --dir " + dir() + " " + file("st.bundle"));
+  EXPECT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  const auto report = json::parse(imported.out, nullptr, false);
+  EXPECT_EQ(report["imported"], 1) << imported.out;
+  EXPECT_EQ(report["evidence_stored"], 1) << imported.out;
+
+  // Through station serve the same way.
+  start_serve();
+  if (HasFatalFailure()) return;
+  const auto other = tcg_device(serial(3041));
+  auto [as, ans] = post("/factory/v1/tpm/activate", json{{"evidence", other["evidence"]}}.dump());
+  ASSERT_EQ(as, 201) << ans.dump();
+  write_text(file("answer2.json"), ans.dump());
+  act = hallmark("device tpm activate --tcti '" + tcti() + "' --answer " + file("answer2.json"));
+  ASSERT_EQ(act.exit_code, 0) << act.err;
+  json l2 = other;
+  l2["evidence"]["activated_secret"] = act.out.substr(0, act.out.find('\n'));
+  auto [ps, issued] = post("/factory/v1/provision", l2.dump());
+  // The same TPM key: the station refuses to certify it for a second serial.
+  EXPECT_EQ(ps, 409) << issued.dump();
+  EXPECT_EQ(issued["reason_code"], "duplicate_key") << issued.dump();
+}
+
+TEST_F(FactoryTpmTest, RefusesAMalformedTcgCsrIdevidEachWithItsReasonCode) {
+  const auto line = tcg_device(serial(3042));
+  const auto csr = tcg_bytes(line);
+  auto activate = [&](const base::Bytes& b) {
+    return offline_activate({{"evidence", with_tcg(line, b)["evidence"]}})["reason_code"];
+  };
+  auto b = csr;
+  b.resize(b.size() - 10);
+  EXPECT_EQ(activate(b), "tcg_csr_truncated");
+  b = csr;
+  b.push_back(0);
+  EXPECT_EQ(activate(b), "tcg_csr_trailing_data");
+  b = csr;
+  b[0] = 0x02;  // structVer 0x02000100
+  EXPECT_EQ(activate(b), "tcg_csr_struct_ver");
+  b = csr;
+  {
+    // ekCertSz one short: the sizes no longer add up to contents.
+    constexpr std::size_t at = 12 + 12 + 4 * 4;
+    std::uint32_t v = static_cast<std::uint32_t>(b[at]) << 24 | b[at + 1] << 16 | b[at + 2] << 8 | b[at + 3];
+    --v;
+    for (int i = 0; i < 4; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+  }
+  EXPECT_EQ(activate(b), "tcg_csr_size_overflow");
+  b = csr;
+  b[12 + 4 * 16] ^= 0x20;  // a letter of prodModel: csrContents no longer match the signature
+  EXPECT_EQ(activate(b), "tcg_csr_signature");
+  b = csr;
+  b.back() ^= 0xff;  // the signature itself: no longer a TPMT_SIGNATURE of this key, or not one at all
+  EXPECT_EQ(activate(b), "tcg_csr_signature");
+
+  // The IAK-only flow (no signingPub / sgnCertifyInfo) is not supported.
+  auto decoded = attest::decode_tcg_csr_idevid(csr);
+  ASSERT_TRUE(decoded.ok()) << decoded.detail;
+  auto iak_only = decoded.csr;
+  iak_only.signing_pub.clear();
+  iak_only.sgn_certify_info.clear();
+  iak_only.sgn_certify_info_signature.clear();
+  iak_only.pad = attest::tcg_csr_pad_for(iak_only);
+  EXPECT_EQ(activate(attest::encode_tcg_csr_idevid(iak_only)), "tcg_csr_iak_only_unsupported");
+  // A request with a CSR besides the TCG-CSR-IDEVID says the key twice.
+  EXPECT_EQ(offline_activate({{"evidence", line["evidence"]}, {"csr", fresh_csr()}})["reason_code"], "invalid_field");
+
+  // The line's serial must be the prodSerial, and the line carries no CSR.
+  auto l = line;
+  l["serial"] = serial(3043);
+  l["evidence"]["activated_secret"] = base::base64_encode(base::Bytes(32, 1));
+  EXPECT_EQ(provision_line(l, "b1")["reason_code"], "tcg_csr_serial_mismatch");
+  l["serial"] = serial(3042);
+  l["csr"] = fresh_csr();
+  EXPECT_EQ(provision_line(l, "b2")["reason_code"], "invalid_field");
+  l.erase("csr");
+  EXPECT_EQ(provision_line(l, "b3")["reason_code"], "tpm_activation_wrong");
+  // Only TPM evidence is a TCG-CSR-IDEVID: an SE line still needs its CSR.
+  l["evidence"]["type"] = "se";
+  EXPECT_EQ(provision_line(l, "b4")["reason_code"], "missing_field");
 }
 
 }  // namespace

@@ -78,6 +78,19 @@ base::Status SqliteFactoryStore::add_nonce(const std::string& nonce_hex, base::T
   });
 }
 
+base::Result<factory::NonceUse> SqliteFactoryStore::nonce_state(const std::string& nonce_hex, base::TimePoint now) {
+  auto& st = m_db.statement("SELECT expires, used FROM factory_nonces WHERE nonce = ?");
+  st.bind(1, nonce_hex);
+  HM_TRY(bool row, st.step());
+  if (!row) return factory::NonceUse::Unknown;
+  const auto expires = st.integer(0);
+  const bool used = !st.is_null(1);
+  st.reset();
+  if (used) return factory::NonceUse::Reused;
+  if (expires < secs(now)) return factory::NonceUse::Expired;
+  return factory::NonceUse::Accepted;
+}
+
 base::Result<factory::NonceUse> SqliteFactoryStore::use_nonce(const std::string& nonce_hex, base::TimePoint now,
                                                               const std::string& used_by) {
   auto use = factory::NonceUse::Unknown;

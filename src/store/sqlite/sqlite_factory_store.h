@@ -27,6 +27,7 @@ class SqliteFactoryStore final : public factory::StationRecords,
 
   // ChallengeNonces
   base::Status add_nonce(const std::string& nonce_hex, base::TimePoint created, base::TimePoint expires) override;
+  base::Result<factory::NonceUse> nonce_state(const std::string& nonce_hex, base::TimePoint now) override;
   base::Result<factory::NonceUse> use_nonce(const std::string& nonce_hex, base::TimePoint now,
                                             const std::string& used_by) override;
 
