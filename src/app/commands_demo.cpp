@@ -358,7 +358,8 @@ class Demo {
         fixed(m_factory_seconds) + " s (" + fixed(m_factory_issued / std::max(m_factory_seconds, 1e-6)) +
         " devices/s); refused:" + (refusals.empty() ? " none" : refusals));
     if (!m_tpm_devices.empty() && !m_tpm_devices.front().idevid_serial.empty()) {
-      say("   a TPM device's IDevID names its TPM (HardwareModuleName tcg-sv-tpm20, SHA-256 of the EK's key); the "
+      say("   a TPM device's IDevID names its TPM (HardwareModuleName tcg-sv-tpm20 with its EK certificate's "
+          "manufacturer, AKI and serial); the "
           "operator keeps its TPM evidence:");
       say_command("hallmark",
                   {"cert", "show", "--dir", path("operator").string(), m_tpm_devices.front().idevid_serial});

@@ -203,12 +203,6 @@ class FactoryTpmTest : public FactoryTest {
     return {std::stoi(r.out), json::parse(read_text(file("resp.json")), nullptr, false)};
   }
 
-  std::string tcti() {
-    auto port = read_text(kSwtpm + "/port");
-    port.erase(port.find_last_not_of("\n ") + 1);
-    return "swtpm:host=127.0.0.1,port=" + port;
-  }
-
   // `device tpm make --format tcg-csr-idevid` for `serial_number` over a fresh station nonce: its manifest line.
   json tcg_device(const std::string& serial_number) {
     if (!std::filesystem::exists(file("ek-ca.pem"))) {
