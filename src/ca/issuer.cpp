@@ -213,7 +213,7 @@ Result<Issuer::Prepared> Issuer::prepare(const SigningAuthority& authority, cons
   return out;
 }
 
-Result<IssuedCertificate> Issuer::issue(const SigningAuthority& authority, const IssuanceRequest& req) {
+Result<const Profile*> Issuer::check(const SigningAuthority& authority, const IssuanceRequest& req) const {
   if (authority.signer == nullptr) return make_error(ErrorCode::Internal, "issuer has no signer");
   HM_TRY(const Profile* profile, m_profiles.find(req.profile));
   if (!profile->channels.contains(req.channel)) {
@@ -238,33 +238,114 @@ Result<IssuedCertificate> Issuer::issue(const SigningAuthority& authority, const
       }
     }
   }
+  return profile;
+}
 
-  audit::Event event;
-  event.actor = req.actor;
-  event.channel = req.channel;
-  event.action = "signing";
-  event.profile = profile->name;
-  event.evidence_digest = req.evidence_digest;
-  if (!req.device_serial.empty()) event.detail = "device " + req.device_serial;
-  Prepared prepared;
+Result<IssuedCertificate> Issuer::issue(const SigningAuthority& authority, const IssuanceRequest& req) {
+  auto results = issue_all(authority, std::span<const IssuanceRequest>(&req, 1));
+  return std::move(results.front());
+}
+
+std::vector<Result<IssuedCertificate>> Issuer::issue_all(const SigningAuthority& authority,
+                                                         std::span<const IssuanceRequest> reqs,
+                                                         const ParallelFor& parallel) {
+  const std::size_t n = reqs.size();
+  auto each = [&](const std::function<void(std::size_t)>& body) {
+    if (parallel) {
+      parallel(n, body);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) body(i);
+    }
+  };
+  std::vector<std::optional<base::Error>> failed(n);
+  std::vector<Prepared> prepared(n);
+  std::vector<Reservation> batch;
+  std::vector<std::size_t> in_batch;  // batch position -> request index
   for (int attempt = 0;; ++attempt) {
-    HM_TRY(prepared, prepare(authority, req, *profile));
-    event.cert_serial = prepared.entry.serial;
-    auto reserved = m_ledger.reserve(prepared.entry, event);
+    each([&](std::size_t i) {
+      if (failed[i]) return;
+      auto profile = check(authority, reqs[i]);
+      auto p = profile.ok() ? prepare(authority, reqs[i], *profile.value()) : Result<Prepared>(profile.error());
+      if (p.ok()) {
+        prepared[i] = std::move(p.value());
+      } else {
+        failed[i] = p.take_error();
+      }
+    });
+    batch.clear();
+    in_batch.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (failed[i]) continue;
+      const auto& req = reqs[i];
+      audit::Event event;
+      event.actor = req.actor;
+      event.channel = req.channel;
+      event.action = "signing";
+      event.profile = prepared[i].entry.profile;
+      event.evidence_digest = req.evidence_digest;
+      event.cert_serial = prepared[i].entry.serial;
+      if (!req.device_serial.empty()) event.detail = "device " + req.device_serial;
+      batch.push_back({prepared[i].entry, std::move(event)});
+      in_batch.push_back(i);
+    }
+    if (batch.empty()) break;
+    auto reserved = m_ledger.reserve_all(batch);
     if (reserved.ok()) break;
     // A 126-bit random serial collides only by a fault of the RNG: try twice more, then stop.
-    if (reserved.error().code != ErrorCode::AlreadyExists || attempt == 2) return reserved.take_error();
+    if (reserved.error().code != ErrorCode::AlreadyExists || attempt == 2) {
+      for (const auto i : in_batch) failed[i] = reserved.error();
+      batch.clear();
+      in_batch.clear();
+      break;
+    }
   }
-  if (m_on_audit_appended) m_on_audit_appended(1);
-  if (fault_after_reserve()) ::raise(SIGKILL);
+  if (!batch.empty()) {
+    if (m_on_audit_appended) m_on_audit_appended(batch.size());
+    if (fault_after_reserve()) ::raise(SIGKILL);
+  }
 
-  HM_TRY(auto signature, authority.signer->sign(prepared.entry.tbs));
-  HM_TRY(auto cert, pkix::assemble_certificate(prepared.entry.tbs, prepared.signature_algorithm, signature));
+  std::vector<std::optional<pkix::Certificate>> certs(n);
+  each([&](std::size_t i) {
+    if (failed[i]) return;
+    auto signature = authority.signer->sign(prepared[i].entry.tbs);
+    auto cert = signature.ok() ? pkix::assemble_certificate(prepared[i].entry.tbs, prepared[i].signature_algorithm,
+                                                            signature.value())
+                               : Result<pkix::Certificate>(signature.error());
+    if (cert.ok()) {
+      certs[i] = std::move(cert.value());
+    } else {
+      failed[i] = cert.take_error();
+    }
+  });
+  std::vector<Completion> done;
+  std::vector<std::size_t> in_done;
+  for (std::size_t b = 0; b < batch.size(); ++b) {
+    const auto i = in_batch[b];
+    if (failed[i]) continue;
+    auto event = batch[b].signing;
+    event.action = "signed";
+    done.push_back({prepared[i].entry.serial, certs[i]->der(), std::move(event)});
+    in_done.push_back(i);
+  }
+  if (!done.empty()) {
+    auto stored = m_ledger.complete_all(done);
+    if (!stored.ok()) {
+      for (const auto i : in_done) failed[i] = stored.error();
+    } else if (m_on_audit_appended) {
+      m_on_audit_appended(done.size());
+    }
+  }
 
-  event.action = "signed";
-  HM_CHECK(m_ledger.complete(prepared.entry.serial, cert.der(), event));
-  if (m_on_audit_appended) m_on_audit_appended(1);
-  return IssuedCertificate{std::move(cert), std::move(prepared.warnings)};
+  std::vector<Result<IssuedCertificate>> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (failed[i]) {
+      out.emplace_back(std::move(*failed[i]));
+    } else {
+      out.emplace_back(IssuedCertificate{std::move(*certs[i]), std::move(prepared[i].warnings)});
+    }
+  }
+  return out;
 }
 
 }  // namespace hallmark::ca

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,17 @@ struct LedgerEntry {
   base::TimePoint not_after;
 };
 
+struct Reservation {
+  LedgerEntry entry;
+  audit::Event signing;
+};
+
+struct Completion {
+  std::string serial;
+  base::Bytes der;
+  audit::Event signed_event;
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -43,6 +55,17 @@ class Ledger {
   virtual base::Status reserve(const LedgerEntry& pending, const audit::Event& signing) = 0;
   // One transaction: store the signed certificate, mark it issued, append `signed`.
   virtual base::Status complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) = 0;
+  // Group commit: the reservations (or completions) of a batch in one transaction,
+  // all or none. The stores override these; this default, for in-memory ledgers,
+  // goes one by one and stops at the first failure.
+  virtual base::Status reserve_all(std::span<const Reservation> batch) {
+    for (const auto& r : batch) HM_CHECK(reserve(r.entry, r.signing));
+    return {};
+  }
+  virtual base::Status complete_all(std::span<const Completion> batch) {
+    for (const auto& c : batch) HM_CHECK(complete(c.serial, c.der, c.signed_event));
+    return {};
+  }
   virtual base::Result<std::optional<LedgerEntry>> find(const std::string& serial) const = 0;
   // Entries with the given status ("" for all), oldest first, at most `limit`.
   virtual base::Result<std::vector<LedgerEntry>> list(std::string_view status, std::size_t limit) const = 0;

@@ -580,75 +580,86 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
   // evidence no certificate refers to, never a certificate without its evidence.
   if (m_options.evidence != nullptr) HM_CHECK(m_options.evidence->add_evidence(evidence));
 
-  // 3. Sign the accepted lines in parallel (the ledger serializes its transactions).
+  // 3. Issue the accepted lines. Reservations a crash left pending (their TBS
+  // was linted and recorded) are signed and completed first, without a new
+  // serial; the rest go through the CA as one batch with group commit (prepare
+  // and sign in parallel, the ledger in one transaction each way per chunk).
   const std::string origin = m_auth.station_id() + "/batch:" + m_options.batch_id;
+  auto fail = [&](Plan& plan, const std::string& profile, const base::Error& error) {
+    if (plan.result.status == "refused") return;  // the line's first failure is its reason
+    if (error.code == ErrorCode::Io || error.code == ErrorCode::Unavailable) {
+      plan.fatal = true;
+      plan.fatal_error = error;
+    }
+    plan.result.status = "refused";
+    plan.result.reason_code = reason::kIssuanceFailed;
+    plan.result.reason = "the station could not issue the " + profile + " certificate: " + error.detail;
+  };
   m_pool->parallel_for(plans.size(), [&](std::size_t i) {
     auto& plan = plans[i];
     if (plan.kind != Plan::Kind::Issue) return;
-    const auto& p = chunk[i];
-    auto& r = plan.result;
     for (const auto& step : plan.steps) {
-      base::Error error;
-      bool failed = false;
-      if (step.pending) {
-        // A reservation left by a crash between ledger and signature: its TBS was
-        // linted and recorded, so signing it now completes the device without a new serial.
-        const auto& e = *step.pending;
-        auto sig = m_authority.signer->sign(e.tbs);
-        auto cert = sig.ok() ? pkix::assemble_certificate(e.tbs, m_authority.signer->signature_algorithm(), sig.value())
-                             : base::Result<pkix::Certificate>(sig.error());
-        if (cert.ok()) {
-          audit::Event ev;
-          ev.actor = m_auth.station_id();
-          ev.channel = audit::Channel::Factory;
-          ev.action = "signed";
-          ev.cert_serial = e.serial;
-          ev.profile = e.profile;
-          ev.evidence_digest = e.evidence_digest;
-          ev.detail = "device " + e.device_serial + " (reservation completed after a restart)";
-          auto done = m_ledger.complete(e.serial, cert->der(), ev);
-          if (done.ok()) {
-            r.certificates.push_back({e.profile, e.serial, cert->der()});
-          } else {
-            failed = true;
-            error = done.take_error();
-          }
-        } else {
-          failed = true;
-          error = cert.take_error();
-        }
-      } else {
-        ca::IssuanceRequest req;
-        req.profile = step.profile;
-        req.public_key_der = p.spki;
-        req.device_serial = p.serial;
-        req.product = p.product;
-        req.channel = audit::Channel::Factory;
-        req.actor = m_auth.station_id();
-        req.origin = origin;
-        req.evidence_digest = p.evidence_digest;
-        if (step.profile == "idevid") req.hardware_module = p.hardware_module;
-        auto issued = m_issuer.issue(m_authority, req);
-        if (issued.ok()) {
-          r.certificates.push_back({step.profile, issued->certificate.serial_hex(), issued->certificate.der()});
-          for (auto& w : issued->warnings) r.warnings.push_back(std::move(w));
-        } else {
-          failed = true;
-          error = issued.take_error();
-        }
+      if (!step.pending) continue;
+      const auto& e = *step.pending;
+      auto sig = m_authority.signer->sign(e.tbs);
+      auto cert = sig.ok() ? pkix::assemble_certificate(e.tbs, m_authority.signer->signature_algorithm(), sig.value())
+                           : base::Result<pkix::Certificate>(sig.error());
+      if (!cert.ok()) {
+        fail(plan, step.profile, cert.error());
+        return;
       }
-      if (failed) {
-        if (error.code == ErrorCode::Io || error.code == ErrorCode::Unavailable) {
-          plan.fatal = true;
-          plan.fatal_error = error;
-        }
-        r.status = "refused";
-        r.reason_code = reason::kIssuanceFailed;
-        r.reason = "the station could not issue the " + step.profile + " certificate: " + error.detail;
-        break;
+      audit::Event ev;
+      ev.actor = m_auth.station_id();
+      ev.channel = audit::Channel::Factory;
+      ev.action = "signed";
+      ev.cert_serial = e.serial;
+      ev.profile = e.profile;
+      ev.evidence_digest = e.evidence_digest;
+      ev.detail = "device " + e.device_serial + " (reservation completed after a restart)";
+      auto done = m_ledger.complete(e.serial, cert->der(), ev);
+      if (!done.ok()) {
+        fail(plan, step.profile, done.error());
+        return;
       }
+      plan.result.certificates.push_back({e.profile, e.serial, cert->der()});
     }
   });
+  std::vector<ca::IssuanceRequest> requests;
+  std::vector<std::size_t> request_plan;
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const auto& plan = plans[i];
+    if (plan.kind != Plan::Kind::Issue || plan.result.status == "refused") continue;
+    const auto& p = chunk[i];
+    for (const auto& step : plan.steps) {
+      if (step.pending) continue;
+      ca::IssuanceRequest req;
+      req.profile = step.profile;
+      req.public_key_der = p.spki;
+      req.device_serial = p.serial;
+      req.product = p.product;
+      req.channel = audit::Channel::Factory;
+      req.actor = m_auth.station_id();
+      req.origin = origin;
+      req.evidence_digest = p.evidence_digest;
+      if (step.profile == "idevid") req.hardware_module = p.hardware_module;
+      requests.push_back(std::move(req));
+      request_plan.push_back(i);
+    }
+  }
+  auto issued = m_issuer.issue_all(
+      m_authority, requests,
+      [&](std::size_t n, const std::function<void(std::size_t)>& body) { m_pool->parallel_for(n, body); });
+  for (std::size_t k = 0; k < issued.size(); ++k) {
+    auto& plan = plans[request_plan[k]];
+    if (!issued[k].ok()) {
+      fail(plan, requests[k].profile, issued[k].error());
+      continue;
+    }
+    auto& result = issued[k].value();
+    plan.result.certificates.push_back(
+        {requests[k].profile, result.certificate.serial_hex(), result.certificate.der()});
+    for (auto& w : result.warnings) plan.result.warnings.push_back(std::move(w));
+  }
   for (auto& plan : plans) {
     if (plan.fatal) return plan.fatal_error;
   }

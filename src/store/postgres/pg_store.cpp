@@ -158,37 +158,56 @@ base::Result<std::vector<audit::Checkpoint>> PgAuditStore::checkpoints() const {
 // --- ledger --------------------------------------------------------------
 
 base::Status PgLedger::reserve(const ca::LedgerEntry& e, const audit::Event& signing) {
+  return m_db.transaction([&](PgConnection& c) { return insert_pending(c, e, signing); });
+}
+
+base::Status PgLedger::reserve_all(std::span<const ca::Reservation> batch) {
   return m_db.transaction([&](PgConnection& c) -> base::Status {
-    // The serial's primary key is what keeps two nodes from ever recording the
-    // same serial: the second INSERT fails with AlreadyExists and rolls back.
-    HM_TRY(auto ins, c.exec(std::string("INSERT INTO certificates (") + kEntryColumns +
-                                ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,NULL,'pending',$12,$13)",
-                            {e.serial, e.issuer, e.profile, e.device_serial, e.product,
-                             std::string(audit::to_string(e.channel)), e.origin, e.evidence_digest, e.key_fingerprint,
-                             e.subject, base::ByteView(e.tbs), seconds(e.created), seconds(e.not_after)}));
-    (void)ins;
-    HM_TRY(auto rec, m_audit.append_in_transaction(c, signing, m_clock.now()));
-    (void)rec;
+    for (const auto& r : batch) HM_CHECK(insert_pending(c, r.entry, r.signing));
     return {};
   });
 }
 
 base::Status PgLedger::complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) {
+  return m_db.transaction([&](PgConnection& c) { return store_signed(c, serial, der, signed_event); });
+}
+
+base::Status PgLedger::complete_all(std::span<const ca::Completion> batch) {
   return m_db.transaction([&](PgConnection& c) -> base::Status {
-    HM_TRY(auto up, c.exec("UPDATE certificates SET der = $1, status = 'issued' WHERE serial = $2 AND status = "
-                           "'pending'",
-                           {der, serial}));
-    if (up.affected() != 1) return make_error(ErrorCode::Internal, "ledger entry " + serial + " is not pending");
-    HM_TRY(auto dev, c.exec("INSERT INTO devices (serial, product, idevid_serial, created) "
-                            "SELECT device_serial, product, serial, created FROM certificates "
-                            "WHERE serial = $1 AND profile = 'idevid' AND device_serial <> '' "
-                            "ON CONFLICT (serial) DO NOTHING",
-                            {serial}));
-    (void)dev;
-    HM_TRY(auto rec, m_audit.append_in_transaction(c, signed_event, m_clock.now()));
-    (void)rec;
+    for (const auto& x : batch) HM_CHECK(store_signed(c, x.serial, x.der, x.signed_event));
     return {};
   });
+}
+
+base::Status PgLedger::insert_pending(PgConnection& c, const ca::LedgerEntry& e, const audit::Event& signing) {
+  // The serial's primary key is what keeps two nodes from ever recording the
+  // same serial: the second INSERT fails with AlreadyExists and rolls back.
+  HM_TRY(auto ins, c.exec(std::string("INSERT INTO certificates (") + kEntryColumns +
+                              ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,NULL,'pending',$12,$13)",
+                          {e.serial, e.issuer, e.profile, e.device_serial, e.product,
+                           std::string(audit::to_string(e.channel)), e.origin, e.evidence_digest, e.key_fingerprint,
+                           e.subject, base::ByteView(e.tbs), seconds(e.created), seconds(e.not_after)}));
+  (void)ins;
+  HM_TRY(auto rec, m_audit.append_in_transaction(c, signing, m_clock.now()));
+  (void)rec;
+  return {};
+}
+
+base::Status PgLedger::store_signed(PgConnection& c, const std::string& serial, base::ByteView der,
+                                    const audit::Event& signed_event) {
+  HM_TRY(auto up, c.exec("UPDATE certificates SET der = $1, status = 'issued' WHERE serial = $2 AND status = "
+                         "'pending'",
+                         {der, serial}));
+  if (up.affected() != 1) return make_error(ErrorCode::Internal, "ledger entry " + serial + " is not pending");
+  HM_TRY(auto dev, c.exec("INSERT INTO devices (serial, product, idevid_serial, created) "
+                          "SELECT device_serial, product, serial, created FROM certificates "
+                          "WHERE serial = $1 AND profile = 'idevid' AND device_serial <> '' "
+                          "ON CONFLICT (serial) DO NOTHING",
+                          {serial}));
+  (void)dev;
+  HM_TRY(auto rec, m_audit.append_in_transaction(c, signed_event, m_clock.now()));
+  (void)rec;
+  return {};
 }
 
 base::Result<std::vector<ca::LedgerEntry>> PgLedger::select(const std::string& where,

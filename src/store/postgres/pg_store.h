@@ -39,6 +39,8 @@ class PgLedger final : public ca::Ledger, public ca::IssuerRegistry {
 
   base::Status reserve(const ca::LedgerEntry& pending, const audit::Event& signing) override;
   base::Status complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) override;
+  base::Status reserve_all(std::span<const ca::Reservation> batch) override;
+  base::Status complete_all(std::span<const ca::Completion> batch) override;
   base::Result<std::optional<ca::LedgerEntry>> find(const std::string& serial) const override;
   base::Result<std::vector<ca::LedgerEntry>> list(std::string_view status, std::size_t limit) const override;
   base::Result<std::vector<ca::LedgerEntry>> by_device(const std::string& device_serial) const override;
@@ -48,6 +50,10 @@ class PgLedger final : public ca::Ledger, public ca::IssuerRegistry {
   base::Result<std::vector<ca::IssuerRecord>> issuers() const override;
 
  private:
+  // The statements of one reservation / completion, inside the caller's transaction.
+  base::Status insert_pending(PgConnection& c, const ca::LedgerEntry& e, const audit::Event& signing);
+  base::Status store_signed(PgConnection& c, const std::string& serial, base::ByteView der,
+                            const audit::Event& signed_event);
   base::Result<std::vector<ca::LedgerEntry>> select(const std::string& where, const std::vector<PgParam>& params) const;
   PgDatabase& m_db;
   PgAuditStore& m_audit;

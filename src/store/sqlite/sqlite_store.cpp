@@ -171,52 +171,71 @@ base::Result<std::vector<audit::Checkpoint>> SqliteAuditStore::checkpoints() con
 // --- ledger --------------------------------------------------------------
 
 base::Status SqliteLedger::reserve(const ca::LedgerEntry& e, const audit::Event& signing) {
+  return m_db.write_transaction([&] { return insert_pending(e, signing); });
+}
+
+base::Status SqliteLedger::reserve_all(std::span<const ca::Reservation> batch) {
   return m_db.write_transaction([&]() -> base::Status {
-    auto& st = m_db.statement(std::string("INSERT INTO certificates (") + kEntryColumns +
-                              ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,'pending',?,?)");
-    st.bind(1, e.serial)
-        .bind(2, e.issuer)
-        .bind(3, e.profile)
-        .bind(4, e.device_serial)
-        .bind(5, e.product)
-        .bind(6, std::string(audit::to_string(e.channel)))
-        .bind(7, e.origin)
-        .bind(8, e.evidence_digest)
-        .bind(9, e.key_fingerprint)
-        .bind(10, e.subject)
-        .bind(11, base::ByteView(e.tbs))
-        .bind(12, seconds(e.created))
-        .bind(13, seconds(e.not_after));
-    HM_CHECK(st.run());
-    HM_TRY(auto rec, m_audit.append_in_transaction(signing, m_clock.now()));
-    (void)rec;
+    for (const auto& r : batch) HM_CHECK(insert_pending(r.entry, r.signing));
     return {};
   });
 }
 
 base::Status SqliteLedger::complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) {
+  return m_db.write_transaction([&] { return store_signed(serial, der, signed_event); });
+}
+
+base::Status SqliteLedger::complete_all(std::span<const ca::Completion> batch) {
   return m_db.write_transaction([&]() -> base::Status {
-    auto& st =
-        m_db.statement("UPDATE certificates SET der = ?, status = 'issued' WHERE serial = ? AND status = 'pending'");
-    st.bind(1, der).bind(2, serial);
-    HM_CHECK(st.run());
-    auto& changed = m_db.statement("SELECT changes()");
-    HM_TRY(bool row, changed.step());
-    if (!row || changed.integer(0) != 1) {
-      return make_error(ErrorCode::Internal, "ledger entry " + serial + " is not pending");
-    }
-    changed.reset();
-    auto& dev = m_db.statement(
-        "INSERT INTO devices (serial, product, idevid_serial, created) "
-        "SELECT device_serial, product, serial, created FROM certificates "
-        "WHERE serial = ? AND profile = 'idevid' AND device_serial <> '' "
-        "ON CONFLICT (serial) DO NOTHING");
-    dev.bind(1, serial);
-    HM_CHECK(dev.run());
-    HM_TRY(auto rec, m_audit.append_in_transaction(signed_event, m_clock.now()));
-    (void)rec;
+    for (const auto& c : batch) HM_CHECK(store_signed(c.serial, c.der, c.signed_event));
     return {};
   });
+}
+
+base::Status SqliteLedger::insert_pending(const ca::LedgerEntry& e, const audit::Event& signing) {
+  auto& st = m_db.statement(std::string("INSERT INTO certificates (") + kEntryColumns +
+                            ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,'pending',?,?)");
+  st.bind(1, e.serial)
+      .bind(2, e.issuer)
+      .bind(3, e.profile)
+      .bind(4, e.device_serial)
+      .bind(5, e.product)
+      .bind(6, std::string(audit::to_string(e.channel)))
+      .bind(7, e.origin)
+      .bind(8, e.evidence_digest)
+      .bind(9, e.key_fingerprint)
+      .bind(10, e.subject)
+      .bind(11, base::ByteView(e.tbs))
+      .bind(12, seconds(e.created))
+      .bind(13, seconds(e.not_after));
+  HM_CHECK(st.run());
+  HM_TRY(auto rec, m_audit.append_in_transaction(signing, m_clock.now()));
+  (void)rec;
+  return {};
+}
+
+base::Status SqliteLedger::store_signed(const std::string& serial, base::ByteView der,
+                                        const audit::Event& signed_event) {
+  auto& st =
+      m_db.statement("UPDATE certificates SET der = ?, status = 'issued' WHERE serial = ? AND status = 'pending'");
+  st.bind(1, der).bind(2, serial);
+  HM_CHECK(st.run());
+  auto& changed = m_db.statement("SELECT changes()");
+  HM_TRY(bool row, changed.step());
+  if (!row || changed.integer(0) != 1) {
+    return make_error(ErrorCode::Internal, "ledger entry " + serial + " is not pending");
+  }
+  changed.reset();
+  auto& dev = m_db.statement(
+      "INSERT INTO devices (serial, product, idevid_serial, created) "
+      "SELECT device_serial, product, serial, created FROM certificates "
+      "WHERE serial = ? AND profile = 'idevid' AND device_serial <> '' "
+      "ON CONFLICT (serial) DO NOTHING");
+  dev.bind(1, serial);
+  HM_CHECK(dev.run());
+  HM_TRY(auto rec, m_audit.append_in_transaction(signed_event, m_clock.now()));
+  (void)rec;
+  return {};
 }
 
 base::Result<std::vector<ca::LedgerEntry>> SqliteLedger::select(const std::string& where, const std::string& arg,

@@ -36,6 +36,8 @@ class SqliteLedger final : public ca::Ledger, public ca::IssuerRegistry {
 
   base::Status reserve(const ca::LedgerEntry& pending, const audit::Event& signing) override;
   base::Status complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) override;
+  base::Status reserve_all(std::span<const ca::Reservation> batch) override;
+  base::Status complete_all(std::span<const ca::Completion> batch) override;
   base::Result<std::optional<ca::LedgerEntry>> find(const std::string& serial) const override;
   base::Result<std::vector<ca::LedgerEntry>> list(std::string_view status, std::size_t limit) const override;
   base::Result<std::vector<ca::LedgerEntry>> by_device(const std::string& device_serial) const override;
@@ -45,6 +47,9 @@ class SqliteLedger final : public ca::Ledger, public ca::IssuerRegistry {
   base::Result<std::vector<ca::IssuerRecord>> issuers() const override;
 
  private:
+  // The statements of one reservation / completion, inside the caller's write transaction.
+  base::Status insert_pending(const ca::LedgerEntry& e, const audit::Event& signing);
+  base::Status store_signed(const std::string& serial, base::ByteView der, const audit::Event& signed_event);
   base::Result<std::vector<ca::LedgerEntry>> select(const std::string& where, const std::string& arg,
                                                     std::int64_t limit = -1) const;
   SqliteDatabase& m_db;

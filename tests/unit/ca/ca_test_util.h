@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,16 @@ class FakeLedger final : public Ledger {
     return {};
   }
 
+  // The batches the issuer handed over (sizes); the entries go through reserve/complete above.
+  base::Status reserve_all(std::span<const Reservation> batch) override {
+    reserve_batches.push_back(batch.size());
+    return Ledger::reserve_all(batch);
+  }
+  base::Status complete_all(std::span<const Completion> batch) override {
+    complete_batches.push_back(batch.size());
+    return Ledger::complete_all(batch);
+  }
+
   base::Status complete(const std::string& serial, base::ByteView der, const audit::Event& signed_event) override {
     m_timeline.push_back("complete");
     completes.push_back({serial, base::Bytes(der.begin(), der.end()), signed_event});
@@ -122,6 +133,7 @@ class FakeLedger final : public Ledger {
   std::vector<LedgerEntry> entries;
   std::vector<ReserveCall> reserves;
   std::vector<CompleteCall> completes;
+  std::vector<std::size_t> reserve_batches, complete_batches;
   std::deque<base::Status> reserve_results;  // consumed in order; ok() = behave normally
 
  private:

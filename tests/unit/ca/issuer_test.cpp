@@ -213,6 +213,55 @@ TEST_F(IssuerTest, ASignerFailureLeavesThePendingEntryAndCompletesNothing) {
   EXPECT_TRUE(m_ledger.completes.empty());
 }
 
+// --- batches (group commit) ------------------------------------------------
+
+TEST_F(IssuerTest, ABatchIsReservedInOneStepSignedThenCompletedInOneStep) {
+  std::vector<IssuanceRequest> reqs{device("ldevid", Channel::Runtime, "SN-0001"),
+                                    device("ldevid", Channel::Runtime, "SN-0002"),
+                                    device("ldevid", Channel::Runtime, "SN-0003")};
+  int parallel_calls = 0;
+  auto issued = m_issuer.issue_all(authority(), reqs, [&](std::size_t n, const std::function<void(std::size_t)>& body) {
+    ++parallel_calls;
+    for (std::size_t i = n; i-- > 0;) body(i);  // any order
+  });
+  ASSERT_EQ(issued.size(), 3u);
+  std::set<std::string> serials;
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(issued[i].ok()) << issued[i].error().describe();
+    EXPECT_EQ(issued[i]->certificate.subject().get(pkix::oid::kSerialNumber).value_or(""), reqs[i].device_serial);
+    serials.insert(issued[i]->certificate.serial_hex());
+  }
+  EXPECT_EQ(serials.size(), 3u);
+  EXPECT_EQ(m_ledger.reserve_batches, (std::vector<std::size_t>{3}));
+  EXPECT_EQ(m_ledger.complete_batches, (std::vector<std::size_t>{3}));
+  EXPECT_EQ(m_timeline,
+            (Timeline{"reserve", "reserve", "reserve", "sign", "sign", "sign", "complete", "complete", "complete"}));
+  EXPECT_EQ(m_audit_appended, (std::vector<std::uint64_t>{3, 3}));
+  EXPECT_EQ(parallel_calls, 2);  // prepare, then sign
+}
+
+TEST_F(IssuerTest, InABatchAPolicyRefusalFailsAloneAndALedgerFailureFailsTheRest) {
+  std::vector<IssuanceRequest> reqs{device("ldevid", Channel::Runtime, "SN-0001"),
+                                    device("idevid", Channel::Runtime, "SN-0002"),
+                                    device("ldevid", Channel::Runtime, "SN-0003")};
+  auto issued = m_issuer.issue_all(authority(), reqs);
+  ASSERT_EQ(issued.size(), 3u);
+  EXPECT_TRUE(issued[0].ok());
+  ASSERT_FALSE(issued[1].ok());
+  EXPECT_EQ(issued[1].error().code, ErrorCode::PolicyDenied);
+  EXPECT_TRUE(issued[2].ok());
+  EXPECT_EQ(m_ledger.reserve_batches, (std::vector<std::size_t>{2}));
+
+  m_ledger.reserve_results.push_back(base::make_error(ErrorCode::Unavailable, "store down"));
+  const auto signed_before = m_ca_signer.calls;
+  auto down = m_issuer.issue_all(authority(), reqs);
+  ASSERT_EQ(down.size(), 3u);
+  EXPECT_EQ(down[0].error().code, ErrorCode::Unavailable);
+  EXPECT_EQ(down[1].error().code, ErrorCode::PolicyDenied);
+  EXPECT_EQ(down[2].error().code, ErrorCode::Unavailable);
+  EXPECT_EQ(m_ca_signer.calls, signed_before);
+}
+
 // --- channel policy -------------------------------------------------------
 
 TEST_F(IssuerTest, TheRuntimeChannelCanNeverIssueAnIdevid) {

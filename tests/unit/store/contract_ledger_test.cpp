@@ -91,6 +91,39 @@ TEST_P(LedgerContract, CompletingAnUnknownSerialFails) {
   EXPECT_EQ(audit_count(), 0u);
 }
 
+TEST_P(LedgerContract, AGroupCommitIsAllOrNothingBothWays) {
+  ASSERT_TRUE(m_store->ledger().reserve(pending_entry("7C01", "SN-A"), event("signing", "7C01")).ok());
+  ASSERT_EQ(audit_count(), 1u);
+
+  // One taken serial in a batch: nothing of the batch is recorded.
+  std::vector<ca::Reservation> taken{{pending_entry("7C02", "SN-B"), event("signing", "7C02")},
+                                     {pending_entry("7C01", "SN-C"), event("signing", "7C01")}};
+  auto st = m_store->ledger().reserve_all(taken);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::AlreadyExists);
+  EXPECT_FALSE(m_store->ledger().find("7C02").value().has_value());
+  EXPECT_EQ(audit_count(), 1u);
+
+  std::vector<ca::Reservation> fine{{pending_entry("7C02", "SN-B"), event("signing", "7C02")},
+                                    {pending_entry("7C03", "SN-C"), event("signing", "7C03")}};
+  ASSERT_TRUE(m_store->ledger().reserve_all(fine).ok());
+  EXPECT_EQ(audit_count(), 3u);
+
+  // One completion of a serial that is not pending: none of the batch is stored.
+  std::vector<ca::Completion> bad{{"7C02", base::Bytes{0x30, 0x00}, event("signed", "7C02")},
+                                  {"0BAD", base::Bytes{0x30, 0x00}, event("signed", "0BAD")}};
+  EXPECT_FALSE(m_store->ledger().complete_all(bad).ok());
+  EXPECT_EQ(m_store->ledger().find("7C02").value()->status, CertificateStatus::Pending);
+  EXPECT_EQ(audit_count(), 3u);
+
+  std::vector<ca::Completion> good{{"7C02", base::Bytes{0x30, 0x00}, event("signed", "7C02")},
+                                   {"7C03", base::Bytes{0x30, 0x01, 0x00}, event("signed", "7C03")}};
+  ASSERT_TRUE(m_store->ledger().complete_all(good).ok());
+  EXPECT_EQ(m_store->ledger().find("7C03").value()->status, CertificateStatus::Issued);
+  EXPECT_EQ(m_store->ledger().find("7C03").value()->der, (base::Bytes{0x30, 0x01, 0x00}));
+  EXPECT_EQ(audit_count(), 5u);
+}
+
 TEST_P(LedgerContract, ReservingATakenSerialIsAlreadyExistsAndTheTransactionLeavesNoAuditRecord) {
   ASSERT_TRUE(m_store->ledger().reserve(pending_entry("7A04", "SN-A"), event("signing", "7A04")).ok());
   const auto before = audit_count();
