@@ -137,13 +137,16 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
   // The key to certify: --csr-key; with a TPM client key the TPM's LDevID key;
   // on renewal the current key unless --rekey; else a new P-256 key written to --new-key-out.
   std::unique_ptr<keys::Signer> key;
+  std::string key_note;  // where the certified key is, for the closing line
   std::string key_file = o.csr_key;
   if (key_file.empty() && renewal && !o.rekey && !tpm) key_file = o.key;
   if (key_file.empty() && tpm) {
     auto k = device::tpm_signer(tpm->tpm, device::TpmKey::Ldevid);
     if (!k.ok()) return report(k.error());
     key = std::move(k.value());
+    key_note = "key: the TPM's LDevID key";
   } else if (!key_file.empty()) {
+    key_note = "key: " + key_file;
     auto pem = base::read_file(key_file, 1 << 20);
     if (!pem.ok()) return report(pem.error());
     auto k = keys::load_unencrypted_key(pem.value(), key_file);
@@ -162,6 +165,7 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
     auto pem = keys::export_unencrypted_pem(*key);
     if (!pem.ok()) return report(pem.error());
     if (auto w = base::write_file(dest, pem.value(), 0600); !w.ok()) return report(w.error());
+    key_note = "new key -> " + dest;
   }
   auto client = connect(o, true, tpm ? &*tpm : nullptr);
   if (!client.ok()) return report(client.error());
@@ -174,7 +178,7 @@ int run_enroll(const DeviceOptions& o, bool renewal) {
   if (auto w = write_or_print(o.out, issued->pem()); !w.ok()) return report(w.error());
   if (!o.out.empty()) {
     std::cerr << (renewal ? "renewed: " : "enrolled: ") << issued->subject().to_string() << " serial "
-              << issued->serial_hex() << " -> " << o.out << "\n";
+              << issued->serial_hex() << " -> " << o.out << " (" << key_note << ")\n";
   }
   return kExitOk;
 }
@@ -226,7 +230,7 @@ int run_server_keygen(const DeviceOptions& o) {
   if (!key_file.ok()) return report(key_file.error());
   if (auto w = write_or_print(o.out, generated->certificate.pem()); !w.ok()) return report(w.error());
   std::cerr << "server-generated key (" << (generated->encrypted ? "CMS EnvelopedData, DER" : "PKCS#8 PEM") << ") -> "
-            << key_out << "\n";
+            << key_out << (o.out.empty() ? std::string() : ", certificate -> " + o.out) << "\n";
   return kExitOk;
 }
 

@@ -60,6 +60,30 @@ base::Status check_out_path(const std::string& out) {
   return {};
 }
 
+// One key belongs to one device, and a key revoked for keyCompromise is never
+// certified again — on the admin channel too (the station and EST refuse both).
+base::Status check_key_history(Pki& pki, const std::string& fingerprint, const std::string& device_serial) {
+  HM_TRY(auto same_key, pki.store().certificates().by_key_fingerprint(fingerprint));
+  for (const auto& r : same_key) {
+    if (r.status == "pending") continue;
+    if (r.status == "revoked") {
+      HM_TRY(auto state, pki.revocations().state(r.issuer, r.serial));
+      if (state.revocation && state.revocation->reason == ca::RevocationReason::KeyCompromise) {
+        return base::make_error(base::ErrorCode::PolicyDenied,
+                                "this key's certificate " + r.serial +
+                                    " was revoked for keyCompromise: a compromised " +
+                                    "key is never certified again; the device needs a new key");
+      }
+    }
+    if (!device_serial.empty() && !r.device_serial.empty() && r.device_serial != device_serial) {
+      return base::make_error(base::ErrorCode::AlreadyExists, "this key is already certified for device " +
+                                                                  r.device_serial + " (certificate " + r.serial +
+                                                                  "): one key belongs to one device");
+    }
+  }
+  return {};
+}
+
 int run_issue(const IssueOptions& o) {
   auto pki_r = Pki::open(o.dir);
   if (!pki_r.ok()) return report(pki_r.error());
@@ -69,6 +93,11 @@ int run_issue(const IssueOptions& o) {
   auto csr = pkix::Csr::parse(data.value());
   if (!csr.ok()) return report(csr.error());
   if (auto w = check_out_path(o.out); !w.ok()) return report(w.error());
+  if (auto history =
+          check_key_history(pki, base::hex_encode(base::sha256(csr->public_key().spki_der())), o.device_serial);
+      !history.ok()) {
+    return report(history.error());
+  }
   if (o.profile == "idevid" && !o.device_serial.empty() && !o.reissue) {
     // A device has one birth certificate; a second one for another key is
     // almost always a mistake (or a clone), so it takes --reissue.

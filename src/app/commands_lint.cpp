@@ -22,8 +22,15 @@ int run_lint(const std::string& file, const std::string& profile_name, const std
   }
   auto data = base::read_file(file, 1 << 20);
   if (!data.ok()) return report(data.error());
-  auto cert = pkix::Certificate::parse(data.value());
-  if (!cert.ok()) return report(cert.error());
+  // A chain file (a device bundle: leaf first) lints its leaf, with the next certificate as its issuer.
+  auto all = pkix::Certificate::parse_all(data.value());
+  if (!all.ok()) return report(all.error());
+  if (all->empty()) return report(base::make_error(base::ErrorCode::Malformed, file + " holds no certificate"));
+  const pkix::Certificate cert = all->front();
+  if (all->size() > 1) {
+    std::cerr << "note: " << file << " holds " << all->size() << " certificates: linting the first (the leaf)"
+              << (issuer_file.empty() ? ", with the second as its issuer" : "") << "\n";
+  }
   auto registry = ca::ProfileRegistry::build({});
   if (!registry.ok()) return report(registry.error());
   ca::LintContext ctx;
@@ -39,9 +46,11 @@ int run_lint(const std::string& file, const std::string& profile_name, const std
     auto icert = pkix::Certificate::parse(idata.value());
     if (!icert.ok()) return report(icert.error());
     issuer = icert.value();
-    ctx.issuer = &*issuer;
+  } else if (all->size() > 1) {
+    issuer = (*all)[1];
   }
-  const auto findings = ca::lint(cert.value(), ctx);
+  if (issuer) ctx.issuer = &*issuer;
+  const auto findings = ca::lint(cert, ctx);
   if (json) {
     nlohmann::json doc = {{"file", file}, {"clean", findings.empty()}, {"findings", nlohmann::json::array()}};
     for (const auto& f : findings) doc["findings"].push_back({{"rule", f.rule}, {"message", f.message}});

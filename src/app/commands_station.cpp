@@ -193,8 +193,8 @@ int run_provision(const ProvisionOptions& o) {
                   {"lines_per_second", secs > 0 ? c.lines / secs : 0.0}};
   auto w = base::write_file(fs::path(o.out) / "summary.json", summary.dump(2) + "\n");
   if (!w.ok()) return report(w.error());
-  std::cerr << "batch " << batch << ": " << c.lines << " lines, " << c.issued << " issued, " << c.existing
-            << " existing, " << c.refused << " refused";
+  std::cerr << "batch " << batch << ": " << c.lines << (c.lines == 1 ? " line, " : " lines, ") << c.issued
+            << " issued, " << c.existing << " existing, " << c.refused << " refused";
   for (const auto& [code, n] : c.by_reason)
     std::cerr << (code == c.by_reason.begin()->first ? " (" : ", ") << code << " " << n;
   std::cerr << (c.by_reason.empty() ? "" : ")") << " in " << static_cast<long>(secs * 1000) / 1000.0 << " s\n";

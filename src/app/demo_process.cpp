@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,9 +99,13 @@ base::Result<Background> Background::start_self(const std::vector<std::string>& 
   if (::pipe(pipe_fds) != 0) return make_error(ErrorCode::Io, "cannot create a pipe", std::strerror(errno));
   const std::string program = self_path();
   auto argv = argv_of(program, args);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return make_error(ErrorCode::Internal, "cannot start the server", std::strerror(errno));
   if (pid == 0) {
+    // Dies with the demo however it ends (a closed stdout's SIGPIPE, SIGKILL): no orphaned server.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
     ::dup2(pipe_fds[1], 1);
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);

@@ -109,8 +109,11 @@ base::Result<RevokeOutcome> revoke_and_publish(Pki& pki, const std::vector<std::
     HM_TRY(auto record, pki.issuer_registry().find_issuer(name));
     if (!record) continue;
     if (!holds_key(*record)) {
-      out.notes.push_back("the CRL of '" + name +
-                          "' is signed at its site; until then OCSP and runtime authentication refuse at once");
+      out.notes.push_back(
+          "the CRL of '" + name +
+          "' is signed at its site at the next station export; until then runtime authentication refuses "
+          "at once and OCSP answers revoked (a `hallmark serve` started before the site was created "
+          "answers its OCSP only after a restart)");
       continue;
     }
     if (record->status != "active") continue;
@@ -225,7 +228,11 @@ void RevocationService::schedule() {
 
 http::Response RevocationService::crl(const std::string& name) {
   auto it = m_issuers.find(name);
-  if (it == m_issuers.end()) return http::Response::text(404, "no issuer named '" + name + "'\n");
+  if (it == m_issuers.end()) {
+    return http::Response::text(404, "no issuer named '" + name +
+                                         "' (this server reads its issuers at start: restart `hallmark serve` after "
+                                         "`site create`)\n");
+  }
   std::lock_guard lock(m_crl_mutex);
   auto latest = m_pki.revocations().latest_crl(name);
   auto generation = m_pki.revocations().generation();

@@ -1,5 +1,6 @@
 #include "device/tpm_device.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -17,7 +18,13 @@ namespace {
 base::Error tpm_error(const char* what, TSS2_RC rc) {
   char hex[16];
   std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(rc));
-  return make_error(ErrorCode::Unavailable, std::string("TPM: ") + what + " failed (" + hex + ")");
+  std::string hint;
+  if (rc == TPM2_RC_FAILURE) {
+    hint = ": the TPM is in failure mode (restart it; a simulator: check its state folder and log)";
+  } else if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) {
+    hint = ": the TPM could not be reached through this TCTI (is it running, on that host and port?)";
+  }
+  return make_error(ErrorCode::Unavailable, std::string("TPM: ") + what + " failed (" + hex + ")" + hint);
 }
 
 // The LDevID key's template differs from the IDevID key's only by this unique
@@ -132,6 +139,9 @@ TpmDevice::TpmDevice(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 TpmDevice::~TpmDevice() = default;
 
 base::Result<std::unique_ptr<TpmDevice>> TpmDevice::open(const std::string& tcti) {
+  // tpm2-tss logs its own warnings and errors to stderr; our messages say what
+  // failed. TSS2_LOG set by the user (e.g. all+debug) still wins.
+  ::setenv("TSS2_LOG", "all+none", 0);
   auto impl = std::make_unique<Impl>();
   if (auto rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &impl->tcti); rc != TSS2_RC_SUCCESS) {
     return tpm_error(("opening TCTI '" + tcti + "'").c_str(), rc);

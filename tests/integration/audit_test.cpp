@@ -15,10 +15,9 @@ class AuditTamperTest : public CliTest {
  protected:
   void SetUp() override {
     CliTest::SetUp();
-    const auto csr = openssl_csr("dev");
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 4; ++i) {  // four devices, four keys
       ASSERT_EQ(hallmark("issue --dir " + dir() + " --profile ldevid --serial-number SN-" + std::to_string(i) +
-                         " --csr " + csr + " --out " + file("c.pem"))
+                         " --csr " + openssl_csr("dev" + std::to_string(i)) + " --out " + file("c.pem"))
                     .exit_code,
                 0);
     }

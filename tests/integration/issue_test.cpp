@@ -206,11 +206,10 @@ TEST_F(CliTest, SerialsArePositiveSixteenOctets) {
 }
 
 TEST_F(CliTest, ConcurrentCliProcessesShareTheLedger) {
-  const auto csr = openssl_csr("dev");
   std::string cmd;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 6; ++i) {  // six devices, six keys (one key belongs to one device)
     cmd += bin() + " issue --dir " + dir() + " --profile ldevid --serial-number SN-" + std::to_string(i) + " --csr " +
-           csr + " --out " + file("p" + std::to_string(i) + ".pem") + " & ";
+           openssl_csr("dev" + std::to_string(i)) + " --out " + file("p" + std::to_string(i) + ".pem") + " & ";
   }
   cmd += "wait";
   ASSERT_EQ(run(cmd).exit_code, 0);
@@ -274,6 +273,30 @@ TEST_F(CliTest, ASecondIdevidForAnotherKeyNeedsReissue) {
   auto forced = hallmark("issue --dir " + dir() + " --profile idevid --serial-number SN-8 --product sensor-v2 --csr " +
                          other + " --reissue --out " + file("b.pem"));
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
+}
+
+TEST_F(CliTest, TheAdminChannelNeverGivesOneKeyToTwoDevicesNorRecertifiesACompromisedKey) {
+  const auto csr = openssl_csr("k", "/CN=x");
+  auto first = hallmark("issue --dir " + dir() + " --profile idevid --serial-number SN-9 --product sensor-v2 --csr " +
+                        csr + " --out " + file("k1.pem"));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto before = count_certificates(dir());
+  auto other_device =
+      hallmark("issue --dir " + dir() + " --profile idevid --serial-number SN-10 --product sensor-v2 --reissue --csr " +
+               csr + " --out " + file("k2.pem"));
+  EXPECT_EQ(other_device.exit_code, 3);
+  EXPECT_NE(other_device.err.find("already certified for device SN-9"), std::string::npos) << other_device.err;
+
+  auto serial = run("openssl x509 -noout -serial -in " + file("k1.pem") + " | cut -d= -f2");
+  serial.out.erase(serial.out.find_last_not_of("\n") + 1);
+  ASSERT_EQ(hallmark("revoke --dir " + dir() + " --serial " + serial.out + " --reason keyCompromise").exit_code, 0);
+  for (const std::string profile : {"idevid --product sensor-v2 --reissue", "ldevid"}) {
+    auto again = hallmark("issue --dir " + dir() + " --profile " + profile + " --serial-number SN-9 --csr " + csr +
+                          " --out " + file("k3.pem"));
+    EXPECT_EQ(again.exit_code, 3) << profile;
+    EXPECT_NE(again.err.find("revoked for keyCompromise"), std::string::npos) << again.err;
+  }
+  EXPECT_EQ(count_certificates(dir()), before);
 }
 
 TEST_F(CliTest, InitRefusesAnEmptyDirAndAFolderThatHoldsOtherFiles) {

@@ -258,6 +258,20 @@ TEST(LintContext, NoExpiryNotAfterOutlivingTheIssuerIsAccepted) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+TEST(LintContext, AChainFileLintsItsLeafWithTheNextCertificateAsIssuer) {
+  const auto chain = (std::filesystem::temp_directory_path() / "hallmark-lint-chain.pem").string();
+  ASSERT_EQ(run("cat " + shell_quote(lint_path("clean-idevid.pem")) + " " + shell_quote(lint_path("ca.pem")) + " > " +
+                shell_quote(chain))
+                .exit_code,
+            0);
+  auto r = hallmark("lint " + shell_quote(chain) + " --profile idevid");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("holds 2 certificates: linting the first (the leaf), with the second as its issuer"),
+            std::string::npos)
+      << r.err;
+  std::filesystem::remove(chain);
+}
+
 // --- third-party public vectors ----------------------------------------------
 
 std::set<std::string> rules_reported(const std::string& args) {
