@@ -183,12 +183,22 @@ int run_site_update(const std::string& dir, const std::string& id, const std::st
          {"reason", static_cast<int>(r.reason)},
          {"revoked_at", std::chrono::duration_cast<std::chrono::seconds>(r.revoked_at.time_since_epoch()).count()}});
   }
+  // A revoked site CA (`site revoke`) travels too: the station then stops issuing.
+  nlohmann::json site_ca_revoked = nullptr;
+  if (auto cert = pkix::Certificate::parse(site.value()->cert_der); cert.ok()) {
+    auto state = pki.revocations().state("factory", cert->serial_hex());
+    if (state.ok() && state->revocation) {
+      site_ca_revoked = {{"serial", cert->serial_hex()},
+                         {"revoked_at", base::format_rfc3339(state->revocation->revoked_at)}};
+    }
+  }
   base::SystemClock clock;
-  const auto statement = nlohmann::json{
-      {"format", kSiteUpdateFormat},
-      {"site", id},
-      {"created", base::format_rfc3339(clock.now())},
-      {"revocations", list}}.dump();
+  auto statement_doc = nlohmann::json{{"format", kSiteUpdateFormat},
+                                      {"site", id},
+                                      {"created", base::format_rfc3339(clock.now())},
+                                      {"revocations", list}};
+  if (!site_ca_revoked.is_null()) statement_doc["site_ca_revoked"] = site_ca_revoked;
+  const auto statement = statement_doc.dump();
   auto sig = factory->signer->sign(base::view(statement));
   if (!sig.ok()) return report(sig.error());
   const nlohmann::json doc = {{"statement", statement},
@@ -198,15 +208,9 @@ int run_site_update(const std::string& dir, const std::string& id, const std::st
   if (auto f = pki.finish(); !f.ok()) return report(f.error());
   std::cout << "site update for " << id << ": " << list.size() << " revocation(s) in " << out
             << "; at the site: hallmark station sync --dir <station> " << out << "\n";
-  // After `site revoke` the update holds only the site's own revocations, often none:
-  // the site CA itself is on the factory CA's CRL, which the operator serves.
-  if (auto cert = pkix::Certificate::parse(site.value()->cert_der); cert.ok()) {
-    auto record = pki.store().certificates().by_serial(cert->serial_hex());
-    if (record.ok() && record.value() && record.value()->status == "revoked") {
-      std::cout << "note: the site CA " << cert->serial_hex()
-                << " is revoked itself (site revoke); the factory CA's CRL and OCSP say so, whatever this update "
-                   "holds\n";
-    }
+  if (!site_ca_revoked.is_null()) {
+    std::cout << "note: the site CA " << site_ca_revoked["serial"].get<std::string>()
+              << " is revoked (site revoke): the update says so, and a station that syncs it stops issuing\n";
   }
   return kExitOk;
 }
@@ -262,6 +266,19 @@ int run_station_sync(const std::string& dir, const std::string& file) {
     auto n = revocations.revoke({serial}, reason.value(), at, "operator", "site update", ev);
     if (!n.ok()) return report(n.error());
     applied += n.value();
+  }
+  if (s.contains("site_ca_revoked") && s["site_ca_revoked"].is_object()) {
+    const auto& r = s["site_ca_revoked"];
+    auto site_ca = pkix::Certificate::parse(station.scope().site_ca_der);
+    if (site_ca.ok() && r.value("serial", "") == site_ca->serial_hex()) {
+      const nlohmann::json marker = {{"site_ca_serial", site_ca->serial_hex()},
+                                     {"revoked_at", r.value("revoked_at", "")}};
+      if (auto w = base::write_file(station.paths().site_revoked(), marker.dump() + "\n", 0644); !w.ok()) {
+        return report(w.error());
+      }
+      std::cout << "station " << station.scope().station_id() << ": the operator revoked the site CA "
+                << site_ca->serial_hex() << "; this station now refuses every line (site_revoked)\n";
+    }
   }
   if (auto f = station.finish(); !f.ok()) return report(f.error());
   std::cout << "station " << station.scope().station_id() << ": " << applied << " new revocation(s) applied, "

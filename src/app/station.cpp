@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 #include <toml++/toml.h>
+#include <nlohmann/json.hpp>
 
 #include <thread>
 
@@ -240,6 +241,13 @@ base::Result<std::unique_ptr<Station>> Station::open(const fs::path& dir, bool n
   s->m_factory_pem = base::to_string(factory_pem);
   s->m_root_pem = base::to_string(root_pem);
   s->m_site_pem = pkix::pem_encode(s->m_auth.value.site_ca_der, "CERTIFICATE");
+  if (fs::exists(s->m_paths.site_revoked())) {
+    HM_TRY(auto text, base::read_file(s->m_paths.site_revoked(), 1 << 16));
+    const auto doc = nlohmann::json::parse(base::to_string(text), nullptr, false);
+    const std::string when = doc.is_object() ? doc.value("revoked_at", std::string("?")) : std::string("?");
+    s->m_auth.value.revoked = "the operator revoked this site's CA (" + when +
+                              ", applied by `station sync`): this station issues nothing more";
+  }
   const auto& a = s->m_auth.value;
   s->m_settings.organization = a.organization;
   s->m_settings.country = a.country;

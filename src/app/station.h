@@ -21,6 +21,8 @@ struct StationPaths {
   std::filesystem::path database() const { return dir / "station.db"; }
   std::filesystem::path keys() const { return dir / "keys"; }
   std::filesystem::path chain_dir() const { return dir / "ca"; }
+  // Written by `station sync` when the operator revoked the site CA: the station issues nothing more.
+  std::filesystem::path site_revoked() const { return dir / "site-revoked.json"; }
 };
 
 struct StationConfig {

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct Authorization {
   base::Bytes station_key_spki;  // signs the station's audit checkpoints and ledger bundles
   base::Bytes ocsp_key_spki;     // the site's OCSP responder key (held by the operator)
   base::TimePoint issued_at;
+  // Not part of the signed statement: set by the station when a verified site
+  // update (`station sync`) says the operator revoked the site CA. Says why.
+  std::optional<std::string> revoked;
 
   // "site:<site>/station:<n>"
   std::string station_id() const;

@@ -461,6 +461,10 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
       refuse(why.code.c_str(), why.reason);
       return true;
     };
+    if (m_auth.revoked) {
+      refuse(reason::kSiteRevoked, *m_auth.revoked);
+      continue;
+    }
     if (!m_auth.in_window(now)) {
       refuse(reason::kOutsideWindow, "the site authorization is valid from " + base::format_rfc3339(m_auth.not_before) +
                                          " to " + base::format_rfc3339(m_auth.not_after) + "; the station clock says " +

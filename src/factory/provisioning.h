@@ -83,6 +83,7 @@ inline constexpr char kNonceUnknown[] = "nonce_unknown";
 inline constexpr char kNonceExpired[] = "nonce_expired";
 inline constexpr char kNonceReused[] = "nonce_reused";
 inline constexpr char kOutsideWindow[] = "outside_window";
+inline constexpr char kSiteRevoked[] = "site_revoked";
 inline constexpr char kProductNotAllowed[] = "product_not_allowed";
 inline constexpr char kProfileNotAllowed[] = "profile_not_allowed";
 inline constexpr char kSerialOutOfRange[] = "serial_out_of_range";

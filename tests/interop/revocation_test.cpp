@@ -440,10 +440,21 @@ TEST_F(SiteRevocationTest, SiteRevokeReportsTheDevicesAffectedAndTheirIdevidsSto
   EXPECT_EQ(nlohmann::json::parse(listed.out)["ca_revoked"], true) << listed.out;
   EXPECT_NE(hallmark("site list --dir " + dir()).out.find("retired (CA revoked)"), std::string::npos);
   EXPECT_NE(hallmark("ca list --dir " + dir()).out.find("site:s1\tretired (revoked)"), std::string::npos);
-  // A site update afterwards says why it may hold nothing.
+  // The site update carries the CA's revocation; once synced the station issues nothing more.
   auto update = hallmark("site update --dir " + dir() + " s1 --out " + file("after.update"));
   EXPECT_EQ(update.exit_code, 0) << update.err;
-  EXPECT_NE(update.out.find("is revoked itself"), std::string::npos) << update.out;
+  EXPECT_NE(update.out.find("a station that syncs it stops issuing"), std::string::npos) << update.out;
+  auto sync = hallmark("station sync --dir " + m_station + " " + file("after.update"));
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_NE(sync.out.find("now refuses every line (site_revoked)"), std::string::npos) << sync.out;
+  auto csr = run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + file("late.key") +
+                 " -subj /CN=x -outform DER 2>/dev/null | base64 -w0");
+  write_lines(file("late.jsonl"), {line(serial(1010), csr.out)});
+  auto late = provision(m_station, file("late.jsonl"), file("out-late"), "--batch late");
+  EXPECT_EQ(late.exit_code, 0) << late.err << late.out;  // a batch with refused lines still completes
+  const auto results = read_text(file("out-late/results.jsonl"));
+  EXPECT_NE(results.find("\"reason_code\":\"site_revoked\""), std::string::npos) << results;
+  EXPECT_NE(results.find("revoked this site's CA"), std::string::npos) << results;
 }
 
 }  // namespace
