@@ -8,6 +8,7 @@
 #include "base/bytes.h"
 #include "base/rng.h"
 #include "factory/evidence.h"
+#include "factory/line_reader.h"
 #include "factory/provisioning.h"
 #include "pkix/csr.h"
 
@@ -56,24 +57,11 @@ nlohmann::json activate_one(const std::string& text, Station& station, const att
   auto refused = [](const std::string& code, const std::string& why) {
     return nlohmann::json{{"status", "refused"}, {"reason_code", code}, {"reason", why}};
   };
-  const auto doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return refused(r::kInvalidJson, "the line is not a JSON object");
-  if (!doc.contains("evidence")) return refused(r::kMissingField, "the line has no \"evidence\"");
-  base::Bytes spki;
-  if (doc.contains("csr") && doc["csr"].is_string()) {
-    const auto csr_text = doc["csr"].get<std::string>();
-    base::Bytes der;
-    if (csr_text.find("-----BEGIN") != std::string::npos) {
-      der = base::to_bytes(csr_text);
-    } else if (auto decoded = base::base64_decode(csr_text); decoded.ok()) {
-      der = std::move(decoded).value();
-    }
-    auto csr = pkix::Csr::parse(der);
-    if (!csr.ok()) return refused(r::kBadCsr, "CSR refused: " + csr.error().detail);
-    spki = csr->public_key().spki_der();
-  }
+  factory::EvidenceRefusal bad;
+  auto req = factory::parse_activation_request(text, bad);
+  if (!req.ok()) return refused(bad.code, bad.reason);
   factory::EvidenceRefusal why;
-  auto made = factory::start_tpm_activation(doc["evidence"], spki, verifier, station.records(), rng, clock, why);
+  auto made = factory::start_tpm_activation(req->evidence, req->csr_spki, verifier, station.records(), rng, clock, why);
   if (!made.ok()) {
     if (why.code.empty()) failure = made.error();
     return refused(why.code, why.reason);
@@ -98,18 +86,28 @@ int run_tpm_activate(const ActivateOptions& o) {
     if (!file) return report(base::make_error(base::ErrorCode::NotFound, "cannot read " + o.input));
     in = &file;
   }
-  std::string line;
+  // One JSON line out per line in, blank and over-long lines included (as `station provision`).
+  factory::LineReader reader(*in, factory::kMaxManifestLine);
+  factory::LineReader::Line line;
   std::uint64_t n = 0, refused = 0;
-  while (std::getline(*in, line)) {
+  while (reader.next(line)) {
     ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    base::Status failure;
-    auto out = activate_one(line, station, verifier, rng, clock, failure);
-    if (!failure.ok()) return report(failure.error());
+    nlohmann::json out;
+    if (line.too_long) {
+      out = {{"status", "refused"},
+             {"reason_code", factory::reason::kLineTooLong},
+             {"reason", "the line is " + std::to_string(line.length) + " bytes; a line may hold at most " +
+                            std::to_string(factory::kMaxManifestLine) + " bytes"}};
+    } else {
+      base::Status failure;
+      out = activate_one(line.text, station, verifier, rng, clock, failure);
+      if (!failure.ok()) return report(failure.error());
+    }
     if (out["status"] == "refused") ++refused;
     out["line"] = n;
     std::cout << out.dump() << "\n";
   }
+  std::cerr << n << (n == 1 ? " line: " : " lines: ") << (n - refused) << " ready, " << refused << " refused\n";
   return refused == 0 ? kExitOk : kExitRefused;
 }
 

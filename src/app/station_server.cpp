@@ -156,28 +156,15 @@ http::Response StationServer::handle(const http::Request& request) {
 
 http::Response StationServer::tpm_activate(const http::Request& request) {
   namespace r = factory::reason;
-  const auto doc = json::parse(request.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return problem(400, r::kInvalidJson, "the body is not a JSON object");
-  if (!doc.contains("evidence")) return problem(400, r::kMissingField, "the body has no \"evidence\"");
-  base::Bytes spki;
-  if (doc.contains("csr")) {
-    if (!doc["csr"].is_string()) return problem(400, r::kInvalidField, "\"csr\" must be a string");
-    const auto text = doc["csr"].get<std::string>();
-    base::Bytes der;
-    if (text.find("-----BEGIN") != std::string::npos) {
-      der = base::to_bytes(text);
-    } else if (auto decoded = base::base64_decode(text); decoded.ok()) {
-      der = std::move(decoded).value();
-    }
-    auto csr = pkix::Csr::parse(der);
-    if (!csr.ok()) return problem(400, r::kBadCsr, "CSR refused: " + csr.error().detail);
-    spki = csr->public_key().spki_der();
-  }
+  factory::EvidenceRefusal bad;
+  auto req = factory::parse_activation_request(request.body, bad);
+  if (!req.ok()) return problem(400, bad.code, bad.reason);
   factory::EvidenceRefusal why;
   base::Result<factory::TpmActivation> made = base::make_error(ErrorCode::Internal, "not run");
   {
     std::lock_guard lock(m_mutex);
-    made = factory::start_tpm_activation(doc["evidence"], spki, *m_tpm, m_station.records(), m_rng, m_clock, why);
+    made =
+        factory::start_tpm_activation(req->evidence, req->csr_spki, *m_tpm, m_station.records(), m_rng, m_clock, why);
   }
   if (!made.ok()) {
     if (why.code.empty()) return problem(503, "unavailable", "the station could not record the activation");

@@ -1,8 +1,12 @@
 #include "device/tpm_device.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <mutex>
+#include <thread>
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
@@ -30,6 +34,9 @@ base::Error tpm_error(const char* what, TSS2_RC rc) {
 // The LDevID key's template differs from the IDevID key's only by this unique
 // field: the TPM derives a different key from the same owner seed.
 constexpr char kLdevidUnique[] = "hallmark LDevID key";
+
+// How long opening a TPM may take (TCTI connect + TPM2_Startup); swtpm answers in milliseconds.
+constexpr int kOpenTimeoutSeconds = 20;
 
 // TCG DevID key templates: ECC P-256, SHA-256 Name, no symmetric, ECDSA-SHA256.
 TPM2B_PUBLIC key_template(TpmKey key) {
@@ -142,14 +149,33 @@ base::Result<std::unique_ptr<TpmDevice>> TpmDevice::open(const std::string& tcti
   // tpm2-tss logs its own warnings and errors to stderr; our messages say what
   // failed. TSS2_LOG set by the user (e.g. all+debug) still wins.
   ::setenv("TSS2_LOG", "all+none", 0);
-  auto impl = std::make_unique<Impl>();
-  if (auto rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &impl->tcti); rc != TSS2_RC_SUCCESS) {
-    return tpm_error(("opening TCTI '" + tcti + "'").c_str(), rc);
+  // The swtpm TCTI connects and then reads without a timeout: a peer that
+  // accepts and never answers would hang the command. The opening runs on its
+  // own thread, bounded; a thread still blocked is left behind (the command is
+  // about to exit with the error).
+  struct Opening {
+    std::unique_ptr<Impl> impl = std::make_unique<Impl>();
+    base::Status status;
+  };
+  auto opening = std::make_shared<Opening>();
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  std::thread([opening, done, tcti] {
+    auto& impl = *opening->impl;
+    if (auto rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &impl.tcti); rc != TSS2_RC_SUCCESS) {
+      opening->status = tpm_error(("opening TCTI '" + tcti + "'").c_str(), rc);
+    } else if (auto rc2 = Esys_Initialize(&impl.ctx, impl.tcti, nullptr); rc2 != TSS2_RC_SUCCESS) {
+      opening->status = tpm_error("Esys_Initialize", rc2);
+    }
+    done->set_value();
+  }).detach();
+  if (finished.wait_for(std::chrono::seconds(kOpenTimeoutSeconds)) != std::future_status::ready) {
+    return make_error(ErrorCode::Unavailable,
+                      "TPM: no answer within " + std::to_string(kOpenTimeoutSeconds) + " s through TCTI '" + tcti +
+                          "' (something accepts the connection but is not a TPM that responds)");
   }
-  if (auto rc = Esys_Initialize(&impl->ctx, impl->tcti, nullptr); rc != TSS2_RC_SUCCESS) {
-    return tpm_error("Esys_Initialize", rc);
-  }
-  return std::unique_ptr<TpmDevice>(new TpmDevice(std::move(impl)));
+  HM_CHECK(opening->status);
+  return std::unique_ptr<TpmDevice>(new TpmDevice(std::move(opening->impl)));
 }
 
 base::Result<base::Bytes> TpmDevice::ek_certificate() {

@@ -4,8 +4,10 @@
 
 #include "attest/tpm_credential.h"
 #include "base/crypto.h"
+#include "factory/json_line.h"
 #include "factory/provisioning.h"
 #include "pkix/certificate.h"
+#include "pkix/csr.h"
 
 namespace hallmark::factory {
 
@@ -489,6 +491,39 @@ base::Result<std::vector<Challenge>> issue_challenges(ChallengeNonces& store, ba
     HM_CHECK(store.add_nonce(c.nonce_hex, now, c.expires));
     out.push_back(std::move(c));
   }
+  return out;
+}
+
+base::Result<ActivationRequest> parse_activation_request(const std::string& text, EvidenceRefusal& refusal) {
+  auto refuse = [&](const char* code, std::string why) -> base::Result<ActivationRequest> {
+    refusal = {code, std::move(why)};
+    return make_error(ErrorCode::InvalidArgument, refusal.reason);
+  };
+  std::string repeated;
+  auto doc = parse_json_line(text, repeated);
+  if (doc.is_discarded() || !doc.is_object()) return refuse(reason::kInvalidJson, "the request is not a JSON object");
+  if (!repeated.empty()) {
+    return refuse(reason::kInvalidJson, "the request holds the key \"" + repeated.substr(0, 64) +
+                                            "\" twice in one object; give each key once");
+  }
+  if (!doc.contains("evidence")) return refuse(reason::kMissingField, "the request has no \"evidence\"");
+  ActivationRequest out;
+  if (doc.contains("csr")) {
+    if (!doc["csr"].is_string()) return refuse(reason::kInvalidField, "\"csr\" must be a string");
+    const auto csr_text = doc["csr"].get<std::string>();
+    base::Bytes der;
+    if (csr_text.find("-----BEGIN") != std::string::npos) {
+      der = base::to_bytes(csr_text);
+    } else if (auto decoded = base::base64_decode(csr_text); decoded.ok()) {
+      der = std::move(decoded).value();
+    } else {
+      return refuse(reason::kBadCsr, "\"csr\" is neither PEM nor base64");
+    }
+    auto csr = pkix::Csr::parse(der);
+    if (!csr.ok()) return refuse(reason::kBadCsr, "CSR refused: " + csr.error().detail);
+    out.csr_spki = csr->public_key().spki_der();
+  }
+  out.evidence = std::move(doc["evidence"]);
   return out;
 }
 

@@ -122,6 +122,16 @@ base::Result<TpmActivation> start_tpm_activation(const nlohmann::json& evidence,
                                                  const attest::TpmAttestationVerifier& verifier, ChallengeNonces& store,
                                                  base::Rng& rng, const base::Clock& clock, EvidenceRefusal& refusal);
 
+// An activation request {"evidence": {...}, "csr"?} (station serve's body or a
+// `station tpm-activate` line): one JSON object without repeated keys; "csr" a
+// string (PEM or base64 DER) whose key the certified key must be. A refusal
+// (invalid_json, missing_field, invalid_field, bad_csr) otherwise.
+struct ActivationRequest {
+  nlohmann::json evidence;
+  base::Bytes csr_spki;  // empty without "csr"
+};
+base::Result<ActivationRequest> parse_activation_request(const std::string& text, EvidenceRefusal& refusal);
+
 // The reason code of a failed SE check.
 const char* reason_for(attest::SeCheck check);
 // The reason code (and text) for a nonce that was not accepted; empty code for Accepted.

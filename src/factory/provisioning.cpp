@@ -13,6 +13,7 @@
 
 #include "base/crypto.h"
 #include "factory/evidence.h"
+#include "factory/json_line.h"
 #include "factory/line_reader.h"
 #include "pkix/csr.h"
 #include "pkix/tbs_certificate.h"
@@ -173,31 +174,6 @@ ProvisioningEngine::ProvisioningEngine(const Authorization& authorization, ca::I
 
 ProvisioningEngine::~ProvisioningEngine() = default;
 
-namespace {
-
-// One JSON document; `repeated` names a key that an object holds twice (RFC 8259
-// §4 leaves duplicates to the parser: nlohmann keeps the last, another tool the
-// first, so a manifest line that repeats "serial" would mean two things).
-json parse_unambiguous(const std::string& text, std::string& repeated) {
-  std::vector<std::set<std::string>> open_objects;
-  return json::parse(
-      text,
-      [&](int, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start) {
-          open_objects.emplace_back();
-        } else if (event == json::parse_event_t::object_end) {
-          if (!open_objects.empty()) open_objects.pop_back();
-        } else if (event == json::parse_event_t::key && !open_objects.empty() && repeated.empty()) {
-          const auto& key = parsed.get_ref<const std::string&>();
-          if (!open_objects.back().insert(key).second) repeated = key;
-        }
-        return true;
-      },
-      false);
-}
-
-}  // namespace
-
 void ProvisioningEngine::parse_line(Parsed& p) const {
   auto refuse = [&](const char* code, std::string why) {
     p.reason_code = code;
@@ -209,7 +185,7 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
                                             std::to_string(m_options.max_line) + " bytes");
   }
   std::string repeated;
-  const auto doc = parse_unambiguous(p.text, repeated);
+  const auto doc = parse_json_line(p.text, repeated);
   p.text.clear();
   p.text.shrink_to_fit();
   if (doc.is_discarded()) return refuse(reason::kInvalidJson, "the line is not valid JSON");

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include <tss2/tss2_mu.h>
@@ -376,6 +377,34 @@ TEST_F(FactoryTpmTest, StationServeRunsChallengeActivationAndProvisioning) {
   auto [ds, refused] = post("/factory/v1/tpm/activate", device(ch["nonce"].get<std::string>(), "0x81000004").dump());
   EXPECT_EQ(ds, 403);
   EXPECT_EQ(refused["reason_code"], "tpm_idevid_attributes") << refused.dump();
+  // A body that names a key twice is ambiguous: refused before anything is verified.
+  auto body = dev.dump();
+  body.insert(body.size() - 1, ",\"csr\":" + dev["csr"].dump());
+  auto [twice_status, twice] = post("/factory/v1/tpm/activate", body);
+  EXPECT_EQ(twice_status, 400);
+  EXPECT_EQ(twice["reason_code"], "invalid_json") << twice.dump();
+}
+
+TEST_F(FactoryTpmTest, TheBatchActivationAnswersEveryLineAndRefusesAmbiguousOrMistypedOnes) {
+  const auto dev = device(challenge());
+  auto twice = dev.dump();
+  twice.insert(twice.size() - 1, ",\"csr\":" + dev["csr"].dump());
+  auto mistyped = dev;
+  mistyped["csr"] = 123;
+  write_lines(file("mixed.jsonl"), {dev.dump(), "", twice, mistyped.dump(), std::string(70 * 1024, 'x')});
+  auto r = hallmark("station tpm-activate --dir " + m_station + " --input " + file("mixed.jsonl"));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("5 lines: 1 ready, 4 refused"), std::string::npos) << r.err;
+  std::vector<json> rows;
+  std::istringstream out(r.out);
+  for (std::string l; std::getline(out, l);) rows.push_back(json::parse(l));
+  ASSERT_EQ(rows.size(), 5u) << r.out;
+  const std::vector<std::string> expected{"", "invalid_json", "invalid_json", "invalid_field", "line_too_long"};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i]["line"], i + 1);
+    EXPECT_EQ(rows[i].value("reason_code", ""), expected[i]) << rows[i].dump();
+  }
+  EXPECT_EQ(rows[0]["status"], "ready");
 }
 
 // A TPMT_PUBLIC (ECC P-256, SHA-256 Name) for a software key's P-256 SPKI, and its Name.
