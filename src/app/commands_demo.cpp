@@ -359,10 +359,8 @@ class Demo {
         " devices/s); refused:" + (refusals.empty() ? " none" : refusals));
     if (!m_tpm_devices.empty() && !m_tpm_devices.front().idevid_serial.empty()) {
       say("   a TPM device's IDevID names its TPM (HardwareModuleName tcg-sv-tpm20 with its EK certificate's "
-          "manufacturer, AKI and serial); the "
-          "operator keeps its TPM evidence:");
-      say_command("hallmark",
-                  {"cert", "show", "--dir", path("operator").string(), m_tpm_devices.front().idevid_serial});
+          "manufacturer, AKI and serial); after step 4 the operator shows it with its TPM evidence:");
+      say("   $ hallmark cert show --dir " + path("operator").string() + " " + m_tpm_devices.front().idevid_serial);
     }
     return {};
   }
@@ -725,8 +723,8 @@ class Demo {
         " " + idevid);
     say("            hallmark audit verify --dir " + path("operator").string());
     if (!m_tpm_devices.empty()) {
-      say("            openssl x509 -noout -ext subjectAltName -in " + (path("tpm-device-1") / "idevid.pem").string() +
-          "   # a TPM device's HardwareModuleName");
+      say("            hallmark cert show --dir " + path("operator").string() + " " +
+          m_tpm_devices.front().idevid_serial + "   # a TPM device: its HardwareModuleName and TPM evidence");
     }
     if (m_o.json) print_json(doc);
   }

@@ -13,6 +13,8 @@
 #include "base/files.h"
 #include "factory/evidence.h"
 #include "pkix/csr.h"
+#include "pkix/extensions.h"
+#include "pkix/oid.h"
 #include "pkix/pem.h"
 
 namespace hallmark::app {
@@ -288,7 +290,23 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
                         {"key_fingerprint", e.key_fingerprint},
                         {"created", base::format_rfc3339(e.created)},
                         {"not_after", base::format_rfc3339(e.not_after)}};
-  if (!e.der.empty()) doc["pem"] = pkix::pem_encode(e.der, "CERTIFICATE");
+  if (!e.der.empty()) {
+    doc["pem"] = pkix::pem_encode(e.der, "CERTIFICATE");
+    // The HardwareModuleName (RFC 4108 §5), which `openssl x509 -text` shows as <unsupported>.
+    auto cert = pkix::Certificate::parse(e.der);
+    auto san = cert.ok() ? cert->find_extension(pkix::oid::kSubjectAltName) : std::nullopt;
+    auto names = san ? pkix::decode_subject_alt_name(san->value)
+                     : base::Result<pkix::SubjectAltNames>(base::make_error(base::ErrorCode::NotFound, ""));
+    if (names.ok() && !names->hardware_modules.empty()) {
+      const auto& hw = names->hardware_modules.front();
+      const bool printable = !hw.hw_serial.empty() && std::all_of(hw.hw_serial.begin(), hw.hw_serial.end(),
+                                                                  [](std::uint8_t c) { return c >= 0x20 && c < 0x7f; });
+      doc["hardware_module"] = {
+          {"hw_type", hw.hw_type},
+          {"hw_serial", printable ? base::to_string(hw.hw_serial) : base::hex_encode(hw.hw_serial)},
+          {"hw_serial_encoding", printable ? "ascii" : "hex"}};
+    }
+  }
   auto evidence = evidence_summary(records.value(), e);
   if (!evidence.ok()) return report(evidence.error());
   if (json) {
@@ -297,8 +315,15 @@ int run_show(const std::string& dir, const std::string& serial_text, bool json) 
     return kExitOk;
   }
   for (const auto& [k, v] : doc.items()) {
-    if (k == "pem") continue;
+    if (k == "pem" || k == "hardware_module") continue;
     std::cout << k << ": " << v.get<std::string>() << "\n";
+  }
+  if (doc.contains("hardware_module")) {
+    const auto& hw = doc["hardware_module"];
+    const auto type = hw["hw_type"].get<std::string>();
+    std::cout << "hardware_module: hwType " << type << (type == "2.23.133.1.2" ? " (tcg-sv-tpm20)" : "")
+              << ", hwSerialNum " << hw["hw_serial"].get<std::string>() << " ("
+              << hw["hw_serial_encoding"].get<std::string>() << ")\n";
   }
   print_evidence(evidence.value(), e.serial);
   if (e.der.empty()) {

@@ -3,6 +3,8 @@
 // the 200 devices are TPM-backed (swtpm, started by the demo) when swtpm is
 // installed, as tools/deps.sh makes sure.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "support/test_support.h"
@@ -72,6 +74,10 @@ TEST(Demo, ProvisionsReconcilesAndEnrollsTheFleet) {
     EXPECT_EQ(cert["evidence"]["type"], "tpm") << tpm_shown.out;
     EXPECT_EQ(cert["evidence"]["digest_matches"], true) << tpm_shown.out;
     EXPECT_EQ(cert["evidence"]["hardware_id"].get<std::string>().rfind("tpm-ek:", 0), 0u) << tpm_shown.out;
+    // cert show decodes the HardwareModuleName: tcg-sv-tpm20 and the TCG <manufacturer>:<EK AKI>:<EK serial>.
+    EXPECT_EQ(cert["hardware_module"]["hw_type"], "2.23.133.1.2") << tpm_shown.out;
+    const auto hw_serial = cert["hardware_module"].value("hw_serial", std::string());
+    EXPECT_EQ(std::count(hw_serial.begin(), hw_serial.end(), ':'), 2) << tpm_shown.out;
   }
   if (tpm > 0) {
     // openssl: the first TPM device's IDevID chains to the operator's CAs and its SAN's
