@@ -105,6 +105,7 @@ struct ProvisioningEngine::Parsed {
   std::string text;
   bool too_long = false;
   std::size_t length = 0;
+  bool parsed = false;  // parse_line ran (a line carried over to the next chunk is not parsed twice)
   // filled by parse_line
   std::string serial, product, fingerprint, evidence_digest = "none";
   std::vector<std::string> profiles;
@@ -175,6 +176,7 @@ ProvisioningEngine::ProvisioningEngine(const Authorization& authorization, ca::I
 ProvisioningEngine::~ProvisioningEngine() = default;
 
 void ProvisioningEngine::parse_line(Parsed& p) const {
+  p.parsed = true;
   auto refuse = [&](const char* code, std::string why) {
     p.reason_code = code;
     p.reason = std::move(why);
@@ -319,6 +321,14 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
   }
 }
 
+base::Status ProvisioningEngine::flush(std::vector<Parsed>& chunk, ResultSink& sink, BatchCounts& counts) {
+  while (!chunk.empty()) {
+    HM_TRY(const std::size_t done, process_chunk(chunk, sink, counts));
+    chunk.erase(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(done));
+  }
+  return {};
+}
+
 base::Result<BatchCounts> ProvisioningEngine::run(std::istream& manifest, ResultSink& sink) {
   BatchCounts counts;
   LineReader reader(manifest, m_options.max_line);
@@ -334,12 +344,9 @@ base::Result<BatchCounts> ProvisioningEngine::run(std::istream& manifest, Result
     p.too_long = line.too_long;
     p.length = line.length;
     chunk.push_back(std::move(p));
-    if (chunk.size() == chunk_size) {
-      HM_CHECK(process_chunk(chunk, sink, counts));
-      chunk.clear();
-    }
+    if (chunk.size() == chunk_size) HM_CHECK(flush(chunk, sink, counts));
   }
-  if (!chunk.empty()) HM_CHECK(process_chunk(chunk, sink, counts));
+  HM_CHECK(flush(chunk, sink, counts));
   if (manifest.bad()) return base::make_error(ErrorCode::Io, "reading the manifest failed");
   return counts;
 }
@@ -373,12 +380,16 @@ ProvisionResult ProvisioningEngine::provision_one(const std::string& json_line) 
   return sink.result;
 }
 
-base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, ResultSink& sink, BatchCounts& counts) {
+base::Result<std::size_t> ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, ResultSink& sink,
+                                                            BatchCounts& counts) {
   // 1. Parse and verify CSRs in parallel (pure: no shared state).
-  m_pool->parallel_for(chunk.size(), [&](std::size_t i) { parse_line(chunk[i]); });
+  m_pool->parallel_for(chunk.size(), [&](std::size_t i) {
+    if (!chunk[i].parsed) parse_line(chunk[i]);
+  });
 
   // 2. Decide in input order against the ledger and this chunk's earlier lines.
   std::vector<Plan> plans(chunk.size());
+  std::size_t cut = chunk.size();  // the lines decided (and processed) in this call
   std::map<std::string, std::pair<std::string, std::size_t>> chunk_serials;  // serial -> (key, index)
   std::map<std::string, std::pair<std::string, std::uint64_t>> chunk_keys;   // key -> (serial, line)
   HM_TRY(const std::uint64_t used, m_records.devices_issued());
@@ -476,6 +487,18 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
 
     if (auto it = chunk_serials.find(p.serial); it != chunk_serials.end()) {
       if (it->second.first == p.fingerprint) {
+        const auto& first = chunk[it->second.second];
+        const bool more = std::any_of(p.profiles.begin(), p.profiles.end(), [&](const std::string& name) {
+          return name != "idevid" &&
+                 std::find(first.profiles.begin(), first.profiles.end(), name) == first.profiles.end();
+        });
+        if (more && plans[it->second.second].result.status != "refused") {
+          // The same device again, asking for a profile the earlier line did not:
+          // as in a sequential run it must find that line's certificates in the
+          // ledger, so the chunk ends here and this line starts the next one.
+          cut = i;
+          break;
+        }
         plan.kind = Plan::Kind::SameAs;
         plan.same_as = it->second.second;
       } else {
@@ -554,6 +577,8 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
     chunk_serials[p.serial] = {p.fingerprint, i};
     chunk_keys[p.fingerprint] = {p.serial, p.line};
   }
+
+  plans.resize(cut);
 
   // The evidence is stored before the certificates that name its digest are
   // recorded (like the ledger before the signature): a crash leaves at worst
@@ -672,7 +697,7 @@ base::Status ProvisioningEngine::process_chunk(std::vector<Parsed>& chunk, Resul
   }
   if (m_options.after_chunk) m_options.after_chunk();
   if (m_options.on_chunk) m_options.on_chunk(counts);
-  return {};
+  return cut;
 }
 
 }  // namespace hallmark::factory

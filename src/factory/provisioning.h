@@ -155,7 +155,10 @@ class ProvisioningEngine {
 
  private:
   void parse_line(Parsed& p) const;
-  base::Status process_chunk(std::vector<Parsed>& chunk, ResultSink& sink, BatchCounts& counts);
+  // Processes a prefix of `chunk` (all of it, or up to a line that must see an
+  // earlier line of the chunk in the ledger); returns how many lines it took.
+  base::Result<std::size_t> process_chunk(std::vector<Parsed>& chunk, ResultSink& sink, BatchCounts& counts);
+  base::Status flush(std::vector<Parsed>& chunk, ResultSink& sink, BatchCounts& counts);
 
   const Authorization& m_auth;
   ca::Issuer& m_issuer;

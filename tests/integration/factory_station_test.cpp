@@ -2,6 +2,7 @@
 // every refusal reason, bad manifest lines, a 10,000-device manifest, kill -9
 // and resume; chains checked with `openssl verify`.
 #include <csignal>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -142,6 +143,32 @@ TEST_F(FactoryTest, EveryRefusalReasonIsReportedPerLineAndTheBatchGoesOn) {
   // Every certificate records channel factory and origin site/station/batch.
   auto origin = run("sqlite3 " + st + "/station.db \"SELECT DISTINCT channel || ' ' || origin FROM certificates\"");
   EXPECT_NE(origin.out.find("factory site:main/station:1/batch:m-"), std::string::npos) << origin.out;
+}
+
+TEST_F(FactoryTest, ALaterLineOfTheSameDeviceAskingForMoreProfilesGetsThemAsInASequentialRun) {
+  const auto st = init_station("again", create_site("again", "SN-00300000..SN-00300099", 50));
+  const auto csr = fresh_csr();
+  write_lines(file("m.jsonl"),
+              {line(serial(300000), csr), line(serial(300000), csr, "sensor-v2", R"({"profiles":["ldevid"]})"),
+               line(serial(300000), csr, "sensor-v2", R"({"profiles":["ldevid"]})")});
+  auto r = provision(st, file("m.jsonl"), file("out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = results(file("out"));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["status"], "issued");
+  EXPECT_EQ(rows[1]["status"], "existing");
+  EXPECT_EQ(rows[2]["status"], "existing");
+  std::vector<std::vector<std::string>> profiles;
+  std::ifstream devices(file("out/devices.jsonl"));
+  for (std::string l; std::getline(devices, l);) {
+    const auto d = json::parse(l);
+    if (!d.contains("certificates")) continue;
+    std::vector<std::string> p;
+    for (const auto& c : d["certificates"]) p.push_back(c["profile"]);
+    profiles.push_back(p);
+  }
+  const std::vector<std::vector<std::string>> expected{{"idevid"}, {"idevid", "ldevid"}, {"idevid", "ldevid"}};
+  EXPECT_EQ(profiles, expected);
 }
 
 TEST_F(FactoryTest, AuthorizationWindowAndAttestationRequirementAreEnforced) {
