@@ -191,7 +191,9 @@ base::Status create_site(const SiteOptions& o, std::vector<std::string>& message
   ::chmod(out.c_str(), 0700);
   HM_TRY(auto pass, keys::resolve_passphrase({out, ""}, true));
   if (pass.generated) {
-    messages.push_back("the site's keys are encrypted with a random passphrase, written to " + pass.origin +
+    messages.push_back(std::string(site_spki ? "the station keys (the site CA key stays where `station keygen` made it)"
+                                             : "the site's keys") +
+                       " are encrypted with a random passphrase, written to " + pass.origin +
                        " and into each station folder so that `station init` can read it: treat the folders as "
                        "secret as the keys; to keep the passphrase apart, set HALLMARK_KEY_PASSPHRASE here and "
                        "at the station instead");

@@ -164,8 +164,10 @@ base::Status Pki::init(const fs::path& dir, const std::optional<fs::path>& confi
   HM_TRY(auto pass, keys::resolve_passphrase({dir, config.passphrase_file}, true));
   const std::string what = config.keystore.empty() ? "keys are" : "the TLS key file is";
   if (pass.generated) {
-    messages.push_back("generated a random key passphrase in " + pass.origin +
-                       " (mode 0600); keep it safe or set HALLMARK_KEY_PASSPHRASE instead");
+    messages.push_back("generated a random key passphrase in " + pass.origin + " (mode 0600) for the " +
+                       (config.keystore.empty() ? std::string("key files")
+                                                : std::string("TLS key file (the CA keys are in the token)")) +
+                       "; keep it safe or set HALLMARK_KEY_PASSPHRASE instead");
   } else {
     messages.push_back(what + " encrypted with the passphrase from " + pass.origin);
   }
