@@ -511,15 +511,9 @@ base::Result<ActivationRequest> parse_activation_request(const std::string& text
   if (doc.contains("csr")) {
     if (!doc["csr"].is_string()) return refuse(reason::kInvalidField, "\"csr\" must be a string");
     const auto csr_text = doc["csr"].get<std::string>();
-    base::Bytes der;
-    if (csr_text.find("-----BEGIN") != std::string::npos) {
-      der = base::to_bytes(csr_text);
-    } else if (auto decoded = base::base64_decode(csr_text); decoded.ok()) {
-      der = std::move(decoded).value();
-    } else {
-      return refuse(reason::kBadCsr, "\"csr\" is neither PEM nor base64");
-    }
-    auto csr = pkix::Csr::parse(der);
+    const auto der = csr_field_der(csr_text);
+    if (!der) return refuse(reason::kBadCsr, "\"csr\" is neither a PEM string nor base64 of DER");
+    auto csr = pkix::Csr::parse(*der);
     if (!csr.ok()) return refuse(reason::kBadCsr, "CSR refused: " + csr.error().detail);
     out.csr_spki = csr->public_key().spki_der();
   }

@@ -1,6 +1,7 @@
 #include "factory/json_line.h"
 
 #include <set>
+#include <string>
 #include <vector>
 
 namespace hallmark::factory {
@@ -22,6 +23,13 @@ nlohmann::json parse_json_line(const std::string& text, std::string& repeated) {
         return true;
       },
       false);
+}
+
+std::optional<base::Bytes> csr_field_der(const std::string& text) {
+  if (text.find("-----BEGIN") != std::string::npos) return base::to_bytes(text);
+  auto decoded = base::base64_decode(text);
+  if (!decoded.ok()) return std::nullopt;
+  return std::move(decoded).value();
 }
 
 }  // namespace hallmark::factory

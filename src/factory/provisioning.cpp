@@ -234,15 +234,9 @@ void ProvisioningEngine::parse_line(Parsed& p) const {
   }
   if (!tcg) {
     const auto csr_text = doc["csr"].get<std::string>();
-    base::Bytes csr_der;
-    if (csr_text.find("-----BEGIN") != std::string::npos) {
-      csr_der = base::to_bytes(csr_text);
-    } else {
-      auto decoded = base::base64_decode(csr_text);
-      if (!decoded.ok()) return refuse(reason::kBadCsr, "\"csr\" is neither a PEM string nor base64 of DER");
-      csr_der = std::move(decoded).value();
-    }
-    auto csr = pkix::Csr::parse(csr_der);
+    const auto csr_der = csr_field_der(csr_text);
+    if (!csr_der) return refuse(reason::kBadCsr, "\"csr\" is neither a PEM string nor base64 of DER");
+    auto csr = pkix::Csr::parse(*csr_der);
     if (!csr.ok()) {
       const auto& e = csr.error();
       const char* code = e.code == ErrorCode::BadSignature  ? reason::kCsrSignature
